@@ -1,0 +1,71 @@
+"""envres: per-environment YAML profiles for the resources of data pipelines.
+
+::
+
+    import envres
+
+    class Warehouse(envres.Resource): ...
+
+    @envres.asset
+    def orders(warehouse: Warehouse) -> int: ...
+
+    defs = envres.Definitions(assets=[orders], resource_types={"duckdb": DuckDBWarehouse})
+    defs.with_profile("dev").run()
+
+Everything public is re-exported here; the modules behind it are private.
+"""
+
+from envres._bound import BoundDefinitions, load
+from envres._definitions import AssetDef, Definitions, asset
+from envres._errors import (
+    AssetError,
+    DefinitionError,
+    EnvresError,
+    InterpolationError,
+    Loc,
+    MissingVariableError,
+    Problem,
+    ProfileError,
+    ProfileNotFoundError,
+    RunError,
+    SetupError,
+    TeardownError,
+    TemplateError,
+    UsageError,
+    YamlError,
+)
+from envres._resources import Resource, ResourceFunction, resource
+from envres._run import RunResult
+from envres._scope import Event, ResourceScope
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AssetDef",
+    "AssetError",
+    "BoundDefinitions",
+    "DefinitionError",
+    "Definitions",
+    "EnvresError",
+    "Event",
+    "InterpolationError",
+    "Loc",
+    "MissingVariableError",
+    "Problem",
+    "ProfileError",
+    "ProfileNotFoundError",
+    "Resource",
+    "ResourceFunction",
+    "ResourceScope",
+    "RunError",
+    "RunResult",
+    "SetupError",
+    "TeardownError",
+    "TemplateError",
+    "UsageError",
+    "YamlError",
+    "__version__",
+    "asset",
+    "load",
+    "resource",
+]

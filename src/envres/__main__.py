@@ -1,0 +1,3 @@
+from envres._cli import main
+
+main()

@@ -1,0 +1,97 @@
+"""The environment a profile is interpolated against, and where each variable came from.
+
+Sources, highest first: the process environment, then the profile's env files
+(a later file wins), then the project's ``.env`` (optional). Env files use
+python-dotenv's syntax, read literally (python-dotenv's own ``${}`` expansion
+is off, so an env file's value is never scanned). ``os.environ`` is never
+changed; the process environment is passed in, never read here.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from envres._errors import Loc, Problem
+
+__all__ = ["PROCESS", "Env", "build_env"]
+
+PROCESS = "environment"
+
+
+@dataclass(frozen=True)
+class Env:
+    """Variable values and, for each, its source: ``"environment"`` or an env file path."""
+
+    values: Mapping[str, str]
+    sources: Mapping[str, str]
+
+
+def _read_env_file(
+    path: Path,
+    display: str,
+    loc: Loc | None,
+    read: Callable[[Path], bytes],
+    problems: list[Problem],
+) -> dict[str, str]:
+    from dotenv.parser import parse_stream
+
+    where = loc or Loc(display, 1, 1)
+    try:
+        raw = read(path)
+    except FileNotFoundError:
+        problems.append(Problem(f"env file {display} does not exist", where, "env_files"))
+        return {}
+    except OSError as exc:
+        problems.append(
+            Problem(f"env file {display} cannot be read: {exc.strerror}", where, "env_files")
+        )
+        return {}
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        problems.append(Problem("env file is not valid UTF-8", Loc(display, line, 1)))
+        return {}
+    values: dict[str, str] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            first = (
+                binding.original.string.strip().splitlines()[0]
+                if binding.original.string.strip()
+                else ""
+            )
+            problems.append(
+                Problem(
+                    f"cannot parse this line of the env file: {first[:40]!r} (expected NAME=value)",
+                    Loc(display, binding.original.line, 1),
+                )
+            )
+        elif binding.key is not None and binding.value is not None:
+            values[binding.key] = binding.value
+    return values
+
+
+def build_env(
+    process: Mapping[str, str],
+    env_files: Sequence[tuple[Path, str, Loc]],
+    dotenv: tuple[Path, str] | None,
+    read: Callable[[Path], bytes],
+) -> tuple[Env, list[Problem]]:
+    """Layer the sources into one :class:`Env`; problems are missing or bad files."""
+    problems: list[Problem] = []
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    layers: list[tuple[str, dict[str, str]]] = []
+    if dotenv is not None and dotenv[0].is_file():
+        layers.append((dotenv[1], _read_env_file(dotenv[0], dotenv[1], None, read, problems)))
+    for path, display, loc in env_files:
+        layers.append((display, _read_env_file(path, display, loc, read, problems)))
+    for source, layer in layers:
+        values.update(layer)
+        sources.update(dict.fromkeys(layer, source))
+    values.update(process)
+    sources.update(dict.fromkeys(process, PROCESS))
+    return Env(values, sources), problems

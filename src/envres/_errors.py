@@ -1,0 +1,187 @@
+"""The errors envres raises, and the problem records that validation collects.
+
+Every error is an :class:`EnvresError`; where a builtin fits, the error is also
+that builtin, so ``except ValueError`` in user code keeps working::
+
+    EnvresError(Exception)
+    ├── ProfileError(EnvresError, ValueError)      a profile or the definitions are invalid
+    │   └── ProfileNotFoundError(ProfileError, LookupError)
+    ├── YamlError(EnvresError, ValueError)         one YAML file cannot be read (file, line, col)
+    ├── InterpolationError(EnvresError, ValueError) one string cannot be interpolated
+    │   └── MissingVariableError(InterpolationError)  a required variable is not set
+    ├── TemplateError(EnvresError, ValueError)     a ``{{ }}`` template failed to render
+    ├── DefinitionError(EnvresError, TypeError)    a resource or asset is malformed in Python
+    ├── UsageError(EnvresError, ValueError)        a caller asked for something that does not exist
+    └── RunError(EnvresError, RuntimeError)        a run failed; carries every failure
+        ├── SetupError(RunError)                   a resource's setup raised
+        ├── AssetError(RunError)                   an asset raised
+        └── TeardownError(RunError)                a resource's teardown raised
+
+Only the command line turns these into exit codes (see ``envres._cli``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = [
+    "AssetError",
+    "DefinitionError",
+    "EnvresError",
+    "InterpolationError",
+    "Loc",
+    "MissingVariableError",
+    "Problem",
+    "ProfileError",
+    "ProfileNotFoundError",
+    "RunError",
+    "SetupError",
+    "TeardownError",
+    "TemplateError",
+    "UsageError",
+    "YamlError",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Loc:
+    """A place in a file: 1-based line and column, as editors count."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong, in the compiler style ``file:line:col: path: message``.
+
+    ``loc`` is ``None`` for problems of the Python definitions, which print as
+    ``definitions: message``.
+    """
+
+    message: str
+    loc: Loc | None = None
+    path: str | None = None
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        where = str(self.loc) if self.loc is not None else "definitions"
+        what = f"{self.path}: {self.message}" if self.path else self.message
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {prefix}{what}"
+
+
+class EnvresError(Exception):
+    """Base of every error envres raises."""
+
+
+class ProfileError(EnvresError, ValueError):
+    """A profile (or the definitions it is checked against) is invalid.
+
+    ``problems`` holds every problem found, in file order; ``str()`` prints one
+    per line followed by a count, ready for a terminal or an editor.
+    """
+
+    def __init__(self, problems: Sequence[Problem], profile: str | None = None) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.profile = profile
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        errors = [p for p in self.problems if p.severity == "error"]
+        lines = [str(p) for p in self.problems]
+        n = len(errors)
+        noun = "problem" if n == 1 else "problems"
+        where = f" in profile '{self.profile}'" if self.profile else ""
+        lines.append(f"{n} {noun}{where}")
+        return "\n".join(lines)
+
+
+class ProfileNotFoundError(ProfileError, LookupError):
+    """The selected profile has no file in the profiles folder."""
+
+
+class YamlError(EnvresError, ValueError):
+    """A YAML file cannot be loaded; ``loc`` says where."""
+
+    def __init__(self, message: str, loc: Loc) -> None:
+        self.message = message
+        self.loc = loc
+        super().__init__(f"{loc}: {message}")
+
+
+class InterpolationError(EnvresError, ValueError):
+    """A ``${...}`` expression cannot be expanded.
+
+    ``variable`` names the variable involved, when there is one; ``offset`` is the
+    0-based index in the string where the bad expression starts.
+    """
+
+    def __init__(self, message: str, *, variable: str | None = None, offset: int = 0) -> None:
+        self.message = message
+        self.variable = variable
+        self.offset = offset
+        super().__init__(message)
+
+
+class MissingVariableError(InterpolationError):
+    """A variable that the string requires is not set (``${VAR}``, ``${VAR:?msg}``...)."""
+
+
+class TemplateError(EnvresError, ValueError):
+    """A ``{{ }}`` / ``{% %}`` string failed to render (syntax, undefined name, sandbox)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class DefinitionError(EnvresError, TypeError):
+    """A resource, an asset or the Definitions are malformed in Python code."""
+
+
+class UsageError(EnvresError, ValueError):
+    """A caller asked for something that does not exist (an unknown asset, say)."""
+
+
+class RunError(EnvresError, RuntimeError):
+    """A run failed. ``failures`` lists every failure in the order it happened.
+
+    The first failure is the one that stopped the run; the others are teardowns
+    that also failed. The original exception of each is its ``__cause__``.
+    """
+
+    def __init__(self, message: str, failures: Sequence[RunError] = ()) -> None:
+        self.message = message
+        self.failures: tuple[RunError, ...] = tuple(failures) or (self,)
+        super().__init__(message)
+
+
+class SetupError(RunError):
+    """Setting up the resource ``key`` raised."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(f"setup of resource '{key}' failed: {message}")
+
+
+class AssetError(RunError):
+    """The asset ``asset`` raised."""
+
+    def __init__(self, asset: str, message: str) -> None:
+        self.asset = asset
+        super().__init__(f"asset '{asset}' failed: {message}")
+
+
+class TeardownError(RunError):
+    """Tearing down the resource ``key`` raised."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(f"teardown of resource '{key}' failed: {message}")

@@ -1,0 +1,271 @@
+"""Text the inspecting commands print: resolved profiles, provenance, variables, diffs, schema.
+
+Pure functions from resolved data to strings; secrets are already masked in
+what they are given, and :func:`ResolvedProfile.redact` is applied by the caller
+as a last line of defence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from envres._env import PROCESS
+from envres._validate import MASK, Origin, ResolvedProfile, ResolvedResource
+
+if TYPE_CHECKING:
+    from envres._resources import ResourceType
+
+__all__ = ["diff_lines", "env_table", "explain_yaml", "profile_data", "schema", "show_text"]
+
+
+def profile_data(profile: ResolvedProfile) -> dict[str, Any]:
+    """The resolved profile in the shape of a profile file."""
+    return {
+        "resources": {
+            key: {"type": res.type_name, "config": res.shown_config()}
+            for key, res in profile.resources.items()
+        }
+    }
+
+
+def _scalar(value: Any) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**9, allow_unicode=True)
+    text = text.strip()
+    if text.endswith("\n..."):
+        text = text[: -len("\n...")]
+    return text.removesuffix("...").strip()
+
+
+def show_text(profile: ResolvedProfile, fmt: str) -> str:
+    data = profile_data(profile)
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100).rstrip()
+
+
+def _operator(expr: str) -> tuple[str, str]:
+    """The operator and its argument of a ``${NAME<op>arg}`` expression (``("", "")`` if none)."""
+    if not (expr.startswith("${") and expr.endswith("}")):
+        return "", ""
+    body = expr[2:-1]
+    i = 0
+    while i < len(body) and (body[i].isalnum() or body[i] == "_"):
+        i += 1
+    for op in (":-", ":?", ":+", "-", "?", "+"):
+        if body.startswith(op, i):
+            return op, body[i + len(op) :]
+    return "", ""
+
+
+def _how(use: Any, env: Any) -> str:
+    op, _ = _operator(use.expr)
+    if op in (":+", "+"):
+        return "set, alternative used" if use.default_used else "not set, nothing used"
+    if use.default_used:
+        return "empty, default used" if use.is_set else "not set, default used"
+    if not use.is_set:
+        return "not set"
+    source = env.sources.get(use.name, PROCESS)
+    return "environment" if source == PROCESS else f"env file {source}"
+
+
+def _explain_origin(origin: Origin | None, res: ResolvedResource, field: str, env: Any) -> str:
+    if origin is None:
+        return f"default of {res.rtype.model.__name__}.{field}"
+    where = f"{origin.loc.file}:{origin.loc.line}"
+    uses = [f"{use.expr} ({_how(use, env)})" for use in origin.uses]
+    if origin.template:
+        uses.append("template")
+    return where + (" <- " + ", ".join(uses) if uses else "")
+
+
+def explain_yaml(profile: ResolvedProfile) -> str:
+    """The resolved profile as YAML with a comment on each value saying where it came from."""
+    lines = ["resources:"]
+    for key, res in profile.resources.items():
+        type_where = f"{res.type_loc.file}:{res.type_loc.line}" if res.type_loc else ""
+        lines.append(f"  {key}:")
+        lines.append(f"    type: {_scalar(res.type_name)}  # {type_where}")
+        config = res.shown_config()
+        if not config:
+            continue
+        lines.append("    config:")
+        for name, value in config.items():
+            origin = res.origins.get((name,))
+            if origin is None and isinstance(res.inputs.get(name), dict):
+                origin = _first_origin(res.origins, name)
+            note = _explain_origin(origin, res, name, profile.env)
+            lines.append(f"      {name}: {_scalar(value)}  # {note}")
+    return "\n".join(lines)
+
+
+def explain_json(profile: ResolvedProfile) -> str:
+    data = profile_data(profile)
+    where: dict[str, str] = {}
+    for key, res in profile.resources.items():
+        for name in res.shown_config():
+            origin = res.origins.get((name,)) or (
+                _first_origin(res.origins, name) if isinstance(res.inputs.get(name), dict) else None
+            )
+            where[f"resources.{key}.config.{name}"] = _explain_origin(
+                origin, res, name, profile.env
+            )
+    data["explain"] = where
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def _first_origin(origins: Mapping[tuple[str | int, ...], Origin], name: str) -> Origin | None:
+    for path, origin in origins.items():
+        if path and path[0] == name:
+            return origin
+    return None
+
+
+def env_table(profile: ResolvedProfile) -> str:
+    """One row per variable the merged profile reads: state, value, default, where used."""
+    rows: dict[str, dict[str, Any]] = {}
+    for rec in profile.variables:
+        name = rec.use.name
+        row = rows.setdefault(
+            name, {"secret": False, "where": [], "defaults": [], "set": rec.use.is_set}
+        )
+        row["secret"] = row["secret"] or rec.secret
+        row["where"].append(f"{rec.loc.file}:{rec.loc.line} {rec.path}")
+        default = _default_of(rec.use.expr)
+        if default is not None and default not in row["defaults"]:
+            row["defaults"].append(default)
+    if not rows:
+        return "the profile reads no environment variables"
+    out = [f"{'VARIABLE':<24} {'STATE':<28} {'VALUE':<24} {'DEFAULT':<14} USED AT"]
+    for name in sorted(rows):
+        row = rows[name]
+        if name in profile.env.values:
+            source = profile.env.sources.get(name, PROCESS)
+            state = "set (environment)" if source == PROCESS else f"set ({source})"
+            value = MASK if row["secret"] else _scalar(profile.env.values[name])
+        else:
+            state, value = "not set", "-"
+        default = ", ".join(row["defaults"]) or "-"
+        for i, where in enumerate(row["where"]):
+            if i == 0:
+                out.append(f"{name:<24} {state:<28} {value:<24} {default:<14} {where}")
+            else:
+                out.append(f"{'':<24} {'':<28} {'':<24} {'':<14} {where}")
+    return "\n".join(out)
+
+
+def _default_of(expr: str) -> str | None:
+    op, arg = _operator(expr)
+    return arg if op in (":-", "-") else None
+
+
+def _flatten(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict) and value:
+        for k, v in value.items():
+            yield from _flatten(v, f"{prefix}.{k}")
+    else:
+        yield prefix, value
+
+
+def _secret_digest(res: ResolvedResource, name: str) -> str:
+    raw = res.inputs.get(name)
+    return hashlib.sha256(repr(raw).encode()).hexdigest()
+
+
+def diff_lines(a: ResolvedProfile, b: ResolvedProfile) -> list[str]:
+    """What differs between two resolved profiles, one line per value, secrets masked."""
+    flat_a = dict(_flatten(profile_data(a)["resources"], "resources"))
+    flat_b = dict(_flatten(profile_data(b)["resources"], "resources"))
+    out: list[str] = []
+    for path in dict.fromkeys([*flat_a, *flat_b]):
+        if path in flat_a and path not in flat_b:
+            out.append(f"- {path}: {_scalar(flat_a[path])}")
+        elif path in flat_b and path not in flat_a:
+            out.append(f"+ {path}: {_scalar(flat_b[path])}")
+        elif flat_a[path] != flat_b[path]:
+            out.append(f"~ {path}: {_scalar(flat_a[path])} -> {_scalar(flat_b[path])}")
+        elif flat_a[path] == MASK:
+            key, field = path.split(".")[1], path.split(".")[-1]
+            ra, rb = a.resources[key], b.resources[key]
+            if _secret_digest(ra, field) != _secret_digest(rb, field):
+                out.append(f"~ {path}: {MASK} -> {MASK} (secret differs)")
+    return out
+
+
+def schema(resource_types: Mapping[str, ResourceType]) -> dict[str, Any]:
+    """A JSON Schema of a profile file for the registered resource types."""
+    from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+    from pydantic_core import core_schema
+
+    class _Lenient(GenerateJsonSchema):
+        def handle_invalid_for_json_schema(
+            self, schema: core_schema.CoreSchema, error_info: str
+        ) -> JsonSchemaValue:
+            return {}
+
+    interpolated = {"type": "string", "pattern": r"\$\{|\{\{|\{%"}
+    defs: dict[str, Any] = {}
+    options: list[dict[str, Any]] = [{"type": "null"}]
+    for name, rtype in sorted(resource_types.items()):
+        cfg = rtype.model.model_json_schema(
+            schema_generator=_Lenient, ref_template=f"#/$defs/{name}.{{model}}"
+        )
+        for sub_name, sub in cfg.pop("$defs", {}).items():
+            defs[f"{name}.{sub_name}"] = sub
+        props = cfg.get("properties", {})
+        for field, sub in props.items():
+            if sub.get("type") != "string":
+                props[field] = {"anyOf": [sub, interpolated, _REF_SCHEMA]}
+        defs[name] = {
+            "type": "object",
+            "properties": {"type": {"const": name}, "config": cfg},
+            "required": ["type"],
+            "additionalProperties": False,
+        }
+        options.append({"$ref": f"#/$defs/{name}"})
+    names = sorted(resource_types)
+    options.append(
+        {
+            "type": "object",
+            "description": "an import path or plugin type, or a partial entry merged over a parent",
+            "properties": {
+                "type": {"type": "string", "not": {"enum": names}} if names else {"type": "string"},
+                "config": {"type": "object"},
+            },
+            "additionalProperties": False,
+        }
+    )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "envres profile",
+        "type": "object",
+        "properties": {
+            "extends": {
+                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+            },
+            "env_files": {
+                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+            },
+            "resources": {
+                "type": "object",
+                "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                "additionalProperties": {"anyOf": options},
+            },
+        },
+        "patternProperties": {"^x-": {}},
+        "additionalProperties": False,
+        "$defs": defs,
+    }
+
+
+_REF_SCHEMA = {
+    "type": "object",
+    "properties": {"resource": {"type": "string"}},
+    "required": ["resource"],
+    "additionalProperties": False,
+}

@@ -1,0 +1,261 @@
+"""Resources: typed config plus one lifecycle shape, setup / ``yield`` / teardown.
+
+A resource type is either a :class:`Resource` subclass (typed config fields plus a
+``lifespan`` generator) or a generator function decorated with :func:`resource`.
+Internally both become a :class:`ResourceType`, the one shape the validator and
+the runner deal with.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import contextlib
+import inspect
+import typing
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, overload
+
+from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr, create_model
+
+from envres._errors import DefinitionError
+
+__all__ = [
+    "Resource",
+    "ResourceFunction",
+    "ResourceType",
+    "resource",
+    "resource_type_of",
+]
+
+T = TypeVar("T")
+
+_CONFIG = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class Resource(BaseModel):
+    """A configurable resource with a lifecycle.
+
+    Subclass it to declare an interface (``class Warehouse(Resource)``) and again
+    for each implementation. Config fields are pydantic fields, immutable once
+    validated; unknown fields are rejected. ``lifespan`` is a generator: the code
+    before its single ``yield`` sets up, the code after tears down. Runtime
+    state lives in private attributes (names starting with ``_``)::
+
+        class DuckDBWarehouse(Warehouse):
+            path: str = ":memory:"
+
+            def lifespan(self) -> Iterator[None]:
+                self._conn = duckdb.connect(self.path)
+                yield
+                self._conn.close()
+
+    The asset that asks for the resource receives the instance itself.
+    """
+
+    model_config = _CONFIG
+
+    def lifespan(self) -> Iterator[None]:
+        """Set up before ``yield``, tear down after it. The default does nothing."""
+        yield
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        lifespan = cls.__dict__.get("lifespan")
+        if lifespan is None:
+            return
+        if inspect.isasyncgenfunction(lifespan) or inspect.iscoroutinefunction(lifespan):
+            raise DefinitionError(
+                f"{cls.__qualname__}.lifespan is async; envres runs lifespans synchronously. "
+                "Write it as a plain generator (use asyncio.run inside it if you must)."
+            )
+        if not inspect.isgeneratorfunction(lifespan):
+            raise DefinitionError(
+                f"{cls.__qualname__}.lifespan must be a generator: put setup code, then "
+                "`yield`, then teardown code (a lifespan with nothing to tear down still "
+                "needs its `yield`)."
+            )
+
+
+class ResourceFunction(Generic[T]):
+    """A generator function turned into a resource type by :func:`resource`.
+
+    Its parameters are its config (validated like a Resource's fields); what it
+    yields is what assets receive. Calling it still calls the function.
+    """
+
+    def __init__(self, fn: Callable[..., Generator[T, None, None]], name: str) -> None:
+        self.fn = fn
+        self.__name__ = name
+        self.__qualname__ = getattr(fn, "__qualname__", name)
+        self.__module__ = fn.__module__
+        self.__doc__ = fn.__doc__
+        self.config_model: type[BaseModel] = _model_from_signature(fn, name)
+        self.provides: type | None = _yielded_type(fn)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Generator[T, None, None]:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<resource function {self.__module__}.{self.__qualname__}>"
+
+
+@overload
+def resource(fn: Callable[..., Generator[T, None, None]]) -> ResourceFunction[T]: ...
+@overload
+def resource(
+    *, name: str | None = None
+) -> Callable[[Callable[..., Generator[T, None, None]]], ResourceFunction[T]]: ...
+def resource(
+    fn: Callable[..., Generator[T, None, None]] | None = None, *, name: str | None = None
+) -> ResourceFunction[T] | Callable[[Callable[..., Generator[T, None, None]]], ResourceFunction[T]]:
+    """Make a generator function a resource type.
+
+    ::
+
+        @envres.resource
+        def console(prefix: str = "") -> Iterator[Notifier]:
+            yield Notifier(prefix)        # what assets receive
+            # teardown goes here
+
+    Its parameters become the config fields (annotate them; ``SecretStr`` works).
+    """
+
+    def wrap(f: Callable[..., Generator[T, None, None]]) -> ResourceFunction[T]:
+        if inspect.isasyncgenfunction(f) or inspect.iscoroutinefunction(f):
+            raise DefinitionError(
+                f"@resource {f.__qualname__} is async; resource functions must be plain "
+                "generators (setup, `yield value`, teardown)."
+            )
+        if not inspect.isgeneratorfunction(f):
+            raise DefinitionError(
+                f"@resource {getattr(f, '__qualname__', f)!s} must be a generator function: "
+                "`yield` the value assets receive (teardown code goes after the yield)."
+            )
+        return ResourceFunction(f, name or f.__name__)
+
+    if fn is not None:
+        return wrap(fn)
+    return wrap
+
+
+def _model_from_signature(fn: Callable[..., Any], name: str) -> type[BaseModel]:
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception as exc:
+        raise DefinitionError(
+            f"cannot read the annotations of @resource {fn.__qualname__}: {exc}"
+        ) from exc
+    fields: dict[str, Any] = {}
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
+            raise DefinitionError(
+                f"@resource {fn.__qualname__}: parameter '{param.name}' must be a plain "
+                "keyword-capable parameter (no *args, **kwargs or positional-only)."
+            )
+        annotation = hints.get(param.name, Any)
+        default = ... if param.default is param.empty else param.default
+        fields[param.name] = (annotation, default)
+    model: type[BaseModel] = create_model(f"{name}_config", __config__=_CONFIG, **fields)
+    return model
+
+
+def _yielded_type(fn: Callable[..., Any]) -> type | None:
+    """The class a resource function yields, from ``-> Iterator[X]``, if it says so."""
+    try:
+        ret = typing.get_type_hints(fn).get("return")
+    except Exception:
+        return None
+    origin = typing.get_origin(ret)
+    if origin in (
+        collections.abc.Iterator,
+        collections.abc.Generator,
+        collections.abc.Iterable,
+    ):
+        args = typing.get_args(ret)
+        if args and isinstance(args[0], type):
+            return args[0]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceType:
+    """One resource implementation, whichever way it was written.
+
+    ``model`` validates the config; ``provides`` is the class assets receive (for
+    interface checks; ``None`` when unknown); ``secret_fields`` are the config
+    fields whose values must never be shown.
+    """
+
+    name: str
+    target: type[Resource] | ResourceFunction[Any]
+    model: type[BaseModel]
+    provides: type | None
+    secret_fields: frozenset[str]
+
+    @property
+    def is_class(self) -> bool:
+        return isinstance(self.target, type)
+
+    def lifecycle(self, config: Mapping[str, Any]) -> contextlib.AbstractContextManager[Any]:
+        """Validate ``config`` into a fresh instance and return its setup/teardown.
+
+        Entering the context manager sets up and returns what assets receive.
+        """
+        target = self.target
+        if isinstance(target, type):
+            instance = target.model_validate(dict(config))
+            return _lifespan_cm(instance.lifespan, instance)
+        validated = self.model.model_validate(dict(config))
+        kwargs = {name: getattr(validated, name) for name in type(validated).model_fields}
+        return _lifespan_cm(lambda: target.fn(**kwargs), None)
+
+
+@contextlib.contextmanager
+def _lifespan_cm(make: Callable[[], Iterator[Any]], instance: Any) -> Iterator[Any]:
+    gen = make()
+    if not inspect.isgenerator(gen):
+        raise DefinitionError("a lifespan must return a generator")
+    # The setup half runs here; a failure in it propagates as the setup's error.
+    yielded = next(gen)
+    try:
+        yield instance if instance is not None else yielded
+    finally:
+        try:
+            next(gen)
+        except StopIteration:
+            pass
+        else:
+            gen.close()
+            raise DefinitionError("lifespan yielded more than once; it must yield exactly once")
+
+
+def _is_secret(annotation: Any) -> bool:
+    if annotation in (SecretStr, SecretBytes):
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, (SecretStr, SecretBytes)):
+        return True
+    return any(_is_secret(a) for a in typing.get_args(annotation))
+
+
+def resource_type_of(target: object, name: str | None = None) -> ResourceType:
+    """Wrap a Resource subclass or a @resource function as a :class:`ResourceType`.
+
+    Raises :class:`DefinitionError` for anything else.
+    """
+    if isinstance(target, type) and issubclass(target, Resource):
+        model: type[BaseModel] = target
+        provides: type | None = target
+        label = name or f"{target.__module__}:{target.__qualname__}"
+    elif isinstance(target, ResourceFunction):
+        model = target.config_model
+        provides = target.provides
+        label = name or f"{target.__module__}:{target.__qualname__}"
+    else:
+        raise DefinitionError(
+            f"{target!r} is not a resource type: subclass envres.Resource or decorate a "
+            "generator function with @envres.resource"
+        )
+    secrets = frozenset(n for n, f in model.model_fields.items() if _is_secret(f.annotation))
+    return ResourceType(label, target, model, provides, secrets)

@@ -1,0 +1,201 @@
+"""Running assets in dependency order, independent ones in parallel.
+
+The scheduler knows nothing of profiles: it asks a :class:`ResourceScope` for
+resources by key and passes upstream return values by name. With one job,
+assets run on the calling thread, so Ctrl-C interrupts the asset itself; with
+more, they run on daemon worker threads while the calling thread waits, so a
+signal still reaches it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from envres._errors import AssetError, UsageError
+from envres._profiles import suggest
+from envres._scope import Event, ResourceScope, _describe
+
+if TYPE_CHECKING:
+    from envres._definitions import AssetDef, Definitions
+
+__all__ = ["RunResult", "plan", "run_assets"]
+
+
+@dataclass
+class RunResult:
+    """What a run produced: each asset's return value and how long it took."""
+
+    outputs: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def __getitem__(self, asset: str) -> Any:
+        return self.outputs[asset]
+
+
+def plan(defs: Definitions, selection: Sequence[str] | None) -> list[str]:
+    """The assets to run, upstream first: the selection and everything it needs.
+
+    Raises :class:`UsageError` for an unknown asset name.
+    """
+    names = list(defs.assets) if not selection else list(selection)
+    for n in names:
+        if n not in defs.assets:
+            raise UsageError(
+                f"unknown asset '{n}'{suggest(n, sorted(defs.assets))} "
+                f"(assets: {', '.join(sorted(defs.assets)) or 'none'})"
+            )
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(n: str) -> None:
+        if n in seen:
+            return
+        seen.add(n)
+        for up in defs.upstream[n]:
+            visit(up)
+        order.append(n)
+
+    for n in names:
+        visit(n)
+    return order
+
+
+def needed_resources(defs: Definitions, order: Sequence[str], scope: ResourceScope) -> set[str]:
+    """The resource keys the planned assets name and the scope can provide."""
+    available = set(scope.keys)
+    return {p for n in order for p in defs.resource_params[n] if p in available}
+
+
+class _Call:
+    """One asset with its argument plan, computed once before the run."""
+
+    __slots__ = ("asset", "resources", "upstream")
+
+    def __init__(self, asset: AssetDef, defs: Definitions, available: set[str]) -> None:
+        self.asset = asset
+        ups = set(defs.upstream[asset.name])
+        self.upstream = tuple(p for p in asset.params if p in ups)
+        self.resources = tuple(p for p in asset.params if p not in ups and p in available)
+
+    def __call__(self, scope: ResourceScope, outputs: dict[str, Any]) -> Any:
+        kwargs = {p: outputs[p] for p in self.upstream}
+        for p in self.resources:
+            kwargs[p] = scope.get(p)
+        result = self.asset.fn(**kwargs)
+        if self.asset.is_async:
+            result = asyncio.run(result)
+        return result
+
+
+def run_assets(
+    defs: Definitions,
+    scope: ResourceScope,
+    order: Sequence[str],
+    *,
+    jobs: int = 1,
+    on_event: Callable[[Event], None] | None = None,
+) -> RunResult:
+    """Run ``order`` (from :func:`plan`) using ``scope``; raise AssetError on the first failure.
+
+    After a failure no new asset starts; running ones finish. The caller closes
+    the scope.
+    """
+    emit = on_event or (lambda e: None)
+    available = set(scope.keys)
+    calls = {n: _Call(defs.assets[n], defs, available) for n in order}
+    result = RunResult()
+    secrets = scope.profile.secrets
+    if jobs <= 1:
+        for n in order:
+            started = time.perf_counter()
+            emit(Event("asset_started", n))
+            try:
+                result.outputs[n] = calls[n](scope, result.outputs)
+            except Exception as exc:
+                elapsed = time.perf_counter() - started
+                error = AssetError(n, _describe(exc, secrets))
+                emit(Event("asset_failed", n, elapsed, error.message))
+                raise error from exc
+            result.seconds[n] = time.perf_counter() - started
+            emit(Event("asset_done", n, result.seconds[n]))
+        return result
+    return _run_parallel(defs, scope, order, calls, jobs, emit, result)
+
+
+def _run_parallel(
+    defs: Definitions,
+    scope: ResourceScope,
+    order: Sequence[str],
+    calls: dict[str, _Call],
+    jobs: int,
+    emit: Callable[[Event], None],
+    result: RunResult,
+) -> RunResult:
+    planned = set(order)
+    waiting = {n: {u for u in defs.upstream[n] if u in planned} for n in order}
+    dependents: dict[str, list[str]] = {n: [] for n in order}
+    for n in order:
+        for u in waiting[n]:
+            dependents[u].append(n)
+    todo: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+    done: queue.SimpleQueue[tuple[str, float, BaseException | None, Any]] = queue.SimpleQueue()
+
+    def worker() -> None:
+        while True:
+            name = todo.get()
+            if name is None:
+                return
+            started = time.perf_counter()
+            emit(Event("asset_started", name))
+            try:
+                value = calls[name](scope, result.outputs)
+            except BaseException as exc:
+                done.put((name, time.perf_counter() - started, exc, None))
+            else:
+                done.put((name, time.perf_counter() - started, None, value))
+
+    workers = [
+        threading.Thread(target=worker, name=f"envres-job-{i}", daemon=True)
+        for i in range(min(jobs, len(order)) or 1)
+    ]
+    for w in workers:
+        w.start()
+    running = 0
+    failure: tuple[str, BaseException] | None = None
+    try:
+        for n in order:
+            if not waiting[n]:
+                todo.put(n)
+                running += 1
+        while running:
+            name, elapsed, exc, value = done.get()
+            running -= 1
+            if exc is not None:
+                error = AssetError(name, _describe(exc, scope.profile.secrets))
+                emit(Event("asset_failed", name, elapsed, error.message))
+                if failure is None:
+                    failure = (name, exc)
+                continue
+            result.outputs[name] = value
+            result.seconds[name] = elapsed
+            emit(Event("asset_done", name, elapsed))
+            if failure is not None:
+                continue
+            for d in dependents[name]:
+                waiting[d].discard(name)
+                if not waiting[d]:
+                    todo.put(d)
+                    running += 1
+    finally:
+        for _ in workers:
+            todo.put(None)
+    if failure is not None:
+        name, exc = failure
+        raise AssetError(name, _describe(exc, scope.profile.secrets)) from exc
+    return result

@@ -1,0 +1,239 @@
+"""Live resources: set up lazily, once each, torn down in reverse order whatever happens.
+
+:class:`ResourceScope` is the one stateful object of envres. Like svcs'
+``Container``, it records every setup as it completes and, on close, tears each
+down in reverse order in its own ``try``; a failing teardown is reported and the
+others still run; closing twice is harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import threading
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from envres._errors import SetupError, TeardownError
+from envres._resources import Resource
+from envres._validate import Ref, ResolvedProfile, redact
+
+__all__ = ["Event", "ResourceScope"]
+
+EventKind = Literal[
+    "setup",
+    "setup_failed",
+    "teardown",
+    "teardown_failed",
+    "asset_started",
+    "asset_done",
+    "asset_failed",
+    "asset_skipped",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened during a run, for progress output and tests.
+
+    ``name`` is a resource key or an asset name; ``seconds`` how long it took;
+    ``error`` a one-line, secret-free message for failures.
+    """
+
+    kind: EventKind
+    name: str
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def _describe(exc: BaseException, secrets: frozenset[str]) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    msg = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return redact(msg, secrets)
+
+
+class ResourceScope:
+    """The live resources of one run (or one ``with`` block).
+
+    ``get(key)`` sets the resource up on first use (its dependencies first) and
+    returns what assets receive; concurrent callers wait for the one setup.
+    ``close()`` tears down everything set up, in reverse order.
+    """
+
+    def __init__(
+        self,
+        profile: ResolvedProfile,
+        overrides: Mapping[str, Any] | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.profile = profile
+        self._overrides = dict(overrides or {})
+        self._on_event = on_event
+        self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._values: dict[str, Any] = {}
+        self._failed: dict[str, SetupError] = {}
+        self._stack: list[tuple[str, contextlib.AbstractContextManager[Any]]] = []
+        self._closed = False
+        self.teardown_errors: list[TeardownError] = []
+
+    def __repr__(self) -> str:
+        live = [key for key, _ in self._stack]
+        state = "closed" if self._closed else f"live={live}"
+        return f"<ResourceScope profile={self.profile.name!r} {state}>"
+
+    def __enter__(self) -> ResourceScope:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_stack", None) and not getattr(self, "_closed", True):
+            warnings.warn(
+                f"{self!r} was garbage-collected with live resources; use it as a context "
+                "manager or call close()",
+                ResourceWarning,
+                stacklevel=1,
+            )
+
+    def _emit(self, event: Event) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Every resource key this scope can set up."""
+        return tuple(dict.fromkeys([*self.profile.resources, *self._overrides]))
+
+    @property
+    def live(self) -> tuple[str, ...]:
+        """The keys set up so far, in setup order."""
+        return tuple(key for key, _ in self._stack)
+
+    def get(self, key: str) -> Any:
+        """What assets receive for ``key``, setting it (and what it needs) up first."""
+        try:
+            return self._values[key]
+        except KeyError:
+            pass
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self!r} is closed; open a new scope")
+            if key not in self.profile.resources and key not in self._overrides:
+                raise KeyError(f"resource '{key}' is not defined in profile {self.profile.name!r}")
+            lock = self._key_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key in self._values:
+                return self._values[key]
+            if key in self._failed:
+                raise self._failed[key]
+            return self._setup(key)
+
+    def _setup(self, key: str) -> Any:
+        started = time.perf_counter()
+        try:
+            cm = self._lifecycle(key)
+            value = cm.__enter__()
+        except SetupError as exc:
+            if exc.key != key:
+                # A dependency failed: this key fails with it, naming the root cause.
+                self._failed[key] = exc
+            raise
+        except BaseException as exc:
+            error = SetupError(key, _describe(exc, self.profile.secrets))
+            self._failed[key] = error
+            self._emit(Event("setup_failed", key, time.perf_counter() - started, error.message))
+            if isinstance(exc, Exception):
+                raise error from exc
+            raise
+        with self._lock:
+            self._stack.append((key, cm))
+            self._values[key] = value
+        self._emit(Event("setup", key, time.perf_counter() - started))
+        return value
+
+    def _lifecycle(self, key: str) -> contextlib.AbstractContextManager[Any]:
+        if key in self._overrides:
+            obj = self._overrides[key]
+            if isinstance(obj, Resource):
+                return _instance_lifespan(obj)
+            return contextlib.nullcontext(obj)
+        res = self.profile.resources[key]
+        config = {name: self._live(value) for name, value in res.inputs.items()}
+        return res.rtype.lifecycle(config)
+
+    def _live(self, value: Any) -> Any:
+        if isinstance(value, Ref):
+            return self.get(value.key)
+        if isinstance(value, dict):
+            return {k: self._live(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._live(v) for v in value]
+        return value
+
+    def call(self, fn: Callable[..., Any], /, **given: Any) -> Any:
+        """Call ``fn`` with the resources its parameters name (``given`` wins).
+
+        ::
+
+            with bound.scope() as scope:
+                rows = scope.call(lambda warehouse: warehouse.query("select 1"))
+        """
+        kwargs = dict(given)
+        for p in inspect.signature(fn).parameters.values():
+            if p.name in kwargs:
+                continue
+            if p.name in self.profile.resources or p.name in self._overrides:
+                kwargs[p.name] = self.get(p.name)
+        return fn(**kwargs)
+
+    def close(self) -> list[TeardownError]:
+        """Tear down every live resource, last set up first; return the teardowns that failed.
+
+        Each teardown runs in its own ``try``: one failing does not stop the rest.
+        Calling ``close`` again does nothing.
+        """
+        with self._lock:
+            if self._closed:
+                return []
+            self._closed = True
+            stack, self._stack = self._stack, []
+        errors: list[TeardownError] = []
+        interrupt: BaseException | None = None
+        for key, cm in reversed(stack):
+            started = time.perf_counter()
+            try:
+                cm.__exit__(None, None, None)
+            except BaseException as exc:
+                if not isinstance(exc, Exception) and interrupt is None:
+                    # A second Ctrl-C must not skip the remaining teardowns.
+                    interrupt = exc
+                error = TeardownError(key, _describe(exc, self.profile.secrets))
+                error.__cause__ = exc
+                errors.append(error)
+                self._emit(
+                    Event("teardown_failed", key, time.perf_counter() - started, error.message)
+                )
+            else:
+                self._emit(Event("teardown", key, time.perf_counter() - started))
+        self._values.clear()
+        self.teardown_errors.extend(errors)
+        if interrupt is not None:
+            raise interrupt
+        return errors
+
+
+@contextlib.contextmanager
+def _instance_lifespan(instance: Resource) -> Any:
+    gen = instance.lifespan()
+    next(gen)
+    try:
+        yield instance
+    finally:
+        with contextlib.suppress(StopIteration):
+            next(gen)

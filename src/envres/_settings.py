@@ -1,0 +1,129 @@
+"""envres's own settings: which project, which profile, which folder, which definitions.
+
+Precedence, highest first: command-line flags (passed as init arguments), then
+``ENVRES_*`` environment variables, then ``[tool.envres]`` in the project's
+``pyproject.toml``, then the defaults. pydantic-settings does the layering; this
+module only says where the pyproject file is.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    PyprojectTomlConfigSettingsSource,
+    SettingsConfigDict,
+)
+
+from envres._errors import Loc, Problem, ProfileError
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    """Where things are. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ENVRES_",
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        pyproject_toml_table_header=("tool", "envres"),
+    )
+
+    project: Path = Path()
+    definitions: str | None = None
+    profiles_dir: Path = Path("profiles")
+    profile: str = Field(default="dev", validation_alias=AliasChoices("profile", "default_profile"))
+
+    @property
+    def profiles_path(self) -> Path:
+        """The profiles folder, resolved against the project folder."""
+        return self.project / self.profiles_dir
+
+
+def load_settings(
+    *,
+    project: str | Path | None = None,
+    environ: Mapping[str, str],
+    **flags: Any,
+) -> Settings:
+    """Layer flags over ``ENVRES_*`` variables over ``[tool.envres]`` over defaults.
+
+    ``flags`` are the command-line values (``None`` means "not given").
+    Raises :class:`ProfileError` for a malformed ``[tool.envres]``.
+    """
+    project_dir = Path(project) if project is not None else Path(environ.get("ENVRES_PROJECT", "."))
+    pyproject = project_dir / "pyproject.toml"
+    given = {k: v for k, v in flags.items() if v is not None}
+    given["project"] = project_dir
+    table = _read_table(pyproject)
+    unknown = sorted(set(table) - {"definitions", "profiles_dir", "default_profile"})
+    if unknown:
+        raise ProfileError(
+            [
+                Problem(
+                    f"unknown key '{unknown[0]}' in [tool.envres] "
+                    "(allowed: definitions, profiles_dir, default_profile)",
+                    Loc(str(pyproject), 1, 1),
+                )
+            ]
+        )
+    env = {k: v for k, v in environ.items() if k.startswith("ENVRES_")}
+
+    class _Located(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (
+                InitSettingsSource(settings_cls, init_kwargs=given),
+                _MappingEnvSource(settings_cls, env),
+                PyprojectTomlConfigSettingsSource(settings_cls, toml_file=pyproject),
+            )
+
+    try:
+        located = _Located()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise ProfileError(
+            [Problem(f"envres setting '{field}': {err['msg']}", Loc(str(pyproject), 1, 1))]
+        ) from None
+    return Settings.model_construct(**{k: getattr(located, k) for k in Settings.model_fields})
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """``ENVRES_*`` variables from a given mapping, so callers choose the environment."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._given = {k.lower(): v for k, v in environ.items()}
+        super().__init__(settings_cls, case_sensitive=False)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return self._given
+
+
+def _read_table(pyproject: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ProfileError([Problem(f"cannot read: {exc}", Loc(str(pyproject), 1, 1))]) from None
+    tool = data.get("tool", {})
+    table = tool.get("envres", {}) if isinstance(tool, dict) else {}
+    return table if isinstance(table, dict) else {}

@@ -1,0 +1,240 @@
+"""Shared fixtures: temporary envres projects and a way to run the real command in them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pgserver"]
+
+#: A definitions module used by most command-line tests. Resources record their
+#: setup and teardown in the file named by $ENVRES_TEST_LOG so tests can check order.
+DEFINITIONS = '''
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from pydantic import SecretStr
+
+import envres
+
+
+def log(line: str) -> None:
+    path = os.environ.get("ENVRES_TEST_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line + "\\n")
+
+
+class Warehouse(envres.Resource):
+    def query(self, sql: str) -> str:
+        raise NotImplementedError
+
+
+class DuckDBWarehouse(Warehouse):
+    path: str = ":memory:"
+    read_only: bool = False
+
+    def lifespan(self) -> Iterator[None]:
+        log(f"setup warehouse duckdb {self.path}")
+        self._open = True
+        yield
+        self._open = False
+        log("teardown warehouse")
+
+    def query(self, sql: str) -> str:
+        return f"duckdb:{self.path}:{sql}"
+
+
+class PostgresWarehouse(Warehouse):
+    dsn: str
+    password: SecretStr
+    pool_size: int = 5
+
+    def lifespan(self) -> Iterator[None]:
+        log("setup warehouse postgres")
+        yield
+        log("teardown warehouse")
+
+    def query(self, sql: str) -> str:
+        return f"postgres:{sql}"
+
+
+class Report(envres.Resource):
+    warehouse: Warehouse
+    title: str = "report"
+
+    def lifespan(self) -> Iterator[None]:
+        log("setup reporter")
+        yield
+        log("teardown reporter")
+
+
+class Cache(envres.Resource):
+    size: int = 1
+
+
+@envres.resource
+def console(prefix: str = "") -> Iterator[list[str]]:
+    log("setup notifier")
+    sent: list[str] = []
+    yield sent
+    log("teardown notifier")
+
+
+@envres.resource
+def slack(channel: str, token: SecretStr | None = None) -> Iterator[list[str]]:
+    log("setup notifier slack")
+    yield []
+    log("teardown notifier")
+
+
+@envres.asset
+def orders(warehouse: Warehouse) -> str:
+    return warehouse.query("orders")
+
+
+@envres.asset
+def daily_revenue(orders: str, notifier: list[str]) -> str:
+    notifier.append(orders)
+    return "revenue:" + orders
+
+
+defs = envres.Definitions(
+    assets=[orders, daily_revenue],
+    resource_types={
+        "duckdb": DuckDBWarehouse,
+        "postgres": PostgresWarehouse,
+        "report": Report,
+        "cache": Cache,
+        "console": console,
+        "slack": slack,
+    },
+)
+'''
+
+BASE = """\
+resources:
+  warehouse:
+    type: duckdb
+    config:
+      path: ${WAREHOUSE_PATH:-data/dev.duckdb}
+  notifier:
+    type: console
+"""
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def err_lines(self) -> list[str]:
+        return self.err.strip().splitlines()
+
+
+@dataclass
+class Project:
+    root: Path
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    def profile(self, name: str, text: str) -> Path:
+        return self.write(f"profiles/{name}", text)
+
+
+def make_project(
+    root: Path,
+    profiles: Mapping[str, str] | None = None,
+    definitions: str | None = DEFINITIONS,
+    module: str = "pipeline",
+) -> Project:
+    project = Project(root)
+    table = "[tool.envres]\n"
+    if definitions is not None:
+        project.write(f"{module}.py", definitions)
+        table += f'definitions = "{module}:defs"\n'
+    project.write("pyproject.toml", table)
+    for name, text in (profiles if profiles is not None else {"dev.yaml": BASE}).items():
+        project.profile(name, text)
+    return project
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """A project with the standard definitions and a `dev` profile."""
+    return make_project(tmp_path / "proj")
+
+
+@pytest.fixture
+def envres_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Callable[..., Result]]:
+    """Run the envres command in-process: argv in, exit code and output out.
+
+    The working directory is the project (so paths print relative to it), the
+    given variables are set for the call, and imported user modules are
+    forgotten afterwards so each call sees its own project.
+    """
+    from envres import _cli, _validate
+
+    for name in list(os.environ):
+        if name.startswith("ENVRES_"):
+            monkeypatch.delenv(name)
+    modules_before = set(sys.modules)
+    path_before = list(sys.path)
+
+    def run(
+        *args: str, cwd: Path | Project | None = None, env: Mapping[str, str] | None = None
+    ) -> Result:
+        where = cwd.root if isinstance(cwd, Project) else cwd
+        with monkeypatch.context() as m:
+            if where is not None:
+                m.chdir(where)
+            for k, v in (env or {}).items():
+                m.setenv(k, v)
+            _cli._State.debug = False
+            _cli._State.secrets = frozenset()
+            capsys.readouterr()
+            code = _cli._main(list(args))
+            captured = capsys.readouterr()
+        for name in set(sys.modules) - modules_before:
+            if not name.startswith(("envres", "jinja2", "markupsafe", "dotenv", "click")):
+                del sys.modules[name]
+        sys.path[:] = path_before
+        _validate._imported.clear()
+        return Result(code, captured.out, captured.err)
+
+    yield run
+
+
+def run_real(
+    *args: str, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> Result:
+    """Run ``python -m envres`` as a real process (for signals and end-to-end checks)."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ENVRES_")}
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-m", "envres", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)

@@ -1,0 +1,296 @@
+"""Behaviour of sandboxed Jinja2 rendering (envres._template)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from envres._errors import TemplateError
+from envres._template import MAX_OUTPUT, is_template, render
+
+
+def run(text: str, env: dict[str, str] | None = None, profile: str = "dev") -> str:
+    return render(text, env=env or {}, profile=profile)
+
+
+def error_of(text: str, env: dict[str, str] | None = None) -> str:
+    with pytest.raises(TemplateError) as info:
+        run(text, env)
+    message = str(info.value)
+    assert info.value.message == message
+    assert "\n" not in message
+    return message
+
+
+# --- is_template ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{{ profile }}", True),
+        ("a{{b", True),
+        ("{% if x %}{% endif %}", True),
+        ("{plain}", False),
+        ("{ {", False),
+        ("x{#y", False),
+        ("${VAR}", False),
+        ("", False),
+    ],
+)
+def test_is_template_detects_expression_and_statement_delimiters(text: str, expected: bool) -> None:
+    assert is_template(text) is expected
+
+
+# --- env() and profile ---------------------------------------------------------------------
+
+
+def test_env_returns_the_variable_value() -> None:
+    assert run("#alerts-{{ env('TEAM') }}", {"TEAM": "ops"}) == "#alerts-ops"
+
+
+def test_env_returns_default_when_variable_is_unset() -> None:
+    assert run("#alerts-{{ env('TEAM', 'data') }}") == "#alerts-data"
+
+
+def test_env_ignores_default_when_variable_is_set() -> None:
+    assert run("{{ env('TEAM', 'data') }}", {"TEAM": "ops"}) == "ops"
+
+
+def test_env_treats_empty_value_as_set() -> None:
+    assert run("[{{ env('TEAM', 'data') }}]", {"TEAM": ""}) == "[]"
+
+
+def test_env_accepts_keyword_default() -> None:
+    assert run("{{ env(name='TEAM', default='d') }}") == "d"
+
+
+def test_env_default_may_be_none_for_conditionals() -> None:
+    text = "{% if env('DEBUG', none) is none %}off{% else %}on{% endif %}"
+    assert run(text) == "off"
+    assert run(text, {"DEBUG": "1"}) == "on"
+
+
+def test_env_without_default_raises_for_unset_variable() -> None:
+    assert error_of("{{ env('NOPE') }}") == "environment variable NOPE is not set"
+
+
+def test_env_with_non_string_name_is_a_template_error() -> None:
+    assert error_of("{{ env(1) }}") == "env() takes a variable name as a string, not int"
+
+
+def test_env_reads_only_the_given_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVRES_TEST_ONLY_IN_OS_ENVIRON", "1")
+    assert error_of("{{ env('ENVRES_TEST_ONLY_IN_OS_ENVIRON') }}") == (
+        "environment variable ENVRES_TEST_ONLY_IN_OS_ENVIRON is not set"
+    )
+
+
+def test_variables_read_lists_each_name_once_in_first_use_order() -> None:
+    read: list[str] = []
+    text = "{{ env('B', '') }}{{ env('A') }}{{ env('B', '') }}"
+    assert render(text, env={"A": "a"}, profile="dev", variables_read=read) == "a"
+    assert read == ["B", "A"]
+
+
+def test_variables_read_includes_the_missing_variable_that_failed() -> None:
+    read: list[str] = []
+    with pytest.raises(TemplateError):
+        render("{{ env('A') }}{{ env('B') }}", env={"A": "a"}, profile="dev", variables_read=read)
+    assert read == ["A", "B"]
+
+
+def test_profile_variable_is_the_profile_name() -> None:
+    assert run("db-{{ profile }}", profile="staging") == "db-staging"
+
+
+def test_filters_remain_available() -> None:
+    assert run("{{ env('T') | upper }}-{{ profile | replace('d', 'D') }}", {"T": "ops"}) == (
+        "OPS-Dev"
+    )
+
+
+def test_trailing_newline_is_kept() -> None:
+    assert run("{{ profile }}\n") == "dev\n"
+
+
+def test_env_values_containing_template_syntax_are_not_rendered_again() -> None:
+    assert run("{{ env('X') }}", {"X": "{{ profile }}"}) == "{{ profile }}"
+
+
+def test_private_use_characters_survive_rendering_unchanged() -> None:
+    marks = "\ue000\ue001\uf8fe\uf8ff"
+    text = f"{marks}-{{{{ profile }}}}-{marks}{{{{ '{marks}' }}}}{{{{ '\ue000x' | upper }}}}"
+    assert run(text) == f"{marks}-dev-{marks}{marks}\ue000X"
+
+
+# --- strict undefined and minimal globals --------------------------------------------------
+
+
+def test_undefined_name_is_an_error_not_an_empty_string() -> None:
+    assert error_of("{{ foo }}") == "template error: 'foo' is undefined"
+
+
+def test_undefined_attribute_is_an_error() -> None:
+    assert error_of("{{ profile.nope }}") == (
+        "template error: 'str object' has no attribute 'nope'"
+    )
+
+
+@pytest.mark.parametrize("name", ["range", "dict", "lipsum", "cycler", "joiner", "namespace"])
+def test_default_jinja_globals_are_not_available(name: str) -> None:
+    assert error_of(f"{{{{ {name}() }}}}") == f"template error: '{name}' is undefined"
+
+
+def test_cycler_joiner_and_namespace_cannot_be_reached_through_self() -> None:
+    assert error_of("{{ self.cycler }}").startswith("template error: ")
+
+
+# --- the sandbox ---------------------------------------------------------------------------
+
+SANDBOX = "template refused by the sandbox: "
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "{{ ''.__class__.__mro__ }}",
+            "access to attribute '__class__' of 'str' object is unsafe.",
+        ),
+        (
+            "{{ env.__globals__ }}",
+            "access to attribute '__globals__' of 'function' object is unsafe.",
+        ),
+        ("{{ env.__code__ }}", "access to attribute '__code__' of 'function' object is unsafe."),
+        (
+            "{{ self.__dict__ }}",
+            "access to attribute '__dict__' of 'TemplateReference' object is unsafe.",
+        ),
+        (
+            "{{ self._TemplateReference__context }}",
+            "access to attribute '_TemplateReference__context' of 'TemplateReference' object"
+            " is unsafe.",
+        ),
+        (
+            "{{ profile|attr('__class__') }}",
+            "access to attribute '__class__' of 'str' object is unsafe.",
+        ),
+        (
+            "{% set l = [] %}{{ l.append(1) }}",
+            "access to attribute 'append' of 'list' object is unsafe.",
+        ),
+        ("{{ 'x' * 10**9 }}", f"repeating a sequence gives more than {MAX_OUTPUT} items"),
+        ("{{ 10**9 * [0] }}", f"repeating a sequence gives more than {MAX_OUTPUT} items"),
+        ("{{ 9 ** 99999 }}", "exponent 99999 is larger than 4096"),
+    ],
+)
+def test_sandbox_refuses_escapes_and_oversized_operations(text: str, message: str) -> None:
+    assert error_of(text) == SANDBOX + message
+
+
+def test_self_renders_harmlessly() -> None:
+    assert run("{{ self }}") == "<TemplateReference None>"
+
+
+def test_small_repetition_and_power_still_work() -> None:
+    assert run("{{ 'ab' * 3 }} {{ 2 ** 10 }} {{ [1] * 2 }}") == "ababab 1024 [1, 1]"
+
+
+# --- other failures ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{{ }", "template syntax error on line 1: unexpected '}'"),
+        (
+            "{{ profile",
+            "template syntax error on line 1: "
+            "unexpected end of template, expected 'end of print statement'.",
+        ),
+        (
+            "a\n{% if %}{% endif %}",
+            "template syntax error on line 2: Expected an expression, got 'end of statement block'",
+        ),
+        ("{% endfor %}", "template syntax error on line 1: Encountered unknown tag 'endfor'."),
+    ],
+)
+def test_syntax_error_reports_line_and_reason(text: str, message: str) -> None:
+    assert error_of(text) == message
+
+
+def test_runtime_error_in_a_multi_line_template_reports_its_line() -> None:
+    assert error_of("a\nb\n{{ foo }}\n") == "template error on line 3: 'foo' is undefined"
+
+
+def test_python_exception_while_rendering_becomes_template_error_with_its_type() -> None:
+    assert error_of("{{ 1 / 0 }}") == "template error: ZeroDivisionError: division by zero"
+
+
+def test_include_without_loader_is_a_template_error() -> None:
+    assert error_of("{% include 'x.j2' %}") == (
+        "template error: TypeError: no loader for this environment specified"
+    )
+
+
+def test_recursive_macro_is_a_template_error() -> None:
+    text = "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"
+    assert error_of(text) == "template error: recursion too deep"
+
+
+def test_output_longer_than_the_bound_is_a_template_error() -> None:
+    text = "{% for a in 'x' * 1000 %}{% for b in 'x' * 1001 %}x{% endfor %}{% endfor %}"
+    assert error_of(text) == f"template error: output is longer than {MAX_OUTPUT} characters"
+
+
+def test_output_up_to_the_bound_is_allowed() -> None:
+    text = "{% for a in 'x' * 1000 %}{% for b in 'x' * 1000 %}x{% endfor %}{% endfor %}"
+    assert len(run(text)) == MAX_OUTPUT
+
+
+TEMPLATE_TOKENS = [
+    *("{{", "}}", "{%", "%}", "{#", "#}", "(", ")", "'", ".", "|", "*", "**", " ", "x", "1"),
+    *("env", "profile", "if", "for", "in", "endif", "endfor", "__class__"),
+]
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    text=st.lists(
+        st.one_of(
+            st.sampled_from(TEMPLATE_TOKENS),
+            st.text(max_size=2),
+        ),
+        max_size=20,
+    ).map("".join)
+)
+def test_render_returns_text_or_raises_only_template_error(text: str) -> None:
+    try:
+        result = run(text, {"x": "1"})
+    except TemplateError as exc:
+        message = str(exc)
+    else:
+        message = ""
+        assert isinstance(result, str)
+    assert "\n" not in message
+
+
+# --- lazy import ---------------------------------------------------------------------------
+
+
+def test_importing_the_template_module_does_not_import_jinja2() -> None:
+    code = (
+        "import sys, envres._template\n"
+        "print('jinja2' in sys.modules)\n"
+        "envres._template.render('{{ profile }}', env={}, profile='p')\n"
+        "print('jinja2' in sys.modules)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert completed.stdout.split() == ["False", "True"]

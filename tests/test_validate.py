@@ -1,0 +1,369 @@
+"""`envres validate`: every check of PRODUCT.md §4, its one-line message and exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.conftest import BASE, Project, Result
+
+Cli = Callable[..., Result]
+
+PROD = """\
+# profiles/prod.yaml
+extends: base
+env_files: [.env.prod]
+resources:
+  warehouse:
+    type: postgres
+    config:
+      dsn: ${PG_DSN:?set PG_DSN to the production database}
+      password: ${PG_PASSWORD}
+      pool_size: ${PG_POOL:-10}
+  notifier:
+    type: slack
+    config:
+      channel: "#alerts-{{ env('TEAM', 'data') }}"
+"""
+
+
+@pytest.fixture
+def prod(project: Project) -> Project:
+    project.profile("base.yaml", BASE)
+    project.profile("prod.yaml", PROD)
+    project.write("profiles/.env.prod", "PG_DSN=postgresql://db.internal/shop\n")
+    return project
+
+
+def test_valid_profile_exits_0_and_says_so(envres_cli: Cli, project: Project) -> None:
+    result = envres_cli("validate", cwd=project)
+    assert (result.code, result.err) == (0, "")
+    assert result.out == "profile 'dev' is valid (2 resources, 2 assets)\n"
+
+
+def test_contract_example_reports_every_problem_with_file_line_and_column(
+    envres_cli: Cli, prod: Project
+) -> None:
+    result = envres_cli("validate", "--profile", "prod", cwd=prod, env={"PG_POOL": "ten"})
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err_lines == [
+        "profiles/prod.yaml:9:17: resources.warehouse.config.password: "
+        "environment variable PG_PASSWORD is not set",
+        "profiles/prod.yaml:10:18: resources.warehouse.config.pool_size: "
+        "input should be a valid integer (got 'ten' from ${PG_POOL:-10})",
+        "2 problems in profile 'prod'",
+    ]
+
+
+def test_contract_example_validates_once_its_variables_are_set(
+    envres_cli: Cli, prod: Project
+) -> None:
+    result = envres_cli("validate", "--profile", "prod", cwd=prod, env={"PG_PASSWORD": "pw-123"})
+    assert (result.code, result.out) == (0, "profile 'prod' is valid (2 resources, 2 assets)\n")
+
+
+def test_required_variable_message_is_reported(envres_cli: Cli, prod: Project) -> None:
+    prod.write("profiles/.env.prod", "")
+    result = envres_cli("validate", "--profile", "prod", cwd=prod, env={"PG_PASSWORD": "pw"})
+    assert result.err_lines == [
+        "profiles/prod.yaml:8:12: resources.warehouse.config.dsn: environment variable PG_DSN "
+        "is not set: set PG_DSN to the production database",
+        "1 problem in profile 'prod'",
+    ]
+
+
+def test_allow_missing_env_turns_unset_variables_into_warnings(
+    envres_cli: Cli, prod: Project
+) -> None:
+    result = envres_cli("validate", "--profile", "prod", "--allow-missing-env", cwd=prod)
+    assert result.code == 0
+    assert result.err_lines == [
+        "profiles/prod.yaml:9:17: warning: resources.warehouse.config.password: "
+        "environment variable PG_PASSWORD is not set",
+    ]
+    assert result.out == "profile 'prod' is valid (2 resources, 2 assets, 1 warnings)\n"
+
+
+def test_allow_missing_env_still_checks_types(envres_cli: Cli, prod: Project) -> None:
+    result = envres_cli(
+        "validate", "--profile", "prod", "--allow-missing-env", cwd=prod, env={"PG_POOL": "x"}
+    )
+    assert result.code == 1
+    assert "input should be a valid integer (got 'x' from ${PG_POOL:-10})" in result.err
+
+
+def test_unknown_type_suggests_the_near_name(envres_cli: Cli, project: Project) -> None:
+    project.profile("dev.yaml", BASE.replace("type: duckdb", "type: duckbd"))
+    result = envres_cli("validate", cwd=project)
+    assert result.code == 1
+    assert result.err_lines[0] == (
+        "profiles/dev.yaml:3:11: resources.warehouse.type: unknown resource type 'duckbd'; "
+        "did you mean 'duckdb'? (known types: cache, console, duckdb, postgres, report, slack)"
+    )
+
+
+def test_import_path_type_resolves(envres_cli: Cli, project: Project) -> None:
+    project.profile("dev.yaml", BASE.replace("type: duckdb", "type: pipeline:DuckDBWarehouse"))
+    result = envres_cli("validate", cwd=project)
+    assert (result.code, result.err) == (0, "")
+
+
+@pytest.mark.parametrize(
+    ("type_name", "message"),
+    [
+        ("nosuchmod:Thing", "cannot import type 'nosuchmod:Thing': no module named 'nosuchmod'"),
+        ("pipeline:Nope", "cannot import type 'pipeline:Nope': module 'pipeline' has no 'Nope'"),
+        (
+            "pipeline:log",
+            "type 'pipeline:log' is not a resource type: <function log at",
+        ),
+        ("broken:Thing", "cannot import type 'broken:Thing': importing it raised "
+         "ZeroDivisionError: division by zero"),
+    ],
+)
+def test_import_path_that_fails_is_one_clear_line(
+    envres_cli: Cli, project: Project, type_name: str, message: str
+) -> None:
+    project.write("broken.py", "x = 1 / 0\n")
+    project.profile("dev.yaml", BASE.replace("type: duckdb", f"type: '{type_name}'"))
+    result = envres_cli("validate", cwd=project)
+    assert result.code == 1
+    assert message in result.err_lines[0]
+    assert "Traceback" not in result.err
+
+
+def test_unknown_config_field_is_reported_at_the_key(envres_cli: Cli, project: Project) -> None:
+    project.profile("dev.yaml", BASE.replace("      path:", "      pathh:"))
+    result = envres_cli("validate", cwd=project)
+    assert result.err_lines[0] == (
+        "profiles/dev.yaml:5:7: resources.warehouse.config.pathh: unknown field 'pathh'; "
+        "did you mean 'path'? (fields: path, read_only)"
+    )
+
+
+def test_missing_required_field_points_at_the_config(envres_cli: Cli, project: Project) -> None:
+    project.profile(
+        "dev.yaml",
+        "resources:\n  warehouse:\n    type: postgres\n    config:\n      dsn: x\n"
+        "  notifier:\n    type: console\n",
+    )
+    result = envres_cli("validate", cwd=project)
+    assert result.err_lines[0] == (
+        "profiles/dev.yaml:4:5: resources.warehouse.config.password: "
+        "missing required field 'password'"
+    )
+
+
+def test_missing_config_section_points_at_the_resource_key(
+    envres_cli: Cli, project: Project
+) -> None:
+    project.profile(
+        "dev.yaml", "resources:\n  warehouse:\n    type: postgres\n  notifier:\n    type: console\n"
+    )
+    result = envres_cli("validate", cwd=project)
+    assert result.err_lines[:2] == [
+        "profiles/dev.yaml:2:3: resources.warehouse.config.dsn: missing required field 'dsn'",
+        "profiles/dev.yaml:2:3: resources.warehouse.config.password: "
+        "missing required field 'password'",
+    ]
+
+
+def test_yaml_value_of_wrong_type_is_not_coerced_silently(
+    envres_cli: Cli, project: Project
+) -> None:
+    project.profile("dev.yaml", BASE.replace("${WAREHOUSE_PATH:-data/dev.duckdb}", "123"))
+    result = envres_cli("validate", cwd=project)
+    assert result.err_lines[0] == (
+        "profiles/dev.yaml:5:13: resources.warehouse.config.path: "
+        "input should be a valid string (got 123)"
+    )
+
+
+def test_yaml_12_scalars_stay_strings(envres_cli: Cli, project: Project) -> None:
+    for raw, shown in [("no", "'no'"), ("on", "'on'"), ("1:30", "'1:30'"), ("0x1F", "31")]:
+        text = BASE.replace("${WAREHOUSE_PATH:-data/dev.duckdb}", raw)
+        project.profile("dev.yaml", text)
+        result = envres_cli("show", cwd=project)
+        if shown == "31":
+            assert "input should be a valid string (got 31)" in result.err
+        else:
+            assert f"path: {shown}" in result.out, result
+
+
+def test_asset_needing_an_undefined_resource(envres_cli: Cli, project: Project) -> None:
+    project.profile("dev.yaml", BASE + "  notifier: null\n")
+    project.profile("dev.yaml", BASE.replace("  notifier:\n    type: console\n", ""))
+    result = envres_cli("validate", cwd=project)
+    assert result.err_lines == [
+        "definitions: asset 'daily_revenue' needs resource 'notifier', which profile 'dev' "
+        "does not define",
+        "1 problem in profile 'dev'",
+    ]
+
+
+def test_interface_annotation_must_be_satisfied(envres_cli: Cli, project: Project) -> None:
+    project.profile(
+        "dev.yaml",
+        BASE.replace("type: duckdb", "type: cache").replace(
+            "    config:\n      path: ${WAREHOUSE_PATH:-data/dev.duckdb}\n", ""
+        ),
+    )
+    result = envres_cli("validate", cwd=project)
+    assert result.code == 1
+    assert result.err_lines == [
+        "profiles/dev.yaml:3:11: resources.warehouse.type: asset 'orders' expects a Warehouse "
+        "for 'warehouse', but type 'cache' is a Cache",
+        "1 problem in profile 'dev'",
+    ]
+
+
+def test_resource_reference_to_an_undefined_key(envres_cli: Cli, project: Project) -> None:
+    project.profile(
+        "dev.yaml",
+        BASE + "  reporter:\n    type: report\n    config:\n      warehouse: {resource: warehous}\n",
+    )
+    result = envres_cli("validate", cwd=project)
+    assert result.err_lines[0] == (
+        "profiles/dev.yaml:11:29: resources.reporter.config.warehouse: refers to resource "
+        "'warehous', which the profile does not define; did you mean 'warehouse'?"
+    )
+
+
+def test_resource_dependency_cycle_prints_the_cycle(envres_cli: Cli, project: Project) -> None:
+    project.profile(
+        "dev.yaml",
+        BASE
+        + "  a:\n    type: report\n    config:\n      warehouse: {resource: b}\n"
+        + "  b:\n    type: report\n    config:\n      warehouse: {resource: a}\n",
+    )
+    result = envres_cli("validate", cwd=project)
+    assert (
+        "profiles/dev.yaml:15:29: resources.b: resource dependency cycle: a -> b -> a"
+        in result.err_lines
+    )
+    assert result.code == 1
+
+
+def test_reference_to_wrong_interface_is_reported(envres_cli: Cli, project: Project) -> None:
+    project.profile(
+        "dev.yaml",
+        BASE
+        + "  cache:\n    type: cache\n"
+        + "  reporter:\n    type: report\n    config:\n      warehouse: {resource: cache}\n",
+    )
+    result = envres_cli("validate", cwd=project)
+    assert result.err_lines == [
+        "profiles/dev.yaml:13:29: resources.reporter.config.warehouse: needs a Warehouse, "
+        "but resource 'cache' is 'cache' (Cache)",
+        "1 problem in profile 'dev'",
+    ]
+
+
+def test_reference_to_the_right_interface_is_valid(envres_cli: Cli, project: Project) -> None:
+    project.profile(
+        "dev.yaml",
+        BASE
+        + "  reporter:\n    type: report\n    config:\n      warehouse: {resource: warehouse}\n",
+    )
+    result = envres_cli("validate", cwd=project)
+    assert (result.code, result.err) == (0, "")
+
+
+def test_validate_all_skips_partials_and_reports_each_profile(
+    envres_cli: Cli, prod: Project
+) -> None:
+    prod.profile("_common.yaml", "resources: {}\n")
+    result = envres_cli("validate", "--all", cwd=prod, env={"PG_PASSWORD": "pw-123"})
+    assert result.code == 0
+    assert result.out.splitlines() == [
+        "profile 'base' is valid (2 resources, 2 assets)",
+        "profile 'dev' is valid (2 resources, 2 assets)",
+        "profile 'prod' is valid (2 resources, 2 assets)",
+    ]
+
+
+def test_validate_all_fails_if_any_profile_fails(envres_cli: Cli, prod: Project) -> None:
+    result = envres_cli("validate", "--all", cwd=prod)
+    assert result.code == 1
+    assert "profile 'dev' is valid" in result.out
+    assert result.err_lines[-1] == "1 of 3 profiles invalid: prod"
+
+
+def test_missing_profile_exits_1(envres_cli: Cli, project: Project) -> None:
+    result = envres_cli("validate", "--profile", "prd", cwd=project)
+    assert result.code == 1
+    assert result.err_lines[0] == (
+        "definitions: profile 'prd' does not exist (profiles: dev)"
+    )
+
+
+def test_profile_from_environment_variable(envres_cli: Cli, prod: Project) -> None:
+    result = envres_cli("validate", cwd=prod, env={"ENVRES_PROFILE": "base"})
+    assert result.out == "profile 'base' is valid (2 resources, 2 assets)\n"
+
+
+def test_flag_beats_environment_variable(envres_cli: Cli, prod: Project) -> None:
+    result = envres_cli("validate", "--profile", "dev", cwd=prod, env={"ENVRES_PROFILE": "base"})
+    assert result.out == "profile 'dev' is valid (2 resources, 2 assets)\n"
+
+
+def test_default_profile_from_pyproject(envres_cli: Cli, prod: Project) -> None:
+    prod.write(
+        "pyproject.toml",
+        '[tool.envres]\ndefinitions = "pipeline:defs"\ndefault_profile = "base"\n',
+    )
+    result = envres_cli("validate", cwd=prod)
+    assert result.out == "profile 'base' is valid (2 resources, 2 assets)\n"
+
+
+def test_profiles_dir_from_flag_and_environment(envres_cli: Cli, project: Project) -> None:
+    project.write("other/dev.yaml", BASE.replace("type: console", "type: slack\n    config: {channel: x}"))
+    by_flag = envres_cli("show", "--profiles-dir", "other", cwd=project)
+    by_env = envres_cli("show", cwd=project, env={"ENVRES_PROFILES_DIR": "other"})
+    assert "type: slack" in by_flag.out
+    assert by_flag.out == by_env.out
+
+
+def test_project_flag_finds_pyproject_elsewhere(envres_cli: Cli, project: Project) -> None:
+    result = envres_cli("validate", "--project", str(project.root), cwd=project.root.parent)
+    assert (result.code, result.out) == (0, "profile 'dev' is valid (2 resources, 2 assets)\n")
+
+
+def test_definitions_that_cannot_be_imported(envres_cli: Cli, project: Project) -> None:
+    result = envres_cli("validate", "--definitions", "nope:defs", cwd=project)
+    assert result.code == 1
+    assert result.err_lines[0].startswith("definitions: cannot import definitions module 'nope'")
+
+
+def test_definitions_that_raise_on_import(envres_cli: Cli, project: Project) -> None:
+    project.write("bad.py", "raise RuntimeError('boom')\n")
+    result = envres_cli("validate", "--definitions", "bad:defs", cwd=project)
+    assert result.code == 1
+    assert result.err_lines[0] == "definitions: importing 'bad' raised RuntimeError: boom"
+    assert "Traceback" not in result.err
+
+
+def test_unknown_flag_exits_2(envres_cli: Cli, project: Project) -> None:
+    result = envres_cli("validate", "--bogus", cwd=project)
+    assert result.code == 2
+    assert "No such option '--bogus'" in result.err
+
+
+def test_unknown_command_exits_2(envres_cli: Cli, project: Project) -> None:
+    result = envres_cli("valdate", cwd=project)
+    assert result.code == 2
+
+
+def test_secret_that_fails_validation_is_never_printed(envres_cli: Cli, project: Project) -> None:
+    class_text = (
+        "resources:\n  warehouse:\n    type: postgres\n    config:\n      dsn: x\n"
+        "      password: ${PW}\n      pool_size: ${PW}\n  notifier:\n    type: console\n"
+    )
+    project.profile("dev.yaml", class_text)
+    canary = "canary-7f3a9c-secret"
+    result = envres_cli("validate", "--debug", cwd=project, env={"PW": canary})
+    assert result.code == 1
+    assert canary not in result.out + result.err
+    assert "input should be a valid integer (got '**********' from ${PW})" in result.err
