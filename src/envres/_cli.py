@@ -129,7 +129,9 @@ class _Context:
             )
         return self._defs
 
-    def load(self, name: str | None = None, *, allow_missing_env: bool = False) -> Any:
+    def load(
+        self, name: str | None = None, *, allow_missing_env: bool = False, quiet: bool = False
+    ) -> Any:
         from envres._load import load_profile
 
         profile = load_profile(
@@ -139,8 +141,9 @@ class _Context:
             allow_missing_env=allow_missing_env,
         )
         _State.secrets = _State.secrets | profile.secrets
-        for warning in profile.warnings:
-            _err(str(warning))
+        if not quiet:
+            for warning in profile.warnings:
+                _err(str(warning))
         return profile
 
 
@@ -190,8 +193,8 @@ def profiles(**kwargs: Any) -> None:
     if not rows:
         _out(f"no profiles in {ctx.settings.profiles_path}")
     else:
-        width = max(len(r[0]) for r in rows) + 2
-        ext_width = max(len(r[1]) for r in rows) + 2
+        width = max(len("PROFILE"), *(len(r[0]) for r in rows)) + 2
+        ext_width = max(len("EXTENDS"), *(len(r[1]) for r in rows)) + 2
         _out(f"{'PROFILE':<{width}}{'EXTENDS':<{ext_width}}FILE")
         for label, extends, display in rows:
             _out(f"{label:<{width}}{extends:<{ext_width}}{display}")
@@ -274,7 +277,7 @@ def env_command(**kwargs: Any) -> None:
     from envres import _render
 
     ctx = _ctx(kwargs)
-    profile = ctx.load(allow_missing_env=True)
+    profile = ctx.load(allow_missing_env=True, quiet=True)
     _out(_render.env_table(profile))
 
 
@@ -287,8 +290,8 @@ def diff(profile_a: str, profile_b: str, **kwargs: Any) -> None:
     from envres import _render
 
     ctx = _ctx(kwargs)
-    a = ctx.load(profile_a, allow_missing_env=True)
-    b = ctx.load(profile_b, allow_missing_env=True)
+    a = ctx.load(profile_a, allow_missing_env=True, quiet=True)
+    b = ctx.load(profile_b, allow_missing_env=True, quiet=True)
     lines = _render.diff_lines(a, b)
     if not lines:
         _out(f"profiles '{profile_a}' and '{profile_b}' resolve the same")

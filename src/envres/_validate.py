@@ -10,7 +10,6 @@ would appear.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -146,12 +145,14 @@ def redact(text: str, secrets: frozenset[str]) -> str:
 
 _import_lock = threading.Lock()
 _imported: dict[str, ResourceType | str] = {}
-_entry_points: dict[str, importlib.metadata.EntryPoint] | None = None
+_entry_points: dict[str, Any] | None = None
 
 
-def _plugin_entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+def _plugin_entry_points() -> dict[str, Any]:
     global _entry_points
     if _entry_points is None:
+        import importlib.metadata  # scanning installed packages costs ~15 ms: only on a miss
+
         _entry_points = {
             ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
         }
