@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +16,7 @@ pytest_plugins = ["pgserver"]
 
 #: A definitions module used by most command-line tests. Resources record their
 #: setup and teardown in the file named by $ENVRES_TEST_LOG so tests can check order.
-DEFINITIONS = '''
+DEFINITIONS = """
 from __future__ import annotations
 
 import os
@@ -119,7 +119,7 @@ defs = envres.Definitions(
         "slack": slack,
     },
 )
-'''
+"""
 
 BASE = """\
 resources:
@@ -183,7 +183,7 @@ def project(tmp_path: Path) -> Project:
 @pytest.fixture
 def envres_cli(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Iterator[Callable[..., Result]]:
+) -> Callable[..., Result]:
     """Run the envres command in-process: argv in, exit code and output out.
 
     The working directory is the project (so paths print relative to it), the
@@ -219,7 +219,7 @@ def envres_cli(
         _validate._imported.clear()
         return Result(code, captured.out, captured.err)
 
-    yield run
+    return run
 
 
 def run_real(

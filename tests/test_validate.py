@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from tests.conftest import BASE, Project, Result
 
 Cli = Callable[..., Result]
@@ -119,8 +118,11 @@ def test_import_path_type_resolves(envres_cli: Cli, project: Project) -> None:
             "pipeline:log",
             "type 'pipeline:log' is not a resource type: <function log at",
         ),
-        ("broken:Thing", "cannot import type 'broken:Thing': importing it raised "
-         "ZeroDivisionError: division by zero"),
+        (
+            "broken:Thing",
+            "cannot import type 'broken:Thing': importing it raised "
+            "ZeroDivisionError: division by zero",
+        ),
     ],
 )
 def test_import_path_that_fails_is_one_clear_line(
@@ -222,7 +224,8 @@ def test_interface_annotation_must_be_satisfied(envres_cli: Cli, project: Projec
 def test_resource_reference_to_an_undefined_key(envres_cli: Cli, project: Project) -> None:
     project.profile(
         "dev.yaml",
-        BASE + "  reporter:\n    type: report\n    config:\n      warehouse: {resource: warehous}\n",
+        BASE
+        + "  reporter:\n    type: report\n    config:\n      warehouse: {resource: warehous}\n",
     )
     result = envres_cli("validate", cwd=project)
     assert result.err_lines[0] == (
@@ -294,9 +297,7 @@ def test_validate_all_fails_if_any_profile_fails(envres_cli: Cli, prod: Project)
 def test_missing_profile_exits_1(envres_cli: Cli, project: Project) -> None:
     result = envres_cli("validate", "--profile", "prd", cwd=project)
     assert result.code == 1
-    assert result.err_lines[0] == (
-        "definitions: profile 'prd' does not exist (profiles: dev)"
-    )
+    assert result.err_lines[0] == ("definitions: profile 'prd' does not exist (profiles: dev)")
 
 
 def test_profile_from_environment_variable(envres_cli: Cli, prod: Project) -> None:
@@ -319,7 +320,9 @@ def test_default_profile_from_pyproject(envres_cli: Cli, prod: Project) -> None:
 
 
 def test_profiles_dir_from_flag_and_environment(envres_cli: Cli, project: Project) -> None:
-    project.write("other/dev.yaml", BASE.replace("type: console", "type: slack\n    config: {channel: x}"))
+    project.write(
+        "other/dev.yaml", BASE.replace("type: console", "type: slack\n    config: {channel: x}")
+    )
     by_flag = envres_cli("show", "--profiles-dir", "other", cwd=project)
     by_env = envres_cli("show", cwd=project, env={"ENVRES_PROFILES_DIR": "other"})
     assert "type: slack" in by_flag.out

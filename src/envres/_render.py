@@ -141,22 +141,27 @@ def env_table(profile: ResolvedProfile) -> str:
             row["defaults"].append(default)
     if not rows:
         return "the profile reads no environment variables"
-    out = [f"{'VARIABLE':<24} {'STATE':<28} {'VALUE':<24} {'DEFAULT':<14} USED AT"]
+    table: list[tuple[str, str, str, str, str]] = []
     for name in sorted(rows):
         row = rows[name]
         if name in profile.env.values:
             source = profile.env.sources.get(name, PROCESS)
             state = "set (environment)" if source == PROCESS else f"set ({source})"
-            value = MASK if row["secret"] else _scalar(profile.env.values[name])
+            raw = profile.env.values[name]
+            value = MASK if row["secret"] else (raw if len(raw) <= 40 else raw[:39] + "…")
         else:
             state, value = "not set", "-"
         default = ", ".join(row["defaults"]) or "-"
         for i, where in enumerate(row["where"]):
-            if i == 0:
-                out.append(f"{name:<24} {state:<28} {value:<24} {default:<14} {where}")
-            else:
-                out.append(f"{'':<24} {'':<28} {'':<24} {'':<14} {where}")
-    return "\n".join(out)
+            table.append(
+                (name, state, value, default, where) if i == 0 else ("", "", "", "", where)
+            )
+    header = ("VARIABLE", "STATE", "VALUE", "DEFAULT", "USED AT")
+    widths = [max(len(r[i]) for r in [header, *table]) + 2 for i in range(4)]
+    return "\n".join(
+        "".join(cell.ljust(w) for cell, w in zip(r[:4], widths, strict=True)) + r[4]
+        for r in [header, *table]
+    )
 
 
 def _default_of(expr: str) -> str | None:
@@ -178,22 +183,30 @@ def _secret_digest(res: ResolvedResource, name: str) -> str:
 
 
 def diff_lines(a: ResolvedProfile, b: ResolvedProfile) -> list[str]:
-    """What differs between two resolved profiles, one line per value, secrets masked."""
+    """What differs between two resolved profiles, one line per value, secrets masked.
+
+    Lines are grouped by resource: ``~`` changed, ``-`` only in ``a``, ``+`` only in ``b``.
+    """
     flat_a = dict(_flatten(profile_data(a)["resources"], "resources"))
     flat_b = dict(_flatten(profile_data(b)["resources"], "resources"))
+    groups: dict[str, list[str]] = {}
+    for path in [*flat_a, *(p for p in flat_b if p not in flat_a)]:
+        groups.setdefault(path.split(".")[1], []).append(path)
     out: list[str] = []
-    for path in dict.fromkeys([*flat_a, *flat_b]):
-        if path in flat_a and path not in flat_b:
-            out.append(f"- {path}: {_scalar(flat_a[path])}")
-        elif path in flat_b and path not in flat_a:
-            out.append(f"+ {path}: {_scalar(flat_b[path])}")
-        elif flat_a[path] != flat_b[path]:
-            out.append(f"~ {path}: {_scalar(flat_a[path])} -> {_scalar(flat_b[path])}")
-        elif flat_a[path] == MASK:
-            key, field = path.split(".")[1], path.split(".")[-1]
-            ra, rb = a.resources[key], b.resources[key]
-            if _secret_digest(ra, field) != _secret_digest(rb, field):
-                out.append(f"~ {path}: {MASK} -> {MASK} (secret differs)")
+    for paths in groups.values():
+        for path in paths:
+            if path in flat_a and path not in flat_b:
+                out.append(f"- {path}: {_scalar(flat_a[path])}")
+            elif path in flat_b and path not in flat_a:
+                out.append(f"+ {path}: {_scalar(flat_b[path])}")
+            elif flat_a[path] != flat_b[path]:
+                out.append(f"~ {path}: {_scalar(flat_a[path])} -> {_scalar(flat_b[path])}")
+            elif flat_a[path] == MASK:
+                key, field = path.split(".")[1], path.split(".")[-1]
+                if _secret_digest(a.resources[key], field) != _secret_digest(
+                    b.resources[key], field
+                ):
+                    out.append(f"~ {path}: {MASK} -> {MASK} (secret differs)")
     return out
 
 

@@ -147,7 +147,8 @@ def load_yaml(
             source = data.decode("utf-8")
         except UnicodeDecodeError as e:
             skipped = len(text) - len(data)
-            line, col = _line_col(data[: e.start].decode("utf-8"), e.start)
+            before = data[: e.start].decode("utf-8")
+            line, col = _line_col(before, len(before))
             raise YamlError(
                 f"file is not valid UTF-8 (byte 0x{data[e.start]:02x} at offset "
                 f"{e.start + skipped})",
@@ -427,7 +428,7 @@ class _Builder:
                     raise YamlError(
                         "merge key '<<' takes a mapping or a list of mappings; "
                         f"got a list holding {_kind(item.value)}",
-                        item.loc,
+                        where,
                     )
                 merges.append(item.value)
         else:

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -26,16 +26,14 @@ __all__ = ["envres_bind", "envres_call"]
 
 
 @pytest.fixture
-def envres_bind() -> Iterator[Callable[..., BoundDefinitions]]:
+def envres_bind() -> Callable[..., BoundDefinitions]:
     """A factory: ``envres_bind(defs, profile=None, *, project=None, env=None, **overrides)``.
 
     Loads and validates ``profile`` like ``defs.with_profile`` does, with each
     keyword argument replacing the resource of that key by the object given (a
     ``Resource`` instance is set up and torn down; anything else is used as is).
-    A key need not exist in the profile. Every scope opened from the returned
-    objects is closed when the test ends.
+    A key need not exist in the profile.
     """
-    opened: list[BoundDefinitions] = []
 
     def bind(
         defs: Definitions,
@@ -45,11 +43,9 @@ def envres_bind() -> Iterator[Callable[..., BoundDefinitions]]:
         env: Mapping[str, str] | None = None,
         **overrides: Any,
     ) -> BoundDefinitions:
-        bound = defs.with_profile(profile, project=project, env=env, overrides=overrides)
-        opened.append(bound)
-        return bound
+        return defs.with_profile(profile, project=project, env=env, overrides=overrides)
 
-    yield bind
+    return bind
 
 
 @pytest.fixture

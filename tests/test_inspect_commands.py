@@ -1,0 +1,262 @@
+"""`profiles`, `show`, `env`, `diff`, `schema` and `init`: what they print and their exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from tests.conftest import BASE, Project, Result
+
+Cli = Callable[..., Result]
+
+PROD = """\
+extends: base
+env_files: [.env.prod]
+resources:
+  warehouse:
+    type: postgres
+    config:
+      dsn: ${PG_DSN}
+      password: ${PG_PASSWORD}
+      pool_size: ${PG_POOL:-10}
+  notifier:
+    type: slack
+    config:
+      channel: "#alerts-{{ env('TEAM', 'data') }}-{{ profile }}"
+"""
+
+
+@pytest.fixture
+def prod(project: Project) -> Project:
+    project.profile("base.yaml", BASE)
+    project.profile("dev.yaml", "extends: base\n")
+    project.profile("prod.yaml", PROD)
+    project.profile("_common.yaml", "resources: {}\n")
+    project.write("profiles/.env.prod", "PG_DSN=postgresql://db.internal/shop\nPG_POOL=20\n")
+    return project
+
+
+def test_profiles_lists_name_extends_and_file(envres_cli: Cli, prod: Project) -> None:
+    result = envres_cli("profiles", cwd=prod)
+    assert result.code == 0
+    assert result.out.splitlines() == [
+        "PROFILE            EXTENDS  FILE",
+        "_common (partial)  -        profiles/_common.yaml",
+        "base               -        profiles/base.yaml",
+        "dev                base     profiles/dev.yaml",
+        "prod               base     profiles/prod.yaml",
+    ]
+
+
+def test_show_prints_the_merged_interpolated_validated_profile(
+    envres_cli: Cli, prod: Project
+) -> None:
+    result = envres_cli("show", "--profile", "prod", cwd=prod, env={"PG_PASSWORD": "hunter22"})
+    assert result.code == 0, result.err
+    assert yaml.safe_load(result.out) == {
+        "resources": {
+            "warehouse": {
+                "type": "postgres",
+                "config": {
+                    "dsn": "postgresql://db.internal/shop",
+                    "password": "**********",
+                    "pool_size": 20,
+                },
+            },
+            "notifier": {
+                "type": "slack",
+                "config": {"channel": "#alerts-data-prod", "token": None},
+            },
+        }
+    }
+    assert "hunter22" not in result.out + result.err
+
+
+def test_show_json_has_the_same_data(envres_cli: Cli, prod: Project) -> None:
+    env = {"PG_PASSWORD": "hunter22"}
+    as_yaml = envres_cli("show", "--profile", "prod", cwd=prod, env=env)
+    as_json = envres_cli("show", "--profile", "prod", "--format", "json", cwd=prod, env=env)
+    assert json.loads(as_json.out) == yaml.safe_load(as_yaml.out)
+
+
+def test_show_includes_defaults_of_unset_fields(envres_cli: Cli, project: Project) -> None:
+    result = envres_cli("show", cwd=project)
+    data = yaml.safe_load(result.out)
+    assert data["resources"]["warehouse"]["config"] == {
+        "path": "data/dev.duckdb",
+        "read_only": False,
+    }
+
+
+def test_show_explain_says_where_each_value_came_from(envres_cli: Cli, prod: Project) -> None:
+    result = envres_cli(
+        "show", "--profile", "prod", "--explain", cwd=prod, env={"PG_PASSWORD": "hunter22"}
+    )
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert "    type: postgres  # profiles/prod.yaml:5" in lines
+    assert (
+        "      dsn: postgresql://db.internal/shop  # profiles/prod.yaml:7 <- ${PG_DSN} "
+        "(env file profiles/.env.prod)"
+    ) in lines
+    assert (
+        "      password: '**********'  # profiles/prod.yaml:8 <- ${PG_PASSWORD} (environment)"
+        in lines
+    )
+    assert (
+        "      pool_size: 20  # profiles/prod.yaml:9 <- ${PG_POOL:-10} (env file "
+        "profiles/.env.prod)"
+    ) in lines
+    assert "      token: null  # default of slack_config.token" in lines
+    assert any(
+        line.startswith("      channel: '#alerts-data-prod'  # profiles/prod.yaml:13 <- ")
+        and "template" in line
+        for line in lines
+    )
+
+
+def test_show_explain_marks_a_default_that_was_used(envres_cli: Cli, project: Project) -> None:
+    result = envres_cli("show", "--explain", cwd=project)
+    assert (
+        "      path: data/dev.duckdb  # profiles/dev.yaml:5 <- "
+        "${WAREHOUSE_PATH:-data/dev.duckdb} (not set, default used)"
+    ) in result.out.splitlines()
+
+
+def test_show_explain_json_has_an_explain_map(envres_cli: Cli, project: Project) -> None:
+    result = envres_cli("show", "--explain", "--format", "json", cwd=project)
+    data = json.loads(result.out)
+    assert data["explain"]["resources.warehouse.config.read_only"] == (
+        "default of DuckDBWarehouse.read_only"
+    )
+
+
+def test_show_fails_on_unset_variable_unless_allowed(envres_cli: Cli, prod: Project) -> None:
+    strict = envres_cli("show", "--profile", "prod", cwd=prod)
+    assert strict.code == 1
+    assert strict.out == ""
+    lenient = envres_cli("show", "--profile", "prod", "--allow-missing-env", cwd=prod)
+    assert lenient.code == 0
+    data = yaml.safe_load(lenient.out)
+    assert data["resources"]["warehouse"]["config"]["password"] == "<not set>"
+
+
+def test_env_lists_variables_state_default_and_use(envres_cli: Cli, prod: Project) -> None:
+    result = envres_cli(
+        "env", "--profile", "prod", cwd=prod, env={"PG_PASSWORD": "hunter22", "TEAM": "core"}
+    )
+    assert result.code == 0, result.err
+    rows = {line.split()[0]: line for line in result.out.splitlines()[1:]}
+    assert set(rows) == {"PG_DSN", "PG_PASSWORD", "PG_POOL", "TEAM"}
+    assert "set (profiles/.env.prod)" in rows["PG_DSN"]
+    assert "postgresql://db.internal/shop" in rows["PG_DSN"]
+    assert "set (environment)" in rows["PG_PASSWORD"] and "**********" in rows["PG_PASSWORD"]
+    assert "hunter22" not in result.out
+    assert rows["PG_POOL"].split()[3:5] == ["20", "10"]
+    assert rows["PG_POOL"].endswith("profiles/prod.yaml:9 resources.warehouse.config.pool_size")
+    assert "core" in rows["TEAM"]
+
+
+def test_env_does_not_list_variables_of_overridden_entries(envres_cli: Cli, prod: Project) -> None:
+    result = envres_cli("env", "--profile", "prod", cwd=prod, env={"PG_PASSWORD": "x"})
+    assert "WAREHOUSE_PATH" not in result.out
+
+
+def test_env_shows_unset_variables(envres_cli: Cli, prod: Project) -> None:
+    result = envres_cli("env", "--profile", "prod", cwd=prod)
+    assert result.code == 0, result.err
+    row = next(line for line in result.out.splitlines() if line.startswith("PG_PASSWORD"))
+    assert row.split()[1:3] == ["not", "set"]
+
+
+def test_diff_shows_what_differs_with_secrets_masked(envres_cli: Cli, prod: Project) -> None:
+    result = envres_cli("diff", "dev", "prod", cwd=prod, env={"PG_PASSWORD": "hunter22"})
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == [
+        "--- dev",
+        "+++ prod",
+        "~ resources.warehouse.type: duckdb -> postgres",
+        "- resources.warehouse.config.path: data/dev.duckdb",
+        "- resources.warehouse.config.read_only: false",
+        "+ resources.warehouse.config.dsn: postgresql://db.internal/shop",
+        "+ resources.warehouse.config.password: '**********'",
+        "+ resources.warehouse.config.pool_size: 20",
+        "~ resources.notifier.type: console -> slack",
+        "- resources.notifier.config.prefix: ''",
+        "+ resources.notifier.config.channel: '#alerts-data-prod'",
+        "+ resources.notifier.config.token: null",
+    ]
+    assert "hunter22" not in result.out
+
+
+def test_diff_of_identical_profiles_exits_0(envres_cli: Cli, prod: Project) -> None:
+    result = envres_cli("diff", "base", "dev", cwd=prod)
+    assert (result.code, result.out) == (0, "profiles 'base' and 'dev' resolve the same\n")
+
+
+def test_diff_reports_a_changed_secret_without_showing_it(envres_cli: Cli, prod: Project) -> None:
+    prod.profile(
+        "prod2.yaml",
+        "extends: prod\nresources:\n  warehouse:\n    config:\n      password: other-secret\n",
+    )
+    result = envres_cli("diff", "prod", "prod2", cwd=prod, env={"PG_PASSWORD": "hunter22"})
+    assert result.out.splitlines()[2:] == [
+        "~ resources.warehouse.config.password: ********** -> ********** (secret differs)",
+        "~ resources.notifier.config.channel: '#alerts-data-prod' -> '#alerts-data-prod2'",
+    ]
+    assert "hunter22" not in result.out and "other-secret" not in result.out
+
+
+def test_diff_of_missing_profile_exits_1(envres_cli: Cli, prod: Project) -> None:
+    result = envres_cli("diff", "dev", "nope", cwd=prod)
+    assert result.code == 1
+    assert "profile 'nope' does not exist" in result.err
+
+
+def test_schema_describes_every_registered_type(envres_cli: Cli, project: Project) -> None:
+    result = envres_cli("schema", cwd=project)
+    assert result.code == 0
+    schema = json.loads(result.out)
+    assert set(schema["properties"]) == {"extends", "env_files", "resources"}
+    assert {"duckdb", "postgres", "console", "slack", "report", "cache"} <= set(schema["$defs"])
+    pg = schema["$defs"]["postgres"]["properties"]["config"]
+    assert pg["required"] == ["dsn", "password"]
+    assert pg["additionalProperties"] is False
+    assert pg["properties"]["password"]["format"] == "password"
+
+
+def test_schema_validates_a_real_profile(envres_cli: Cli, prod: Project) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(envres_cli("schema", cwd=prod).out)
+    for name in ("base.yaml", "prod.yaml"):
+        jsonschema.validate(yaml.safe_load((prod.root / "profiles" / name).read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"resources": {"w": {"type": "duckdb", "config": {"x": 1}}}}, schema)
+
+
+def test_init_scaffolds_a_project_that_validates_and_runs(envres_cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "new"
+    created = envres_cli("init", "--project", str(folder), cwd=tmp_path)
+    assert created.code == 0, created.err
+    assert (folder / "profiles" / "dev.yaml").is_file()
+    validated = envres_cli("validate", cwd=folder)
+    assert (validated.code, validated.out) == (
+        0,
+        "profile 'dev' is valid (2 resources, 2 assets)\n",
+    )
+    ran = envres_cli("run", cwd=folder)
+    assert ran.code == 0, ran.err
+    assert "[dev] total is 6" in ran.out
+    assert ran.out.splitlines()[-1].startswith("2 succeeded in ")
+
+
+def test_init_refuses_to_overwrite(envres_cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "dev.yaml").write_text("resources: {}\n")
+    result = envres_cli("init", cwd=tmp_path)
+    assert result.code == 1
+    assert "already exists" in result.err
+    assert (tmp_path / "profiles" / "dev.yaml").read_text() == "resources: {}\n"
