@@ -65,33 +65,41 @@ def plan(defs: Definitions, selection: Sequence[str] | None) -> list[str]:
     return order
 
 
-def needed_resources(defs: Definitions, order: Sequence[str], scope: ResourceScope) -> set[str]:
-    """The resource keys the planned assets name and the scope can provide."""
-    available = set(scope.keys)
-    return {p for n in order for p in defs.resource_params[n] if p in available}
+def _plan_call(
+    asset: AssetDef, defs: Definitions, scope: ResourceScope, available: set[str]
+) -> Callable[[dict[str, Any]], Any]:
+    """The asset as a one-argument call: upstream outputs in, its return value out.
 
+    The argument plan is computed here, once; the returned closure is the hot
+    path (issue #5: within 2x of a direct keyword call), hence locals and loops.
+    """
+    fn = asset.fn
+    ups = set(defs.upstream[asset.name])
+    upstream = tuple(p for p in asset.params if p in ups)
+    resources = tuple(p for p in asset.params if p not in ups and p in available)
+    live = scope.values
+    get = scope.get
 
-class _Call:
-    """One asset with its argument plan, computed once before the run."""
+    def call(outputs: dict[str, Any]) -> Any:
+        kwargs: dict[str, Any] = {}
+        for p in upstream:
+            kwargs[p] = outputs[p]
+        for p in resources:
+            try:
+                kwargs[p] = live[p]
+            except KeyError:  # first use: set it up (once, even across threads)
+                kwargs[p] = get(p)
+        return fn(**kwargs)
 
-    __slots__ = ("asset", "resources", "upstream")
+    if not asset.is_async:
+        return call
 
-    def __init__(self, asset: AssetDef, defs: Definitions, available: set[str]) -> None:
-        self.asset = asset
-        ups = set(defs.upstream[asset.name])
-        self.upstream = tuple(p for p in asset.params if p in ups)
-        self.resources = tuple(p for p in asset.params if p not in ups and p in available)
+    def call_async(outputs: dict[str, Any]) -> Any:
+        import asyncio  # ~13 ms at import: paid only by pipelines with async assets
 
-    def __call__(self, scope: ResourceScope, outputs: dict[str, Any]) -> Any:
-        kwargs = {p: outputs[p] for p in self.upstream}
-        for p in self.resources:
-            kwargs[p] = scope.get(p)
-        result = self.asset.fn(**kwargs)
-        if self.asset.is_async:
-            import asyncio  # ~13 ms at import: paid only by pipelines with async assets
+        return asyncio.run(call(outputs))
 
-            result = asyncio.run(result)
-        return result
+    return call_async
 
 
 def run_assets(
@@ -109,7 +117,7 @@ def run_assets(
     """
     emit = on_event or (lambda e: None)
     available = set(scope.keys)
-    calls = {n: _Call(defs.assets[n], defs, available) for n in order}
+    calls = {n: _plan_call(defs.assets[n], defs, scope, available) for n in order}
     result = RunResult()
     secrets = scope.profile.secrets
     if jobs <= 1:
@@ -117,7 +125,7 @@ def run_assets(
             started = time.perf_counter()
             emit(Event("asset_started", n))
             try:
-                result.outputs[n] = calls[n](scope, result.outputs)
+                result.outputs[n] = calls[n](result.outputs)
             except Exception as exc:
                 elapsed = time.perf_counter() - started
                 error = AssetError(n, _describe(exc, secrets))
@@ -133,7 +141,7 @@ def _run_parallel(
     defs: Definitions,
     scope: ResourceScope,
     order: Sequence[str],
-    calls: dict[str, _Call],
+    calls: dict[str, Callable[[dict[str, Any]], Any]],
     jobs: int,
     emit: Callable[[Event], None],
     result: RunResult,
@@ -155,7 +163,7 @@ def _run_parallel(
             started = time.perf_counter()
             emit(Event("asset_started", name))
             try:
-                value = calls[name](scope, result.outputs)
+                value = calls[name](result.outputs)
             except BaseException as exc:
                 done.put((name, time.perf_counter() - started, exc, None))
             else:

@@ -111,6 +111,11 @@ class ResourceScope:
         return tuple(dict.fromkeys([*self.profile.resources, *self._overrides]))
 
     @property
+    def values(self) -> Mapping[str, Any]:
+        """What assets receive, for the keys set up so far (read-only view)."""
+        return self._values
+
+    @property
     def live(self) -> tuple[str, ...]:
         """The keys set up so far, in setup order."""
         return tuple(key for key, _ in self._stack)

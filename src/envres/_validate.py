@@ -104,6 +104,10 @@ class ResolvedResource:
         out: dict[str, Any] = {}
         if self.validated is not None:
             out = _dump(self.validated)
+        else:
+            # Only with --allow-missing-env: an unset required field left the model
+            # unbuilt, so show the interpolated values as written.
+            out = {k: v for k, v in self.inputs.items() if not _contains_ref(v)}
         for name, value in self.inputs.items():
             if _contains(value, _MISSING):
                 out[name] = NOT_SET
@@ -112,8 +116,8 @@ class ResolvedResource:
         for name in self.rtype.secret_fields:
             if name in out and out[name] not in (None, NOT_SET):
                 out[name] = MASK
-        order = list(self.rtype.model.model_fields)
-        return {k: out[k] for k in order if k in out}
+        order = [*self.rtype.model.model_fields, *out]
+        return {k: out[k] for k in dict.fromkeys(order) if k in out}
 
 
 @dataclass(frozen=True)
