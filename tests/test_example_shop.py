@@ -296,7 +296,7 @@ def test_dev_run_on_duckdb_builds_tables_and_report_with_the_csv_totals(
     assert result.returncode == 0, result.stderr
     assert "profile 'dev', 6 assets" in result.stdout
     assert "6 succeeded" in result.stdout
-    report = shop / "out" / "dev" / "shop_report.html"
+    report = (shop / "out" / "dev" / "shop_report.html").resolve()
     assert f"[shop] {summary_line(expected, 'duckdb')}{report}" in result.stdout
     # Relative paths resolve against the project folder, not the working directory.
     assert list(elsewhere.iterdir()) == []
@@ -369,7 +369,7 @@ def test_prod_run_loads_postgres_and_posts_the_summary_with_the_bearer_token(
     assert path == "/hooks/shop"
     assert headers["Authorization"] == f"Bearer {token}"
     assert headers["Content-Type"] == "application/json"
-    report = shop / "out" / "prod" / "shop_report.html"
+    report = (shop / "out" / "prod" / "shop_report.html").resolve()
     assert json.loads(body) == {"text": f"{summary_line(expected, 'postgresql')}{report}"}
 
     # PG_SCHEMA=analytics comes from the committed profiles/prod.env.
@@ -496,4 +496,20 @@ def test_diff_dev_prod_shows_the_warehouse_and_notifier_type_changes(
     assert "~ resources.warehouse.type: duckdb -> postgres" in lines
     assert "~ resources.notifier.type: console -> webhook" in lines
     assert "~ resources.report_dir.config.path: out/dev -> out/prod" in lines
+    assert "+ resources.warehouse.config.dbname: shop" in lines  # from profiles/prod.env
+    assert "+ resources.warehouse.config.password: '**********'" in lines
     assert canary not in result.stdout + result.stderr
+
+
+def test_show_prod_without_secrets_still_shows_the_connection_settings(
+    shop: Path, elsewhere: Path
+) -> None:
+    args = ("show", "--profile", "prod", "--allow-missing-env", "--project", str(shop))
+
+    result = envres(*args, cwd=elsewhere, env=clean_env())
+
+    assert result.returncode == 0, result.stderr
+    shown = yaml.safe_load(result.stdout)["resources"]
+    assert shown["warehouse"]["config"]["password"] == "<not set>"
+    assert shown["warehouse"]["config"]["dbname"] == "shop"
+    assert shown["notifier"]["config"]["timeout"] == 10.0

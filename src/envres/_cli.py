@@ -243,7 +243,8 @@ def _valid_line(profile: Any, ctx: _Context) -> str:
     defs = ctx.definitions()
     assets = f", {len(defs.assets)} assets" if defs is not None else ""
     n = len(profile.resources)
-    warn = f", {len(profile.warnings)} warnings" if profile.warnings else ""
+    nwarn = len(profile.warnings)
+    warn = f", {nwarn} warning{'s' if nwarn != 1 else ''}" if nwarn else ""
     return f"profile '{profile.name}' is valid ({n} resources{assets}{warn})"
 
 

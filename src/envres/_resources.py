@@ -9,10 +9,11 @@ the runner deal with.
 from __future__ import annotations
 
 import collections.abc
+from collections.abc import Generator
 import contextlib
 import inspect
 import typing
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
@@ -85,7 +86,7 @@ class ResourceFunction(Generic[T]):
     yields is what assets receive. Calling it still calls the function.
     """
 
-    def __init__(self, fn: Callable[..., Generator[T, None, None]], name: str) -> None:
+    def __init__(self, fn: Callable[..., Iterator[T]], name: str) -> None:
         self.fn = fn
         self.__name__ = name
         self.__qualname__ = getattr(fn, "__qualname__", name)
@@ -94,7 +95,7 @@ class ResourceFunction(Generic[T]):
         self.config_model: type[BaseModel] = _model_from_signature(fn, name)
         self.provides: type | None = _yielded_type(fn)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Generator[T, None, None]:
+    def __call__(self, *args: Any, **kwargs: Any) -> Iterator[T]:
         return self.fn(*args, **kwargs)
 
     def __repr__(self) -> str:
@@ -102,14 +103,14 @@ class ResourceFunction(Generic[T]):
 
 
 @overload
-def resource(fn: Callable[..., Generator[T, None, None]]) -> ResourceFunction[T]: ...
+def resource(fn: Callable[..., Iterator[T]]) -> ResourceFunction[T]: ...
 @overload
 def resource(
     *, name: str | None = None
-) -> Callable[[Callable[..., Generator[T, None, None]]], ResourceFunction[T]]: ...
+) -> Callable[[Callable[..., Iterator[T]]], ResourceFunction[T]]: ...
 def resource(
-    fn: Callable[..., Generator[T, None, None]] | None = None, *, name: str | None = None
-) -> ResourceFunction[T] | Callable[[Callable[..., Generator[T, None, None]]], ResourceFunction[T]]:
+    fn: Callable[..., Iterator[T]] | None = None, *, name: str | None = None
+) -> ResourceFunction[T] | Callable[[Callable[..., Iterator[T]]], ResourceFunction[T]]:
     """Make a generator function a resource type.
 
     ::
@@ -122,7 +123,7 @@ def resource(
     Its parameters become the config fields (annotate them; ``SecretStr`` works).
     """
 
-    def wrap(f: Callable[..., Generator[T, None, None]]) -> ResourceFunction[T]:
+    def wrap(f: Callable[..., Iterator[T]]) -> ResourceFunction[T]:
         if inspect.isasyncgenfunction(f) or inspect.iscoroutinefunction(f):
             raise DefinitionError(
                 f"@resource {f.__qualname__} is async; resource functions must be plain "
@@ -215,7 +216,7 @@ class ResourceType:
 @contextlib.contextmanager
 def _lifespan_cm(make: Callable[[], Iterator[Any]], instance: Any) -> Iterator[Any]:
     gen = make()
-    if not inspect.isgenerator(gen):
+    if not isinstance(gen, Generator):
         raise DefinitionError("a lifespan must return a generator")
     # The setup half runs here; a failure in it propagates as the setup's error.
     yielded = next(gen)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from envres._errors import AssetError, UsageError
+from envres._errors import AssetError, RunError, SetupError, UsageError
 from envres._profiles import suggest
 from envres._scope import Event, ResourceScope, _describe
 
@@ -127,9 +127,10 @@ def run_assets(
             try:
                 result.outputs[n] = calls[n](result.outputs)
             except Exception as exc:
-                elapsed = time.perf_counter() - started
-                error = AssetError(n, _describe(exc, secrets))
-                emit(Event("asset_failed", n, elapsed, error.message))
+                error = _failure(n, exc, secrets)
+                emit(Event("asset_failed", n, time.perf_counter() - started, _why(error)))
+                if error is exc:
+                    raise
                 raise error from exc
             result.seconds[n] = time.perf_counter() - started
             emit(Event("asset_done", n, result.seconds[n]))
@@ -186,8 +187,8 @@ def _run_parallel(
             name, elapsed, exc, value = done.get()
             running -= 1
             if exc is not None:
-                error = AssetError(name, _describe(exc, scope.profile.secrets))
-                emit(Event("asset_failed", name, elapsed, error.message))
+                error = _failure(name, exc, scope.profile.secrets)
+                emit(Event("asset_failed", name, elapsed, _why(error)))
                 if failure is None:
                     failure = (name, exc)
                 continue
@@ -206,5 +207,21 @@ def _run_parallel(
             todo.put(None)
     if failure is not None:
         name, exc = failure
-        raise AssetError(name, _describe(exc, scope.profile.secrets)) from exc
+        error = _failure(name, exc, scope.profile.secrets)
+        if error is exc:
+            raise error
+        raise error from exc
     return result
+
+
+def _failure(asset: str, exc: BaseException, secrets: frozenset[str]) -> RunError:
+    """The error a failed asset stops the run with: a resource's own SetupError as is."""
+    if isinstance(exc, SetupError):
+        return exc
+    return AssetError(asset, _describe(exc, secrets))
+
+
+def _why(error: RunError) -> str:
+    if isinstance(error, SetupError):
+        return f"not run: resource '{error.key}' could not be set up"
+    return error.message

@@ -266,6 +266,12 @@ def resolve_string(text: str, env: Mapping[str, str], profile: str) -> tuple[str
             values.append(seg.text)
         else:
             parts.append(seg.text)
+    for use in result.uses:
+        if "{{" in use.expr or "{%" in use.expr:
+            raise TemplateError(
+                f"a template inside {use.expr} is not rendered; move it out of the ${{...}}, "
+                "e.g. {{ env('NAME', 'default') }}"
+            )
     read: list[str] = []
     rendered = render("".join(parts), env=env, profile=profile, variables_read=read)
     final = _PLACEHOLDER.sub(lambda m: values[int(m.group(1))], rendered) if values else rendered

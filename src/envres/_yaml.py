@@ -13,9 +13,10 @@ is false, ``1:30`` is 5400), cannot tell ``! 123`` from ``123``, builds cyclic g
 for recursive aliases, and recurses per nesting level: libyaml's composer overflows the
 C stack (a segfault, not an exception) on a few hundred kilobytes of ``[``. The events
 carry exactly what is needed: the tag as written (``None`` when there was none), the
-scalar's style, anchors, aliases and marks. Folding them here is also about five times
-faster than composing PyYAML nodes, because PyYAML's composer calls the Python
-resolver's regular expressions for every scalar.
+scalar's style, anchors, aliases and marks. Folding them here is also faster: with
+libyaml, a 10,000-resource profile loads about three times faster than with
+``yaml.load(..., CSafeLoader)``, whose composer runs the Python resolver's regular
+expressions on every scalar.
 """
 
 from __future__ import annotations
@@ -331,7 +332,8 @@ class _Builder:
                     if text == "<<" and tag is None and event.implicit[0]:
                         self._merge_key(top, loc)
                     else:
-                        self._key(top, value, text, loc)
+                        # A tagged key is shown by type only: quoting would not help it.
+                        self._key(top, value, text if tag is None else None, loc)
                     continue
                 node = Node(value, loc, top.key_loc if in_map else None)
                 self.count += 1
@@ -583,19 +585,25 @@ def _empty_scalar(event: ScalarEvent) -> bool:
 
 
 def _kind(value: NodeValue) -> str:
+    """What a value is, for messages; never the value itself (it may be a secret)."""
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
         return "a list"
     if value is None:
         return "null"
-    return f"{type(value).__name__} {value!r}"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    return "a string"
 
 
 def _bad_key_message(value: NodeValue, text: str | None) -> str:
-    if isinstance(value, dict | list):
-        return f"mapping keys must be strings; got {_kind(value)}"
-    if text is None:  # the key is an alias
+    """Keys are not secret, so the message shows the key as written and how to fix it."""
+    if text is None or isinstance(value, dict | list):  # an alias, a tag or a collection
         return f"mapping keys must be strings; got {_kind(value)}"
     if text == "":
         return "mapping keys must be strings; got an empty key (null)"

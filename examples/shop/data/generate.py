@@ -55,14 +55,18 @@ PRODUCTS: tuple[tuple[str, str, int], ...] = (
     ("Gift card", "50.00", 4),
 )
 
+# fmt: off
 FIRST = (
-    "Anna Ben Clara David Emma Felix Greta Hugo Ida Jonas Karla Lukas Mia Noah Olga Paul "
-    "Rosa Sven Tilda Umut Vera Wim Xenia Yusuf Zoe"
-).split()
+    "Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hugo", "Ida", "Jonas", "Karla",
+    "Lukas", "Mia", "Noah", "Olga", "Paul", "Rosa", "Sven", "Tilda", "Umut", "Vera", "Wim",
+    "Xenia", "Yusuf", "Zoe",
+)
 LAST = (
-    "Albers Bauer Costa Dubois Eriksson Fischer Garcia Hansen Jansen Kowalski Lopez Moreau "
-    "Novak Olsen Rossi Schmidt Tanaka Visser Weber Zielinski"
-).split()
+    "Albers", "Bauer", "Costa", "Dubois", "Eriksson", "Fischer", "Garcia", "Hansen", "Jansen",
+    "Kowalski", "Lopez", "Moreau", "Novak", "Olsen", "Rossi", "Schmidt", "Tanaka", "Visser",
+    "Weber", "Zielinski",
+)
+# fmt: on
 
 CENT = Decimal("0.01")
 
@@ -93,7 +97,9 @@ def orders(rng: random.Random, people: list[dict[str, str]]) -> list[dict[str, s
     days = (dt.date(YEAR + 1, 1, 1) - start).days
     # More orders towards the end of the year (the holiday season).
     day_weights = [1.0 + 1.5 * (d / days) ** 3 for d in range(days)]
-    dates = sorted(start + dt.timedelta(days=d) for d in rng.choices(range(days), day_weights, k=N_ORDERS))
+    dates = sorted(
+        start + dt.timedelta(days=d) for d in rng.choices(range(days), day_weights, k=N_ORDERS)
+    )
     names = [p[0] for p in PRODUCTS]
     prices = {p[0]: Decimal(p[1]) for p in PRODUCTS}
     weights = [p[2] for p in PRODUCTS]

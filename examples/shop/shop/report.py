@@ -15,7 +15,7 @@ from html import escape
 __all__ = ["CountrySales", "MonthSales", "ProductSales", "ReportData", "render_html"]
 
 CURRENCY = "EUR"
-_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,10 @@ td.num, th.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 <p>Warehouse: {escape(data.backend)}. Generated {data.generated:%Y-%m-%d %H:%M} UTC.
 Test accounts are excluded.</p>
 <p class="figures">
-<span>Orders: <strong id="total-orders" data-value="{data.total_orders}">{data.total_orders:,}</strong></span>
-<span>Revenue: <strong id="total-revenue" data-value="{data.total_revenue}">{money(data.total_revenue)}</strong> {CURRENCY}</span>
+<span>Orders: <strong id="total-orders" data-value="{data.total_orders}">
+{data.total_orders:,}</strong></span>
+<span>Revenue: <strong id="total-revenue" data-value="{data.total_revenue}">
+{money(data.total_revenue)}</strong> {CURRENCY}</span>
 </p>
 <h2>Revenue by month</h2>
 {_bar_chart(data.months)}
@@ -146,7 +148,8 @@ Test accounts are excluded.</p>
 </table>
 <h2>Top products</h2>
 <table id="products">
-<tr><th class="num">#</th><th>Product</th><th class="num">Units</th><th class="num">Revenue ({CURRENCY})</th></tr>
+<tr><th class="num">#</th><th>Product</th><th class="num">Units</th>
+<th class="num">Revenue ({CURRENCY})</th></tr>
 {product_rows}
 </table>
 </body>

@@ -19,12 +19,11 @@ import csv
 import json
 import os
 import re
-import tempfile
 import threading
 import urllib.parse
 import urllib.request
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -211,9 +210,7 @@ class PostgresWarehouse(Warehouse):
     user: str
     password: SecretStr
     db_schema: str = "public"
-    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = (
-        "prefer"
-    )
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
     connect_timeout: int = Field(default=5, ge=1, description="seconds")
 
     _conn: psycopg.Connection[Row] | None = PrivateAttr(default=None)
@@ -319,7 +316,7 @@ class WebhookNotifier(Notifier):
         return value
 
     def send(self, text: str) -> None:
-        request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        request = urllib.request.Request(
             self.url,
             data=json.dumps({"text": text}).encode(),
             method="POST",
@@ -328,15 +325,15 @@ class WebhookNotifier(Notifier):
         if self.token is not None:
             request.add_header("Authorization", f"Bearer {self.token.get_secret_value()}")
         # A non-2xx answer raises urllib.error.HTTPError, which fails the asset.
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
             response.read()
 
 
 # -- the report folder -------------------------------------------------------------------
 
 
-@envres.resource(name="report_dir")
-def report_dir(path: str = "out/reports") -> Iterator[Path]:
+@envres.resource
+def report_dir(path: str = "out/reports") -> Generator[Path, None, None]:
     """A folder for the reports (created if missing); assets receive its ``Path``."""
     folder = project_path(path)
     folder.mkdir(parents=True, exist_ok=True)
@@ -345,11 +342,10 @@ def report_dir(path: str = "out/reports") -> Iterator[Path]:
 
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
