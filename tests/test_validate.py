@@ -82,7 +82,7 @@ def test_allow_missing_env_turns_unset_variables_into_warnings(
         "profiles/prod.yaml:9:17: warning: resources.warehouse.config.password: "
         "environment variable PG_PASSWORD is not set",
     ]
-    assert result.out == "profile 'prod' is valid (2 resources, 2 assets, 1 warnings)\n"
+    assert result.out == "profile 'prod' is valid (2 resources, 2 assets, 1 warning)\n"
 
 
 def test_allow_missing_env_still_checks_types(envres_cli: Cli, prod: Project) -> None:

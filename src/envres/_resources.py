@@ -9,11 +9,10 @@ the runner deal with.
 from __future__ import annotations
 
 import collections.abc
-from collections.abc import Generator
 import contextlib
 import inspect
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
