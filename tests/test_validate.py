@@ -297,7 +297,7 @@ def test_validate_all_fails_if_any_profile_fails(envres_cli: Cli, prod: Project)
 def test_missing_profile_exits_1(envres_cli: Cli, project: Project) -> None:
     result = envres_cli("validate", "--profile", "prd", cwd=project)
     assert result.code == 1
-    assert result.err_lines[0] == ("definitions: profile 'prd' does not exist (profiles: dev)")
+    assert result.err_lines == ["envres: profile 'prd' does not exist (profiles: dev)"]
 
 
 def test_profile_from_environment_variable(envres_cli: Cli, prod: Project) -> None:

@@ -61,17 +61,18 @@ class Loc:
 class Problem:
     """One thing wrong, in the compiler style ``file:line:col: path: message``.
 
-    ``loc`` is ``None`` for problems of the Python definitions, which print as
-    ``definitions: message``.
+    ``loc`` is ``None`` for problems with no place in a profile file: they print
+    as ``source: message`` (``definitions: ...`` for the Python definitions).
     """
 
     message: str
     loc: Loc | None = None
     path: str | None = None
     severity: Literal["error", "warning"] = "error"
+    source: str = "definitions"
 
     def __str__(self) -> str:
-        where = str(self.loc) if self.loc is not None else "definitions"
+        where = str(self.loc) if self.loc is not None else self.source
         what = f"{self.path}: {self.message}" if self.path else self.message
         prefix = "warning: " if self.severity == "warning" else ""
         return f"{where}: {prefix}{what}"
@@ -104,7 +105,10 @@ class ProfileError(EnvresError, ValueError):
 
 
 class ProfileNotFoundError(ProfileError, LookupError):
-    """The selected profile has no file in the profiles folder."""
+    """The selected profile (or the profiles folder) does not exist."""
+
+    def _render(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
 
 
 class YamlError(EnvresError, ValueError):

@@ -103,7 +103,8 @@ def discover(profiles_dir: Path, display: Callable[[Path], str]) -> dict[str, Pr
             [
                 Problem(
                     f"profiles folder {display(profiles_dir)} does not exist "
-                    "(set profiles_dir in [tool.envres], --profiles-dir, or run `envres init`)"
+                    "(set profiles_dir in [tool.envres], --profiles-dir, or run `envres init`)",
+                    source="envres",
                 )
             ]
         )
@@ -338,14 +339,15 @@ def load_merged(
     """
     bad = check_profile_name(name)
     if bad is not None:
-        raise ProfileNotFoundError([Problem(bad)], name)
+        raise ProfileNotFoundError([Problem(bad, source="envres")], name)
     if name not in files:
         choices = sorted(n for n in files if not n.startswith("_"))
         raise ProfileNotFoundError(
             [
                 Problem(
                     f"profile '{name}' does not exist{suggest(name, choices)} "
-                    f"(profiles: {', '.join(choices) or 'none'})"
+                    f"(profiles: {', '.join(choices) or 'none'})",
+                    source="envres",
                 )
             ],
             name,
@@ -355,7 +357,8 @@ def load_merged(
             [
                 Problem(
                     f"profile '{name}' is a partial (its name starts with '_'): other profiles "
-                    "can extend it, but it cannot be selected"
+                    "can extend it, but it cannot be selected",
+                    source="envres",
                 )
             ],
             name,

@@ -106,8 +106,11 @@ class ResolvedResource:
             out = _dump(self.validated)
         else:
             # Only with --allow-missing-env: an unset required field left the model
-            # unbuilt, so show the interpolated values as written.
-            out = {k: v for k, v in self.inputs.items() if not _contains_ref(v)}
+            # unbuilt, so validate what is there field by field.
+            fields = self.rtype.model.model_fields
+            for name, value in self.inputs.items():
+                if name in fields and not _contains_ref(value) and not _contains(value, _MISSING):
+                    out[name] = _field_json(fields[name].annotation, value)
         for name, value in self.inputs.items():
             if _contains(value, _MISSING):
                 out[name] = NOT_SET
@@ -367,6 +370,16 @@ def _plain_refs(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain_refs(v) for v in value]
     return value
+
+
+def _field_json(annotation: Any, value: Any) -> Any:
+    from pydantic import TypeAdapter
+
+    try:
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+        return adapter.dump_python(adapter.validate_python(value), mode="json")
+    except Exception:
+        return value
 
 
 def _dump(model: BaseModel) -> dict[str, Any]:
