@@ -370,3 +370,13 @@ def test_secret_that_fails_validation_is_never_printed(envres_cli: Cli, project:
     assert result.code == 1
     assert canary not in result.out + result.err
     assert "input should be a valid integer (got '**********' from ${PW})" in result.err
+
+
+def test_a_broken_resource_is_reported_once_not_again_by_each_asset(
+    envres_cli: Cli, project: Project
+) -> None:
+    project.profile("dev.yaml", BASE.replace("type: duckdb", "type: nope"))
+    result = envres_cli("validate", cwd=project)
+    assert len(result.err_lines) == 2
+    assert result.err_lines[0].startswith("profiles/dev.yaml:3:11: resources.warehouse.type:")
+    assert result.err_lines[1] == "1 problem in profile 'dev'"

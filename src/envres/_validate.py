@@ -531,12 +531,12 @@ def _resolve_entry(
 def _check_refs(
     resources: Mapping[str, ResolvedResource],
     ctx: _Ctx,
-    overrides: frozenset[str],
+    defined: frozenset[str],
 ) -> None:
     for res in resources.values():
         for name, value in res.inputs.items():
             for ref in _iter_refs(value):
-                if ref.key not in resources and ref.key not in overrides:
+                if ref.key not in defined:
                     ctx.problems.append(
                         Problem(
                             f"refers to resource '{ref.key}', which the profile does not define"
@@ -616,7 +616,7 @@ def _check_assets(
     resources: Mapping[str, ResolvedResource],
     profile: str,
     ctx: _Ctx,
-    overrides: frozenset[str],
+    defined: frozenset[str],
 ) -> None:
     import inspect
 
@@ -625,11 +625,10 @@ def _check_assets(
             p.name for p in inspect.signature(a.fn).parameters.values() if p.default is not p.empty
         }
         for param in defs.resource_params[a.name]:
-            if param in overrides:
-                continue
             res = resources.get(param)
             if res is None:
-                if param in sig_defaults:
+                # Defined but invalid (already reported), overridden, or optional.
+                if param in defined or param in sig_defaults:
                     continue
                 ctx.problems.append(
                     Problem(
@@ -677,9 +676,10 @@ def resolve(
         res = _resolve_entry(entry, known, ctx, secrets)
         if res is not None:
             resources[key] = res
-    _check_refs(resources, ctx, overrides)
+    defined = frozenset(merged.resources) | overrides
+    _check_refs(resources, ctx, defined)
     if defs is not None:
-        _check_assets(defs, resources, merged.name, ctx, overrides)
+        _check_assets(defs, resources, merged.name, ctx, defined)
     frozen_secrets = frozenset(secrets)
     if ctx.problems:
         problems = [
