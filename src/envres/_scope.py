@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from envres._errors import SetupError, TeardownError
+from envres._errors import SetupError, TeardownError, UsageError
 from envres._resources import Resource
 from envres._validate import Ref, ResolvedProfile, redact
 
@@ -128,9 +128,11 @@ class ResourceScope:
             pass
         with self._lock:
             if self._closed:
-                raise RuntimeError(f"{self!r} is closed; open a new scope")
+                raise UsageError(f"{self!r} is closed; open a new scope")
             if key not in self.profile.resources and key not in self._overrides:
-                raise KeyError(f"resource '{key}' is not defined in profile {self.profile.name!r}")
+                raise UsageError(
+                    f"resource '{key}' is not defined in profile '{self.profile.name}'"
+                )
             lock = self._key_locks.setdefault(key, threading.Lock())
         with lock:
             if key in self._values:
@@ -157,8 +159,15 @@ class ResourceScope:
                 raise error from exc
             raise
         with self._lock:
-            self._stack.append((key, cm))
-            self._values[key] = value
+            closed = self._closed
+            if not closed:
+                self._stack.append((key, cm))
+                self._values[key] = value
+        if closed:
+            # close() ran while this setup was in flight (Ctrl-C with --jobs):
+            # nobody else will tear this one down.
+            cm.__exit__(None, None, None)
+            raise UsageError(f"{self!r} was closed while '{key}' was being set up")
         self._emit(Event("setup", key, time.perf_counter() - started))
         return value
 
