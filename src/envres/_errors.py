@@ -172,6 +172,7 @@ class SetupError(RunError):
 
     def __init__(self, key: str, message: str) -> None:
         self.key = key
+        self.detail = message
         super().__init__(f"setup of resource '{key}' failed: {message}")
 
 
@@ -180,6 +181,7 @@ class AssetError(RunError):
 
     def __init__(self, asset: str, message: str) -> None:
         self.asset = asset
+        self.detail = message
         super().__init__(f"asset '{asset}' failed: {message}")
 
 
@@ -188,4 +190,5 @@ class TeardownError(RunError):
 
     def __init__(self, key: str, message: str) -> None:
         self.key = key
+        self.detail = message
         super().__init__(f"teardown of resource '{key}' failed: {message}")

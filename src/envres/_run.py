@@ -224,4 +224,4 @@ def _failure(asset: str, exc: BaseException, secrets: frozenset[str]) -> RunErro
 def _why(error: RunError) -> str:
     if isinstance(error, SetupError):
         return f"not run: resource '{error.key}' could not be set up"
-    return error.message
+    return error.detail if isinstance(error, AssetError) else error.message

@@ -154,7 +154,7 @@ class ResourceScope:
         except BaseException as exc:
             error = SetupError(key, _describe(exc, self.profile.secrets))
             self._failed[key] = error
-            self._emit(Event("setup_failed", key, time.perf_counter() - started, error.message))
+            self._emit(Event("setup_failed", key, time.perf_counter() - started, error.detail))
             if isinstance(exc, Exception):
                 raise error from exc
             raise
@@ -231,7 +231,7 @@ class ResourceScope:
                 error.__cause__ = exc
                 errors.append(error)
                 self._emit(
-                    Event("teardown_failed", key, time.perf_counter() - started, error.message)
+                    Event("teardown_failed", key, time.perf_counter() - started, error.detail)
                 )
             else:
                 self._emit(Event("teardown", key, time.perf_counter() - started))
