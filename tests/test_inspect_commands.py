@@ -204,7 +204,7 @@ def test_diff_reports_a_changed_secret_without_showing_it(envres_cli: Cli, prod:
     )
     result = envres_cli("diff", "prod", "prod2", cwd=prod, env={"PG_PASSWORD": "hunter22"})
     assert result.out.splitlines()[2:] == [
-        "~ resources.warehouse.config.password: ********** -> ********** (secret differs)",
+        "~ resources.warehouse.config.password: '**********' -> '**********' (secret differs)",
         "~ resources.notifier.config.channel: '#alerts-data-prod' -> '#alerts-data-prod2'",
     ]
     assert "hunter22" not in result.out and "other-secret" not in result.out

@@ -130,12 +130,12 @@ def test_extends_cycle_is_reported_with_the_cycle(tmp_path: Path) -> None:
         {"a.yaml": "extends: b\n", "b.yaml": "extends: c\n", "c.yaml": "extends: a\n"},
         "a",
     )
-    assert errors == ["profiles/c.yaml:1:10: extends: extends cycle: a -> b -> c -> a"]
+    assert errors == ["profiles/c.yaml:1:10: extends: cycle: a -> b -> c -> a"]
 
 
 def test_profile_extending_itself_is_a_cycle(tmp_path: Path) -> None:
     errors = _errors(tmp_path, {"a.yaml": "extends: a\n"}, "a")
-    assert errors == ["profiles/a.yaml:1:10: extends: extends cycle: a -> a"]
+    assert errors == ["profiles/a.yaml:1:10: extends: cycle: a -> a"]
 
 
 def test_extends_of_missing_profile_suggests_a_near_name(tmp_path: Path) -> None:

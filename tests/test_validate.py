@@ -116,7 +116,7 @@ def test_import_path_type_resolves(envres_cli: Cli, project: Project) -> None:
         ("pipeline:Nope", "cannot import type 'pipeline:Nope': module 'pipeline' has no 'Nope'"),
         (
             "pipeline:log",
-            "type 'pipeline:log' is not a resource type: <function log at",
+            "type 'pipeline:log' is a function, not a resource type: subclass envres.Resource",
         ),
         (
             "broken:Thing",

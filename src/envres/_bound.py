@@ -64,23 +64,14 @@ class BoundDefinitions:
             if k not in self.keys:
                 raise UsageError(f"resource '{k}' is not defined in profile '{self.profile.name}'")
         scope = self.scope()
-        try:
-            values = {k: scope.get(k) for k in wanted}
-            yield values
-        finally:
-            errors = scope.close()
-            if errors:
-                raise RunError(errors[0].message, errors) from errors[0].__cause__
+        with _closing(scope):
+            yield {k: scope.get(k) for k in wanted}
 
     def call(self, fn: Callable[..., Any], /, **given: Any) -> Any:
         """Call ``fn`` with the resources its parameters name, set up just for this call."""
         scope = self.scope()
-        try:
+        with _closing(scope):
             return scope.call(fn, **given)
-        finally:
-            errors = scope.close()
-            if errors:
-                raise RunError(errors[0].message, errors) from errors[0].__cause__
 
     def run(
         self,
@@ -111,6 +102,25 @@ class BoundDefinitions:
                     errors[0].failures = tuple(errors)
                     raise errors[0] from errors[0].__cause__
                 first.failures = (*first.failures, *errors)
+
+
+@contextlib.contextmanager
+def _closing(scope: ResourceScope) -> Iterator[ResourceScope]:
+    """Close ``scope`` after the block; a failed teardown raises its TeardownError.
+
+    If the block itself raised, that error wins and each failed teardown is
+    added to it as a note, so neither is lost.
+    """
+    try:
+        yield scope
+    except BaseException as exc:
+        for error in scope.close():
+            exc.add_note(f"also: {error.message}")
+        raise
+    errors = scope.close()
+    if errors:
+        errors[0].failures = tuple(errors)
+        raise errors[0] from errors[0].__cause__
 
 
 def bind(

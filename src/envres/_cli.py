@@ -241,11 +241,15 @@ def validate(all_: bool, allow_missing_env: bool, **kwargs: Any) -> None:
 
 def _valid_line(profile: Any, ctx: _Context) -> str:
     defs = ctx.definitions()
-    assets = f", {len(defs.assets)} assets" if defs is not None else ""
+    assets = f", {_count(len(defs.assets), 'asset')}" if defs is not None else ""
     n = len(profile.resources)
     nwarn = len(profile.warnings)
     warn = f", {nwarn} warning{'s' if nwarn != 1 else ''}" if nwarn else ""
-    return f"profile '{profile.name}' is valid ({n} resources{assets}{warn})"
+    return f"profile '{profile.name}' is valid ({_count(n, 'resource')}{assets}{warn})"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 class _AlreadyReported(EnvresError):
@@ -337,8 +341,8 @@ def run(assets: tuple[str, ...], jobs: int, **kwargs: Any) -> None:
     bound = BoundDefinitions(defs, profile)
     progress = _Progress(len(order))
     _out(
-        f"envres run: profile '{profile.name}', {len(order)} assets, {jobs} "
-        f"{'job' if jobs == 1 else 'jobs'}"
+        f"envres run: profile '{profile.name}', {_count(len(order), 'asset')}, "
+        f"{_count(jobs, 'job')}"
     )
     previous = signal.getsignal(signal.SIGTERM)
 
@@ -460,7 +464,8 @@ def _main(argv: list[str] | None) -> int:
         exc.show()
         return EXIT_USAGE
     except click.exceptions.Abort:
-        _err("interrupted")
+        # click turns KeyboardInterrupt into Abort; teardown ran in `run` already.
+        _err("interrupted; every resource that was set up has been torn down")
         return EXIT_INTERRUPTED
     except click.ClickException as exc:
         exc.show()

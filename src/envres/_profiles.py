@@ -111,7 +111,7 @@ def discover(profiles_dir: Path, display: Callable[[Path], str]) -> dict[str, Pr
     found: dict[str, ProfileFile] = {}
     problems: list[Problem] = []
     for path in sorted(profiles_dir.iterdir()):
-        if path.suffix not in (".yaml", ".yml") or not path.is_file():
+        if path.suffix not in (".yaml", ".yml"):
             continue
         name = path.stem
         if check_profile_name(name) is not None:
@@ -287,7 +287,8 @@ def _kind(node: Node) -> str:
         return f"the boolean {str(v).lower()}"
     if isinstance(v, int | float):
         return f"the number {v}"
-    return f"the string {v!r}"
+    text = repr(v)
+    return f"the string {text if len(text) <= 60 else text[:56] + '...' + text[0]}"
 
 
 def merge_config(parent: Node | None, child: Node | None) -> Node | None:
@@ -389,7 +390,7 @@ def load_merged(
                     if (parent in stack)
                     else f"{n} -> {n}"
                 )
-                problems.append(Problem(f"extends cycle: {cycle}", loc, "extends"))
+                problems.append(Problem(f"cycle: {cycle}", loc, "extends"))
                 continue
             bad_name = check_profile_name(parent)
             if bad_name is not None:

@@ -206,7 +206,8 @@ def diff_lines(a: ResolvedProfile, b: ResolvedProfile) -> list[str]:
                 if _secret_digest(a.resources[key], field) != _secret_digest(
                     b.resources[key], field
                 ):
-                    out.append(f"~ {path}: {MASK} -> {MASK} (secret differs)")
+                    masked = _scalar(MASK)
+                    out.append(f"~ {path}: {masked} -> {masked} (secret differs)")
     return out
 
 

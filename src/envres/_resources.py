@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections.abc
 import contextlib
 import inspect
+import types
 import typing
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
@@ -185,7 +186,8 @@ class ResourceType:
 
     ``model`` validates the config; ``provides`` is the class assets receive (for
     interface checks; ``None`` when unknown); ``secret_fields`` are the config
-    fields whose values must never be shown.
+    fields that are secrets themselves, ``sensitive_fields`` those that may hold a
+    secret anywhere inside (nested models); values fed to either are never shown.
     """
 
     name: str
@@ -193,6 +195,7 @@ class ResourceType:
     model: type[BaseModel]
     provides: type | None
     secret_fields: frozenset[str]
+    sensitive_fields: frozenset[str] = frozenset()
 
     @property
     def is_class(self) -> bool:
@@ -232,11 +235,24 @@ def _lifespan_cm(make: Callable[[], Iterator[Any]], instance: Any) -> Iterator[A
 
 
 def _is_secret(annotation: Any) -> bool:
-    if annotation in (SecretStr, SecretBytes):
-        return True
+    """Whether the annotation is a secret type itself (``SecretStr``, ``SecretStr | None``)."""
     if isinstance(annotation, type) and issubclass(annotation, (SecretStr, SecretBytes)):
         return True
-    return any(_is_secret(a) for a in typing.get_args(annotation))
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType) and any(
+        _is_secret(a) for a in typing.get_args(annotation)
+    )
+
+
+def _holds_secret(annotation: Any, seen: frozenset[type] = frozenset()) -> bool:
+    """Whether a secret can sit anywhere inside a value of this type (nested models too)."""
+    if isinstance(annotation, type):
+        if issubclass(annotation, (SecretStr, SecretBytes)):
+            return True
+        if issubclass(annotation, BaseModel) and annotation not in seen:
+            inner = seen | {annotation}
+            return any(_holds_secret(f.annotation, inner) for f in annotation.model_fields.values())
+        return False
+    return any(_holds_secret(a, seen) for a in typing.get_args(annotation))
 
 
 def resource_type_of(target: object, name: str | None = None) -> ResourceType:
@@ -257,5 +273,7 @@ def resource_type_of(target: object, name: str | None = None) -> ResourceType:
             f"{target!r} is not a resource type: subclass envres.Resource or decorate a "
             "generator function with @envres.resource"
         )
-    secrets = frozenset(n for n, f in model.model_fields.items() if _is_secret(f.annotation))
-    return ResourceType(label, target, model, provides, secrets)
+    fields = model.model_fields.items()
+    secrets = frozenset(n for n, f in fields if _is_secret(f.annotation))
+    sensitive = frozenset(n for n, f in fields if _holds_secret(f.annotation))
+    return ResourceType(label, target, model, provides, secrets, sensitive)

@@ -178,6 +178,7 @@ def _run_parallel(
         w.start()
     running = 0
     failure: tuple[str, BaseException] | None = None
+    interrupt: BaseException | None = None
     try:
         for n in order:
             if not waiting[n]:
@@ -186,6 +187,12 @@ def _run_parallel(
         while running:
             name, elapsed, exc, value = done.get()
             running -= 1
+            if exc is not None and not isinstance(exc, Exception):
+                # KeyboardInterrupt or SystemExit raised by the asset's own code: the
+                # same outcome as with one job, once running assets are done.
+                if interrupt is None:
+                    interrupt = exc
+                continue
             if exc is not None:
                 error = _failure(name, exc, scope.profile.secrets)
                 emit(Event("asset_failed", name, elapsed, _why(error)))
@@ -195,7 +202,7 @@ def _run_parallel(
             result.outputs[name] = value
             result.seconds[name] = elapsed
             emit(Event("asset_done", name, elapsed))
-            if failure is not None:
+            if failure is not None or interrupt is not None:
                 continue
             for d in dependents[name]:
                 waiting[d].discard(name)
@@ -205,6 +212,8 @@ def _run_parallel(
     finally:
         for _ in workers:
             todo.put(None)
+    if interrupt is not None:
+        raise interrupt
     if failure is not None:
         name, exc = failure
         error = _failure(name, exc, scope.profile.secrets)

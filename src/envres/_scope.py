@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from envres._errors import SetupError, TeardownError, UsageError
-from envres._resources import Resource
+from envres._resources import Resource, _lifespan_cm
 from envres._validate import Ref, ResolvedProfile, redact
 
 __all__ = ["Event", "ResourceScope"]
@@ -50,10 +50,10 @@ class Event:
 
 
 def _describe(exc: BaseException, secrets: frozenset[str]) -> str:
-    text = str(exc).strip()
+    # Mask before cutting to one line: a secret may span lines.
+    text = redact(str(exc), secrets).strip()
     first = text.splitlines()[0] if text else ""
-    msg = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
-    return redact(msg, secrets)
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 class ResourceScope:
@@ -175,7 +175,7 @@ class ResourceScope:
         if key in self._overrides:
             obj = self._overrides[key]
             if isinstance(obj, Resource):
-                return _instance_lifespan(obj)
+                return _lifespan_cm(obj.lifespan, obj)
             return contextlib.nullcontext(obj)
         res = self.profile.resources[key]
         config = {name: self._live(value) for name, value in res.inputs.items()}
@@ -240,14 +240,3 @@ class ResourceScope:
         if interrupt is not None:
             raise interrupt
         return errors
-
-
-@contextlib.contextmanager
-def _instance_lifespan(instance: Resource) -> Any:
-    gen = instance.lifespan()
-    next(gen)
-    try:
-        yield instance
-    finally:
-        with contextlib.suppress(StopIteration):
-            next(gen)

@@ -9,7 +9,9 @@ would appear.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import json
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -81,7 +83,7 @@ class VarRecord:
     secret: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ResolvedResource:
     """One resource key, validated: its type and its config inputs.
 
@@ -99,6 +101,10 @@ class ResolvedResource:
     type_loc: Loc | None
     validated: BaseModel | None
 
+    def __repr__(self) -> str:
+        # Never the inputs: they hold secrets in clear.
+        return f"<ResolvedResource {self.key!r} type={self.type_name!r} deps={list(self.deps)}>"
+
     def shown_config(self) -> dict[str, Any]:
         """The effective config as plain JSON-able data, secrets masked, refs as written."""
         out: dict[str, Any] = {}
@@ -111,6 +117,10 @@ class ResolvedResource:
             for name, value in self.inputs.items():
                 if name in fields and not _contains_ref(value) and not _contains(value, _MISSING):
                     out[name] = _field_json(fields[name].annotation, value)
+            for name, info in fields.items():
+                if name not in self.inputs and not info.is_required():
+                    default = info.get_default(call_default_factory=True)
+                    out[name] = _field_json(info.annotation, default)
         for name, value in self.inputs.items():
             if _contains(value, _MISSING):
                 out[name] = NOT_SET
@@ -123,7 +133,7 @@ class ResolvedResource:
         return {k: out[k] for k in dict.fromkeys(order) if k in out}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ResolvedProfile:
     """A profile merged, interpolated and validated: ready to set up."""
 
@@ -135,17 +145,39 @@ class ResolvedProfile:
     secrets: frozenset[str] = frozenset()
     variables: tuple[VarRecord, ...] = field(default=())
 
+    def __repr__(self) -> str:
+        # Never the environment or the secrets.
+        return f"<ResolvedProfile {self.name!r} resources={list(self.resources)}>"
+
     def redact(self, text: str) -> str:
         """``text`` with every secret value of this profile masked."""
         return redact(text, self.secrets)
 
 
 def redact(text: str, secrets: frozenset[str]) -> str:
-    """Mask every occurrence of every secret (longest first) in ``text``."""
-    for s in sorted(secrets, key=len, reverse=True):
-        if s in text:
-            text = text.replace(s, MASK)
+    """Mask every occurrence of every secret in ``text``, also quoted or escaped.
+
+    A secret is also looked for as ``repr`` and JSON would escape it, and line
+    by line, so a secret with a quote or a newline in it is masked in a
+    validation message or in JSON output too.
+    """
+    if not secrets:
+        return text
+    for form in _secret_forms(secrets):
+        if form in text:
+            text = text.replace(form, MASK)
     return text
+
+
+@functools.lru_cache(maxsize=32)
+def _secret_forms(secrets: frozenset[str]) -> tuple[str, ...]:
+    forms: set[str] = set()
+    for s in secrets:
+        forms.add(s)
+        forms.add(repr(s)[1:-1])
+        forms.add(json.dumps(s)[1:-1])
+        forms.update(line for line in s.splitlines() if len(line.strip()) >= _MIN_SECRET)
+    return tuple(sorted((f for f in forms if len(f) >= _MIN_SECRET), key=len, reverse=True))
 
 
 # -- types -----------------------------------------------------------------------------
@@ -223,8 +255,20 @@ def _resolve_uncached(name: str, known: Mapping[str, ResourceType]) -> ResourceT
 def _wrap(obj: object, name: str) -> ResourceType | str:
     try:
         return resource_type_of(obj, name)
-    except DefinitionError as exc:
-        return f"type '{name}' is not a resource type: {exc}"
+    except DefinitionError:
+        what = (
+            "a class"
+            if isinstance(obj, type)
+            else "a module"
+            if isinstance(obj, type(importlib))
+            else "a function"
+            if callable(obj)
+            else f"a {type(obj).__name__}"
+        )
+        return (
+            f"type '{name}' is {what}, not a resource type: subclass envres.Resource or "
+            "decorate a generator function with @envres.resource"
+        )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -391,7 +435,7 @@ def _dump(model: BaseModel) -> dict[str, Any]:
 
 def _secret_strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
-        if len(value) >= _MIN_SECRET:
+        if value:
             yield value
     elif isinstance(value, dict):
         for v in value.values():
@@ -423,6 +467,7 @@ def _field_message(
     err: Mapping[str, Any],
     rtype: ResourceType,
     origins: Mapping[tuple[str | int, ...], Origin],
+    secrets: _Secrets,
 ) -> str:
     kind = err["type"]
     loc: tuple[int | str, ...] = tuple(err["loc"])
@@ -435,22 +480,32 @@ def _field_message(
         return f"missing required field '{loc[-1]}'" if loc else "missing required field"
     msg = str(err["msg"]).split(", unable to", 1)[0]
     msg = msg[:1].lower() + msg[1:]
-    if loc and loc[0] in rtype.secret_fields:
-        return msg
     inp = err.get("input")
+    origin = origins.get(loc)
+    if (loc and loc[0] in rtype.sensitive_fields) or secrets.hides(inp, origin):
+        source = f" from {', '.join(u.expr for u in origin.uses)}" if origin and origin.uses else ""
+        return f"{msg} (got '{MASK}'{source})"
     if isinstance(inp, str | int | float | bool) and len(repr(inp)) <= 60:
-        origin = origins.get(loc)
         exprs = [u.expr for u in origin.uses] if origin is not None else []
         source = f" from {', '.join(exprs)}" if exprs else ""
         return f"{msg} (got {inp!r}{source})"
     return msg
 
 
-def _resolve_entry(
-    entry: Entry, known: Mapping[str, ResourceType], ctx: _Ctx, secrets: set[str]
-) -> ResolvedResource | None:
-    key = entry.key
-    base = f"resources.{key}"
+@dataclass
+class _Prepared:
+    """A resource entry with its type resolved and its config interpolated."""
+
+    entry: Entry
+    type_name: str
+    rtype: ResourceType
+    inputs: dict[str, Any]
+    origins: dict[tuple[str | int, ...], Origin]
+    refs: list[Ref]
+
+
+def _prepare(entry: Entry, known: Mapping[str, ResourceType], ctx: _Ctx) -> _Prepared | None:
+    base = f"resources.{entry.key}"
     if entry.type is None:
         ctx.problems.append(
             Problem(
@@ -465,25 +520,39 @@ def _resolve_entry(
     if isinstance(found, str):
         ctx.problems.append(Problem(found, entry.type.loc, f"{base}.type"))
         return None
-    rtype = found
-    origins: dict[tuple[str | int, ...], Origin] = {}
-    refs: list[Ref] = []
-    inputs: dict[str, Any] = {}
+    prepared = _Prepared(entry, type_name, found, {}, {}, [])
     config = entry.config
     if config is not None and isinstance(config.value, dict):
         for name, node in config.value.items():
-            inputs[name] = _convert(
+            prepared.inputs[name] = _convert(
                 node,
                 (name,),
                 f"{base}.config.{name}",
-                name in rtype.secret_fields,
+                name in found.sensitive_fields,
                 ctx,
-                origins,
-                refs,
+                prepared.origins,
+                prepared.refs,
             )
-    for name in rtype.secret_fields:
-        if name in inputs:
-            secrets.update(_secret_strings(inputs[name]))
+    return prepared
+
+
+@dataclass(frozen=True)
+class _Secrets:
+    """What must never be shown: values fed to secret fields and the variables behind them."""
+
+    values: frozenset[str]
+    variables: frozenset[str]
+
+    def hides(self, value: object, origin: Origin | None) -> bool:
+        if isinstance(value, str) and value in self.values:
+            return True
+        return origin is not None and any(u.name in self.variables for u in origin.uses)
+
+
+def _validate_entry(p: _Prepared, ctx: _Ctx, secrets: _Secrets) -> ResolvedResource:
+    entry, rtype, inputs = p.entry, p.rtype, p.inputs
+    base = f"resources.{entry.key}"
+    config = entry.config
     dropped = {name for name, v in inputs.items() if _contains(v, _MISSING) or _contains_ref(v)}
     to_validate = {k: v for k, v in inputs.items() if k not in dropped}
     validated: BaseModel | None = None
@@ -501,24 +570,26 @@ def _resolve_entry(
                 where = at.loc
             else:
                 where = (config.key_loc if config is not None else None) or entry.key_loc
-            path = ".".join([f"{base}.config", *(str(p) for p in loc)]) if loc else base
-            ctx.problems.append(Problem(_field_message(err, rtype, origins), where, path))
+            path = ".".join([f"{base}.config", *(str(x) for x in loc)]) if loc else base
+            message = _field_message(err, rtype, p.origins, secrets)
+            ctx.problems.append(Problem(message, where, path))
     except Exception as exc:
         where = (config.key_loc if config is not None else None) or entry.key_loc
         ctx.problems.append(
             Problem(
-                f"validating the config of type '{type_name}' raised {_one_line(exc)}",
+                f"validating the config of type '{p.type_name}' raised {_one_line(exc)}",
                 where,
                 f"{base}.config",
             )
         )
+    assert entry.type is not None
     return ResolvedResource(
-        key=key,
-        type_name=type_name,
+        key=entry.key,
+        type_name=p.type_name,
         rtype=rtype,
         inputs=inputs,
-        deps=tuple(dict.fromkeys(r.key for r in refs)),
-        origins=origins,
+        deps=tuple(dict.fromkeys(r.key for r in p.refs)),
+        origins=p.origins,
         key_loc=entry.key_loc,
         type_loc=entry.type.loc,
         validated=validated,
@@ -668,14 +739,21 @@ def resolve(
     ctx = _Ctx(env, merged.name, allow_missing_env)
     ctx.problems.extend(earlier or ())
     known = defs.resource_types if defs is not None else {}
-    secrets: set[str] = set()
-    resources: dict[str, ResolvedResource] = {}
-    for key, entry in merged.resources.items():
-        if key in overrides:
-            continue
-        res = _resolve_entry(entry, known, ctx, secrets)
-        if res is not None:
-            resources[key] = res
+    prepared = [
+        p
+        for key, entry in merged.resources.items()
+        if key not in overrides and (p := _prepare(entry, known, ctx)) is not None
+    ]
+    # Every secret of the profile is known before any message is written, so a value
+    # shared by a secret field and another field is masked in both.
+    values: set[str] = set()
+    for p in prepared:
+        for name in p.rtype.sensitive_fields:
+            if name in p.inputs:
+                values.update(_secret_strings(p.inputs[name]))
+    secret = _Secrets(frozenset(values), frozenset(r.use.name for r in ctx.records if r.secret))
+    resources = {p.entry.key: _validate_entry(p, ctx, secret) for p in prepared}
+    secrets = {v for v in values if len(v) >= _MIN_SECRET}
     defined = frozenset(merged.resources) | overrides
     _check_refs(resources, ctx, defined)
     if defs is not None:

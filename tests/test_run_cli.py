@@ -1,0 +1,558 @@
+"""§5 `envres run`: exit codes, messages, streams, Ctrl-C and SIGTERM.
+
+Resources append "setup NAME" / "teardown NAME" to the file named by $RUNCLI_LOG;
+assets append "asset NAME". `knobs.fail_asset` (fed by ${FAIL_ASSET:-}) names an
+asset that raises; `db.fail` (${FAIL_DB:-}) makes db's setup or teardown raise.
+Signal tests start the real `python -m envres run` and signal it once the log
+shows the asset (or the setup) under way; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from tests.conftest import Project, Result, make_project, run_real
+
+Cli = Callable[..., Result]
+
+DEFINITIONS = """
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import envres
+
+
+def log(line: str) -> None:
+    with open(os.environ["RUNCLI_LOG"], "a", encoding="utf-8") as fh:
+        fh.write(line + "\\n")
+
+
+def nap(seconds: float) -> None:
+    # Short sleeps, so a signal lands promptly whatever the platform.
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+class Db(envres.Resource):
+    name: str = "db"
+    fail: str = ""
+
+    def lifespan(self) -> Iterator[None]:
+        if self.fail == "setup":
+            raise ConnectionError(f"{self.name} refused the connection")
+        log(f"setup {self.name}")
+        yield
+        log(f"teardown {self.name}")
+        if self.fail == "teardown":
+            raise OSError(f"{self.name} did not close")
+
+
+class Knobs(envres.Resource):
+    fail_asset: str = ""
+
+    def lifespan(self) -> Iterator[None]:
+        log("setup knobs")
+        yield
+        log("teardown knobs")
+
+    def check(self, asset: str) -> None:
+        log(f"asset {asset}")
+        if self.fail_asset == asset:
+            raise ValueError(f"bad rows in {asset}")
+        if self.fail_asset == f"{asset}:ctrl-c":
+            raise KeyboardInterrupt
+
+
+class SlowConn(envres.Resource):
+    delay: float
+
+    def lifespan(self) -> Iterator[None]:
+        log("setup slowconn started")
+        nap(self.delay)
+        log("setup slowconn")
+        yield
+        log("teardown slowconn")
+
+
+@envres.asset
+def extract(db: Db, knobs: Knobs) -> list[int]:
+    knobs.check("extract")
+    return [1, 2, 3]
+
+
+@envres.asset
+def transform(extract: list[int], knobs: Knobs) -> int:
+    knobs.check("transform")
+    return sum(extract)
+
+
+@envres.asset
+def load(transform: int, db: Db, knobs: Knobs) -> str:
+    knobs.check("load")
+    log(f"loaded {transform}")
+    return f"{db.name}:{transform}"
+
+
+@envres.asset
+def slow(db: Db, knobs: Knobs) -> None:
+    log("asset slow started")
+    nap(20)
+    log("asset slow finished")
+
+
+@envres.asset
+def stuck(db: Db, slowconn: SlowConn) -> None:
+    log("asset stuck")
+
+
+defs = envres.Definitions(
+    assets=[extract, transform, load, slow, stuck],
+    resource_types={"db": Db, "knobs": Knobs, "slowconn": SlowConn},
+)
+"""
+
+DEV = """\
+resources:
+  db:
+    type: db
+    config:
+      fail: ${FAIL_DB:-}
+  knobs:
+    type: knobs
+    config:
+      fail_asset: ${FAIL_ASSET:-}
+  slowconn:
+    type: slowconn
+    config:
+      delay: 20
+"""
+
+BAD = """\
+resources:
+  db:
+    type: db
+    config:
+      colour: red
+  knobs:
+    type: knobs
+  slowconn:
+    type: slowconn
+    config:
+      delay: 1
+"""
+
+NEEDS_VAR = """\
+resources:
+  db:
+    type: db
+    config:
+      name: ${DB_NAME}
+  knobs:
+    type: knobs
+  slowconn:
+    type: slowconn
+    config:
+      delay: 1
+"""
+
+INTERRUPTED = "interrupted"
+TERMINATED = "terminated"
+TORN_DOWN = "; every resource that was set up has been torn down"
+
+
+@pytest.fixture
+def proj(tmp_path: Path) -> Project:
+    return make_project(
+        tmp_path / "proj",
+        profiles={"dev.yaml": DEV, "bad.yaml": BAD, "needs_var.yaml": NEEDS_VAR},
+        definitions=DEFINITIONS,
+        module="runcli_pipeline",
+    )
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> Path:
+    return tmp_path / "run.log"
+
+
+def read_log(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+def run(cli: Cli, proj: Project, log_path: Path, *args: str, **env: str) -> Result:
+    return cli("run", *args, cwd=proj.root, env={"RUNCLI_LOG": str(log_path), **env})
+
+
+# -- success and streams ---------------------------------------------------------------
+
+
+def test_successful_run_exits_0_with_progress_on_stdout_and_nothing_on_stderr(
+    envres_cli: Cli, proj: Project, log_path: Path
+) -> None:
+    result = run(envres_cli, proj, log_path, "load")
+
+    assert result.code == 0
+    assert result.err == ""
+    lines = result.out.splitlines()
+    assert lines[0] == "envres run: profile 'dev', 3 assets, 1 job"
+    assert [line.split()[:2] for line in lines[1:-1]] == [
+        ["setup", "db"],
+        ["setup", "knobs"],
+        ["ok", "extract"],
+        ["ok", "transform"],
+        ["ok", "load"],
+        ["down", "knobs"],
+        ["down", "db"],
+    ]
+    assert lines[-1].startswith("3 succeeded in ")
+    assert read_log(log_path) == [
+        "setup db",
+        "setup knobs",
+        "asset extract",
+        "asset transform",
+        "asset load",
+        "loaded 6",
+        "teardown knobs",
+        "teardown db",
+    ]
+
+
+# -- an asset fails --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("jobs", ["1", "4"])
+def test_asset_failure_exits_3_after_teardown_and_later_assets_never_start(
+    envres_cli: Cli, proj: Project, log_path: Path, jobs: str
+) -> None:
+    result = run(envres_cli, proj, log_path, "load", "--jobs", jobs, FAIL_ASSET="transform")
+
+    assert result.code == 3
+    assert result.err == "run failed: asset 'transform' failed: ValueError: bad rows in transform\n"
+    assert read_log(log_path) == [
+        "setup db",
+        "setup knobs",
+        "asset extract",
+        "asset transform",
+        "teardown knobs",
+        "teardown db",
+    ]
+    out = result.out.splitlines()
+    assert any(
+        line.startswith("  FAILED  transform")
+        and line.endswith("ValueError: bad rows in transform")
+        for line in out
+    )
+    assert out[-1].startswith("1 succeeded, 1 failed, 1 not run in ")
+    assert "Traceback" not in result.out + result.err
+
+
+def test_asset_failure_in_a_real_process_keeps_results_on_stdout_and_the_error_on_stderr(
+    proj: Project, log_path: Path
+) -> None:
+    result = run_real(
+        "run",
+        "load",
+        "--jobs",
+        "4",
+        cwd=proj.root,
+        env={"RUNCLI_LOG": str(log_path), "FAIL_ASSET": "extract"},
+        timeout=30,
+    )
+
+    assert result.code == 3
+    assert result.err_lines == [
+        "run failed: asset 'extract' failed: ValueError: bad rows in extract"
+    ]
+    assert "run failed" not in result.out
+    assert "FAILED  extract" in result.out
+    assert read_log(log_path) == [
+        "setup db",
+        "setup knobs",
+        "asset extract",
+        "teardown knobs",
+        "teardown db",
+    ]
+    assert "Traceback" not in result.out + result.err
+
+
+def test_asset_failure_and_failing_teardown_are_both_reported_asset_first(
+    envres_cli: Cli, proj: Project, log_path: Path
+) -> None:
+    result = run(envres_cli, proj, log_path, "load", FAIL_ASSET="transform", FAIL_DB="teardown")
+
+    assert result.code == 3
+    assert result.err_lines == [
+        "run failed: asset 'transform' failed: ValueError: bad rows in transform",
+        "also: teardown of resource 'db' failed: OSError: db did not close",
+    ]
+    assert read_log(log_path)[-2:] == ["teardown knobs", "teardown db"]
+
+
+def test_failing_teardown_alone_exits_3_after_a_successful_asset(
+    envres_cli: Cli, proj: Project, log_path: Path
+) -> None:
+    result = run(envres_cli, proj, log_path, "load", FAIL_DB="teardown")
+
+    assert result.code == 3
+    assert result.err_lines == [
+        "run failed: teardown of resource 'db' failed: OSError: db did not close"
+    ]
+    assert read_log(log_path)[-3:] == ["loaded 6", "teardown knobs", "teardown db"]
+    assert result.out.splitlines()[-1].startswith("3 succeeded in ")
+
+
+def test_setup_failure_names_the_resource_and_skips_every_asset(
+    envres_cli: Cli, proj: Project, log_path: Path
+) -> None:
+    result = run(envres_cli, proj, log_path, "load", FAIL_DB="setup")
+
+    assert result.code == 3
+    assert result.err_lines == [
+        "run failed: setup of resource 'db' failed: ConnectionError: db refused the connection"
+    ]
+    assert read_log(log_path) == []
+
+
+def test_debug_adds_the_traceback_of_a_failed_asset(
+    envres_cli: Cli, proj: Project, log_path: Path
+) -> None:
+    result = run(envres_cli, proj, log_path, "load", "--debug", FAIL_ASSET="extract")
+
+    assert result.code == 3
+    assert "Traceback (most recent call last):" in result.err
+    assert 'raise ValueError(f"bad rows in {asset}")' in result.err
+    assert (
+        result.err_lines[-1]
+        == "run failed: asset 'extract' failed: ValueError: bad rows in extract"
+    )
+
+
+def test_ctrl_c_in_an_asset_exits_130_after_teardown(
+    envres_cli: Cli, proj: Project, log_path: Path
+) -> None:
+    result = run(envres_cli, proj, log_path, "load", FAIL_ASSET="transform:ctrl-c")
+
+    assert result.code == 130
+    assert read_log(log_path) == [
+        "setup db",
+        "setup knobs",
+        "asset extract",
+        "asset transform",
+        "teardown knobs",
+        "teardown db",
+    ]
+    assert result.err_lines[-1].startswith(INTERRUPTED)
+
+
+def test_ctrl_c_message_is_one_line_saying_resources_were_torn_down(
+    envres_cli: Cli, proj: Project, log_path: Path
+) -> None:
+    result = run(envres_cli, proj, log_path, "load", FAIL_ASSET="transform:ctrl-c")
+
+    assert result.code == 130
+    # (click's blank line before it, closing the terminal's ^C echo, is fine)
+    assert result.err_lines == [INTERRUPTED + TORN_DOWN]
+
+
+def test_run_restores_the_previous_sigterm_handler(
+    envres_cli: Cli, proj: Project, log_path: Path
+) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+
+    assert run(envres_cli, proj, log_path, "extract").code == 0
+    assert run(envres_cli, proj, log_path, "extract", FAIL_ASSET="extract").code == 3
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+# -- usage errors and invalid profiles: nothing is set up ------------------------------
+
+
+def test_unknown_asset_exits_2_with_a_did_you_mean_and_sets_nothing_up(
+    envres_cli: Cli, proj: Project, log_path: Path
+) -> None:
+    result = run(envres_cli, proj, log_path, "load", "transfrom")
+
+    assert result.code == 2
+    assert result.err_lines == [
+        "envres: unknown asset 'transfrom'; did you mean 'transform'? "
+        "(assets: extract, load, slow, stuck, transform)"
+    ]
+    assert result.out == ""
+    assert read_log(log_path) == []
+
+
+def test_unknown_asset_in_a_real_process_exits_2(proj: Project, log_path: Path) -> None:
+    result = run_real("run", "lod", cwd=proj.root, env={"RUNCLI_LOG": str(log_path)})
+
+    assert result.code == 2
+    assert "unknown asset 'lod'; did you mean 'load'?" in result.err
+    assert read_log(log_path) == []
+
+
+@pytest.mark.parametrize("args", [["--jobs", "0"], ["--jobs", "many"], ["--no-such-flag"]])
+def test_bad_run_options_exit_2_and_set_nothing_up(
+    envres_cli: Cli, proj: Project, log_path: Path, args: list[str]
+) -> None:
+    result = run(envres_cli, proj, log_path, *args)
+
+    assert result.code == 2
+    assert result.err != ""
+    assert read_log(log_path) == []
+
+
+def test_invalid_profile_exits_1_and_sets_nothing_up(
+    envres_cli: Cli, proj: Project, log_path: Path
+) -> None:
+    result = run(envres_cli, proj, log_path, "--profile", "bad")
+
+    assert result.code == 1
+    assert read_log(log_path) == []
+    assert "resources.db.config.colour" in result.err
+    assert result.err_lines[-1] == "1 problem in profile 'bad'"
+    assert "envres run:" not in result.out
+
+
+def test_missing_variable_exits_1_and_sets_nothing_up(
+    envres_cli: Cli, proj: Project, log_path: Path
+) -> None:
+    result = run(envres_cli, proj, log_path, "--profile", "needs_var")
+
+    assert result.code == 1
+    assert read_log(log_path) == []
+    assert "DB_NAME" in result.err
+
+
+def test_profile_that_does_not_exist_exits_1_and_sets_nothing_up(
+    envres_cli: Cli, proj: Project, log_path: Path
+) -> None:
+    result = run(envres_cli, proj, log_path, "--profile", "prod")
+
+    assert result.code == 1
+    assert read_log(log_path) == []
+    assert "prod" in result.err
+
+
+# -- Ctrl-C and SIGTERM ----------------------------------------------------------------
+
+
+class Runner:
+    """Starts real `python -m envres run` processes and kills any left at the end."""
+
+    def __init__(self, proj: Project, log_path: Path) -> None:
+        self.proj = proj
+        self.log_path = log_path
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ENVRES_")}
+        env["RUNCLI_LOG"] = str(self.log_path)
+        # A child inherits an *ignored* SIGINT (e.g. a suite started in the
+        # background) and Python then never raises KeyboardInterrupt; a handled
+        # SIGINT is reset to the default by exec, as under an interactive shell.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "envres", "run", *args],
+                cwd=self.proj.root,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        self.procs.append(proc)
+        return proc
+
+    def wait_for_line(self, proc: subprocess.Popen[str], line: str, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if line in read_log(self.log_path):
+                return
+            if proc.poll() is not None:
+                out, err = proc.communicate(timeout=5)
+                pytest.fail(f"exited with {proc.returncode} before {line!r}:\n{out}\n{err}")
+            time.sleep(0.02)
+        proc.kill()
+        pytest.fail(f"no {line!r} in the log within {timeout} s: {read_log(self.log_path)}")
+
+    def finish(self, proc: subprocess.Popen[str], timeout: float = 20) -> Result:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate(timeout=5)
+            pytest.fail(f"still running {timeout} s after the signal:\n{out}\n{err}")
+        return Result(proc.returncode, out, err)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=5)
+
+
+@pytest.fixture
+def runner(proj: Project, log_path: Path) -> Iterator[Runner]:
+    r = Runner(proj, log_path)
+    yield r
+    r.close()
+
+
+SIGNALS = [
+    pytest.param(signal.SIGINT, 130, INTERRUPTED, id="SIGINT"),
+    pytest.param(signal.SIGTERM, 143, TERMINATED + TORN_DOWN, id="SIGTERM"),
+]
+
+
+@pytest.mark.parametrize("jobs", ["1", "4"])
+@pytest.mark.parametrize(("signum", "code", "message"), SIGNALS)
+def test_signal_during_a_long_asset_tears_down_and_exits_with_its_code(
+    runner: Runner, log_path: Path, jobs: str, signum: int, code: int, message: str
+) -> None:
+    proc = runner.start("slow", "--jobs", jobs)
+    runner.wait_for_line(proc, "asset slow started")
+
+    proc.send_signal(signum)
+    result = runner.finish(proc)
+
+    assert result.code == code, result.err
+    assert len(result.err_lines) == 1
+    assert result.err_lines[0].startswith(message)
+    assert read_log(log_path) == [
+        "setup db",
+        "setup knobs",
+        "asset slow started",
+        "teardown knobs",
+        "teardown db",
+    ]
+    assert "Traceback" not in result.out + result.err
+
+
+@pytest.mark.parametrize("jobs", ["1", "4"])
+@pytest.mark.parametrize(("signum", "code", "message"), SIGNALS)
+def test_signal_during_a_slow_setup_tears_down_what_was_already_set_up(
+    runner: Runner, log_path: Path, jobs: str, signum: int, code: int, message: str
+) -> None:
+    proc = runner.start("stuck", "--jobs", jobs)
+    runner.wait_for_line(proc, "setup slowconn started")
+
+    proc.send_signal(signum)
+    result = runner.finish(proc)
+
+    assert result.code == code, result.err
+    assert len(result.err_lines) == 1
+    assert result.err_lines[0].startswith(message)
+    assert read_log(log_path) == ["setup db", "setup slowconn started", "teardown db"]
+    assert "Traceback" not in result.out + result.err
