@@ -156,7 +156,7 @@ CASES: list[Case] = [
         1,
         problem(
             "profiles/dev.yaml:2:1: YAML syntax error: found character '\\t' "
-            "that cannot start any token"
+            "that cannot start any token (indent with spaces: YAML does not allow tabs)"
         ),
     ),
     Case(

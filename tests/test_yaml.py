@@ -783,7 +783,8 @@ def test_nesting_through_aliases_counts_against_the_limit() -> None:
 @pytest.mark.usefixtures("backend")
 def test_tab_indentation_names_the_tab() -> None:
     assert error_of("a:\n\tb: 1\n") == (
-        "YAML syntax error: found character '\\t' that cannot start any token",
+        "YAML syntax error: found character '\\t' that cannot start any token "
+        "(indent with spaces: YAML does not allow tabs)",
         2,
         1,
     )
