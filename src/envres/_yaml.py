@@ -642,8 +642,8 @@ def _syntax_error(e: yaml.MarkedYAMLError, source: str, file: str) -> YamlError:
         ch = _char_at(source, mark.line, mark.column)
         if ch is not None:
             problem = f"found character {ch!r} that cannot start any token"
-        if ch == "\t":
-            problem += " (indent with spaces: YAML does not allow tabs)"
+    if problem == "found character '\\t' that cannot start any token":
+        problem += " (indent with spaces: YAML does not allow tabs)"
     message = f"YAML syntax error: {problem}"
     ctx = e.context_mark
     if (
