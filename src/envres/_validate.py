@@ -386,24 +386,32 @@ def _convert(
     return v
 
 
-def _contains(value: Any, marker: object) -> bool:
-    if value is marker:
-        return True
+def _leaves(value: Any) -> Iterator[Any]:
+    """Every scalar, Ref or sentinel inside an interpolated config value."""
     if isinstance(value, dict):
-        return any(_contains(v, marker) for v in value.values())
-    if isinstance(value, list):
-        return any(_contains(v, marker) for v in value)
-    return False
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def _contains(value: Any, marker: object) -> bool:
+    return any(leaf is marker for leaf in _leaves(value))
 
 
 def _contains_ref(value: Any) -> bool:
-    if isinstance(value, Ref):
-        return True
-    if isinstance(value, dict):
-        return any(_contains_ref(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_contains_ref(v) for v in value)
-    return False
+    return any(isinstance(leaf, Ref) for leaf in _leaves(value))
+
+
+def _iter_refs(value: Any) -> Iterator[Ref]:
+    return (leaf for leaf in _leaves(value) if isinstance(leaf, Ref))
+
+
+def _secret_strings(value: Any) -> Iterator[str]:
+    return (leaf for leaf in _leaves(value) if isinstance(leaf, str) and leaf)
 
 
 def _plain_refs(value: Any) -> Any:
@@ -431,18 +439,6 @@ def _dump(model: BaseModel) -> dict[str, Any]:
         return model.model_dump(mode="json")
     except Exception:
         return {k: repr(getattr(model, k)) for k in type(model).model_fields}
-
-
-def _secret_strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        if value:
-            yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _secret_strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _secret_strings(v)
 
 
 # -- one resource ----------------------------------------------------------------------
@@ -669,17 +665,6 @@ def _check_refs(
     for key in resources:
         if key not in state:
             visit(key, [])
-
-
-def _iter_refs(value: Any) -> Iterator[Ref]:
-    if isinstance(value, Ref):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _iter_refs(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _iter_refs(v)
 
 
 def _check_assets(
