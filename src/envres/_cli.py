@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -29,6 +29,10 @@ from envres._errors import (
     UsageError,
 )
 from envres._validate import redact
+
+if TYPE_CHECKING:
+    from envres._definitions import Definitions
+    from envres._validate import ResolvedProfile
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -111,14 +115,19 @@ class _Context:
             profiles_dir=profiles_dir,
             definitions=definitions,
         )
-        self._defs: Any = None
+        self._defs: Definitions | None = None
 
-    def definitions(self, required: bool = False) -> Any:
+    def definitions(self) -> Definitions | None:
+        """The project's Definitions, or None when none is configured."""
         from envres._load import import_definitions
 
         if self._defs is None and self.settings.definitions is not None:
             self._defs = import_definitions(self.settings.definitions, self.settings.project)
-        if self._defs is None and required:
+        return self._defs
+
+    def required_definitions(self) -> Definitions:
+        defs = self.definitions()
+        if defs is None:
             raise ProfileError(
                 [
                     Problem(
@@ -127,11 +136,11 @@ class _Context:
                     )
                 ]
             )
-        return self._defs
+        return defs
 
     def load(
         self, name: str | None = None, *, allow_missing_env: bool = False, quiet: bool = False
-    ) -> Any:
+    ) -> ResolvedProfile:
         from envres._load import load_profile
 
         profile = load_profile(
@@ -239,7 +248,7 @@ def validate(all_: bool, allow_missing_env: bool, **kwargs: Any) -> None:
         _out("no profiles to validate")
 
 
-def _valid_line(profile: Any, ctx: _Context) -> str:
+def _valid_line(profile: ResolvedProfile, ctx: _Context) -> str:
     defs = ctx.definitions()
     assets = f", {_count(len(defs.assets), 'asset')}" if defs is not None else ""
     n = len(profile.resources)
@@ -335,7 +344,7 @@ def run(assets: tuple[str, ...], jobs: int, **kwargs: Any) -> None:
     from envres._run import plan
 
     ctx = _ctx(kwargs)
-    defs = ctx.definitions(required=True)
+    defs = ctx.required_definitions()
     order = plan(defs, assets or None)
     profile = ctx.load()
     bound = BoundDefinitions(defs, profile)
