@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -373,27 +374,38 @@ def run(assets: tuple[str, ...], jobs: int, **kwargs: Any) -> None:
 
 
 class _Progress:
-    """One line per asset and resource event; a live counter on a terminal's stderr."""
+    """One line per asset and resource event; on a terminal, a live status line on stderr.
+
+    Events arrive from worker threads, hence the lock.
+    """
 
     def __init__(self, total: int) -> None:
         self.total = total
         self.done = 0
         self.failed = 0
+        self.running: dict[str, None] = {}
         self.live = sys.stderr.isatty()
-        self._last = ""
+        self._shown = 0
+        self._lock = threading.Lock()
 
     def __call__(self, event: Any) -> None:
+        with self._lock:
+            self._handle(event)
+
+    def _handle(self, event: Any) -> None:
         ms = f"{event.seconds * 1000:8.0f} ms"
         kind = event.kind
         if kind == "asset_started":
-            self._status(f"[{self.done}/{self.total}] running {event.name}")
+            self.running[event.name] = None
+            self._status()
             return
         self._clear()
-        if kind == "asset_done":
+        if kind in ("asset_done", "asset_failed"):
+            self.running.pop(event.name, None)
             self.done += 1
+        if kind == "asset_done":
             _out(f"  ok      {event.name:<32}{ms}")
         elif kind == "asset_failed":
-            self.done += 1
             self.failed += 1
             _out(f"  FAILED  {event.name:<32}{ms}  {event.error}")
         elif kind == "setup":
@@ -404,22 +416,27 @@ class _Progress:
             _out(f"  down    {event.name:<32}{ms}")
         elif kind == "teardown_failed":
             _out(f"  FAILED  teardown of {event.name:<20}{ms}  {event.error}")
+        self._status()
 
-    def _status(self, text: str) -> None:
-        if self.live:
-            self._clear()
-            sys.stderr.write(text[:79])
-            sys.stderr.flush()
-            self._last = text[:79]
+    def _status(self) -> None:
+        if not self.live or not self.running:
+            return
+        self._clear()
+        text = f"[{self.done}/{self.total}] running {', '.join(self.running)}"[:79]
+        sys.stderr.write(text)
+        sys.stderr.flush()
+        self._shown = len(text)
 
     def _clear(self) -> None:
-        if self.live and self._last:
-            sys.stderr.write("\r" + " " * len(self._last) + "\r")
+        if self.live and self._shown:
+            sys.stderr.write("\r" + " " * self._shown + "\r")
             sys.stderr.flush()
-            self._last = ""
+            self._shown = 0
 
     def finish(self) -> None:
-        self._clear()
+        with self._lock:
+            self.running.clear()
+            self._clear()
 
     def summary(self, seconds: float) -> str:
         ok = self.done - self.failed
