@@ -37,3 +37,6 @@ step "mypy"
 
 step "pytest $*"
 .venv/bin/python -m pytest "$@"
+
+step "benchmark smoke run (envres side; times are not checked)"
+.venv/bin/python bench/compare.py --quick

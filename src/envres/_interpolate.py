@@ -61,6 +61,7 @@ parser or the evaluator recurse without bound.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -193,7 +194,7 @@ def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:
     """
     if "$" not in text:
         return Interpolated((Segment(text, False),) if text else (), ())
-    pieces, _ = _parse_seq(text, 0, 0, nested=False)
+    pieces = _parse(text)
     segments: list[Segment] = []
     uses: list[VarUse] = []
     for piece in pieces:
@@ -206,6 +207,12 @@ def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:
 
 
 # --- parsing -------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> tuple[_Piece, ...]:
+    """The parsed pieces of one string; cached, as profiles repeat their expressions."""
+    return _parse_seq(text, 0, 0, nested=False)[0]
 
 
 def _parse_seq(text: str, pos: int, depth: int, *, nested: bool) -> tuple[tuple[_Piece, ...], int]:

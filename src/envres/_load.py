@@ -6,10 +6,12 @@ validation, and imports the user's definitions module.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,22 @@ if TYPE_CHECKING:
     from envres._settings import Settings
 
 __all__ = ["display", "import_definitions", "load_profile", "profile_files", "read_bytes"]
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small objects.
+
+    Loading creates tens of thousands of nodes and models and frees almost none;
+    collections during it cost a quarter of a 10,000-resource validation.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def read_bytes(path: Path) -> bytes:
@@ -52,6 +70,19 @@ def load_profile(
     files: Mapping[str, ProfileFile] | None = None,
 ) -> ResolvedProfile:
     """Load, merge, interpolate and validate one profile (default: the selected one)."""
+    with _gc_paused():
+        return _load_profile(settings, defs, name, process_env, allow_missing_env, overrides, files)
+
+
+def _load_profile(
+    settings: Settings,
+    defs: Definitions | None,
+    name: str | None,
+    process_env: Mapping[str, str] | None,
+    allow_missing_env: bool,
+    overrides: frozenset[str],
+    files: Mapping[str, ProfileFile] | None,
+) -> ResolvedProfile:
     files = profile_files(settings) if files is None else files
     merged = load_merged(name or settings.profile, files, read_bytes)
     env, problems = build_env(
@@ -87,7 +118,8 @@ def import_definitions(spec: str, project: Path) -> Definitions:
     if root not in sys.path:
         sys.path.insert(0, root)
     try:
-        module = importlib.import_module(module_name)
+        with _gc_paused():
+            module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             raise ProfileError(

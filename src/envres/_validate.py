@@ -674,12 +674,8 @@ def _check_assets(
     ctx: _Ctx,
     defined: frozenset[str],
 ) -> None:
-    import inspect
-
     for a in defs.assets.values():
-        sig_defaults = {
-            p.name for p in inspect.signature(a.fn).parameters.values() if p.default is not p.empty
-        }
+        sig_defaults = a.optional
         for param in defs.resource_params[a.name]:
             res = resources.get(param)
             if res is None:
