@@ -23,6 +23,10 @@ from envres._validate import Ref, ResolvedProfile, redact
 
 __all__ = ["Event", "ResourceScope"]
 
+#: How long close() waits for setups still running on other threads before it
+#: unwinds without them (each then tears itself down when it completes).
+SETUP_GRACE_SECONDS = 2.0
+
 EventKind = Literal[
     "setup",
     "setup_failed",
@@ -78,12 +82,15 @@ class ResourceScope:
         self._values: dict[str, Any] = {}
         self._failed: dict[str, SetupError] = {}
         self._stack: list[tuple[str, contextlib.AbstractContextManager[Any]]] = []
-        self._closed = False
+        self._closing = False  # close() has begun: no new setups
+        self._closed = False  # the stack has been unwound
+        self._inflight = 0
+        self._idle = threading.Condition()
         self.teardown_errors: list[TeardownError] = []
 
     def __repr__(self) -> str:
         live = [key for key, _ in self._stack]
-        state = "closed" if self._closed else f"live={live}"
+        state = "closed" if self._closing else f"live={live}"
         return f"<ResourceScope profile={self.profile.name!r} {state}>"
 
     def __enter__(self) -> ResourceScope:
@@ -127,7 +134,7 @@ class ResourceScope:
         except KeyError:
             pass
         with self._lock:
-            if self._closed:
+            if self._closing:
                 raise UsageError(f"{self!r} is closed; open a new scope")
             if key not in self.profile.resources and key not in self._overrides:
                 raise UsageError(
@@ -142,6 +149,16 @@ class ResourceScope:
             return self._setup(key)
 
     def _setup(self, key: str) -> Any:
+        with self._idle:
+            self._inflight += 1
+        try:
+            return self._setup_counted(key)
+        finally:
+            with self._idle:
+                self._inflight -= 1
+                self._idle.notify_all()
+
+    def _setup_counted(self, key: str) -> Any:
         started = time.perf_counter()
         try:
             cm = self._lifecycle(key)
@@ -164,8 +181,8 @@ class ResourceScope:
                 self._stack.append((key, cm))
                 self._values[key] = value
         if closed:
-            # close() ran while this setup was in flight (Ctrl-C with --jobs):
-            # nobody else will tear this one down.
+            # close() stopped waiting for this setup (a second Ctrl-C) and has
+            # unwound already: nobody else will tear this one down.
             cm.__exit__(None, None, None)
             raise UsageError(f"{self!r} was closed while '{key}' was being set up")
         self._emit(Event("setup", key, time.perf_counter() - started))
@@ -213,12 +230,24 @@ class ResourceScope:
         Calling ``close`` again does nothing.
         """
         with self._lock:
-            if self._closed:
+            if self._closing:
                 return []
+            self._closing = True
+        interrupt: BaseException | None = None
+        try:
+            # A setup still in flight (another thread, --jobs) joins the stack when it
+            # completes; waiting for it keeps teardown in exact reverse order. The wait
+            # is bounded: a setup hung on a network call must not hold up Ctrl-C.
+            deadline = time.monotonic() + SETUP_GRACE_SECONDS
+            with self._idle:
+                while self._inflight and time.monotonic() < deadline:
+                    self._idle.wait(0.05)
+        except BaseException as exc:  # a second Ctrl-C: stop waiting, unwind what we have
+            interrupt = exc
+        with self._lock:
             self._closed = True
             stack, self._stack = self._stack, []
         errors: list[TeardownError] = []
-        interrupt: BaseException | None = None
         for key, cm in reversed(stack):
             started = time.perf_counter()
             try:
