@@ -625,7 +625,12 @@ def test_ctrl_c_in_an_asset_with_a_failing_teardown_still_exits_130_after_every_
     )
 
     lines = read_log(log_path)
-    assert teardowns(lines) == list(reversed(setups(lines)))
+    if jobs == "1":
+        assert teardowns(lines) == list(reversed(setups(lines)))
+    else:
+        # Parallel setups may log in another order than they complete; teardown
+        # follows completion, so check dependency order instead of the log.
+        assert_lifecycle_invariants(lines, {"a", "b", "r1", "r2", "r3", "r4"})
     assert sorted(setups(lines)) == ["a", "b", "r1", "r2", "r3", "r4"]
     assert result.code == 130, result.err
     assert result.err_lines[0] == INTERRUPTED

@@ -15,6 +15,8 @@ from envres._scope import Event, ResourceScope
 from envres._validate import ResolvedProfile
 
 if TYPE_CHECKING:
+    from distributed import Client
+
     from envres._definitions import Definitions
 
 __all__ = ["BoundDefinitions", "bind", "load"]
@@ -79,6 +81,7 @@ class BoundDefinitions:
         *,
         jobs: int = 1,
         on_event: Callable[[Event], None] | None = None,
+        executor: str | Client = "local",
     ) -> RunResult:
         """Run ``assets`` (default: all) and what they need, then tear everything down.
 
@@ -86,22 +89,36 @@ class BoundDefinitions:
         :class:`AssetError` (a :class:`RunError`) when an asset or a setup fails,
         :class:`TeardownError` when only a teardown fails; ``failures`` lists
         every failure, the first being the one that stopped the run.
+
+        ``executor`` says where assets run: ``"local"`` (threads here), ``"dask"``
+        (a new Dask cluster of ``jobs`` worker processes), a Dask scheduler's
+        address, or a connected ``distributed.Client``; the last three need the
+        ``envres[dask]`` extra::
+
+            bound.run(executor="tcp://10.0.0.5:8786")
         """
         order = plan(self.defs, assets)
+        if not isinstance(executor, str) or executor != "local":
+            from envres._dask import run_on_dask  # imports distributed: only for this
+
+            return run_on_dask(self, order, executor, jobs=jobs, on_event=on_event)
         scope = self.scope(on_event)
-        first: RunError | None = None
         try:
-            return run_assets(self.defs, scope, order, jobs=jobs, on_event=on_event)
+            result = run_assets(self.defs, scope, order, jobs=jobs, on_event=on_event)
         except RunError as exc:
-            first = exc
+            exc.failures = (*exc.failures, *scope.close())
             raise
-        finally:
-            errors = scope.close()
-            if errors:
-                if first is None:
-                    errors[0].failures = tuple(errors)
-                    raise errors[0] from errors[0].__cause__
-                first.failures = (*first.failures, *errors)
+        except BaseException as exc:
+            # Ctrl-C, SIGTERM: the interrupt stays what the caller sees (exit 130/143);
+            # teardowns that failed on the way out are noted on it, not raised instead.
+            for error in scope.close():
+                exc.add_note(f"also: {error.message}")
+            raise
+        errors = scope.close()
+        if errors:
+            errors[0].failures = tuple(errors)
+            raise errors[0] from errors[0].__cause__
+        return result
 
 
 @contextlib.contextmanager

@@ -337,23 +337,61 @@ def schema(**kwargs: Any) -> None:
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Run up to N independent assets at once.",
+    help="Run up to N independent assets at once (with --executor dask: N worker processes).",
 )
-def run(assets: tuple[str, ...], jobs: int, **kwargs: Any) -> None:
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where assets run: threads of this process, or a Dask cluster (pip install "
+    "'envres[dask]').",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="With --executor dask: an existing cluster's scheduler (tcp://host:8786); "
+    "default: a local cluster started for this run.",
+)
+def run(
+    assets: tuple[str, ...], jobs: int, executor: str, scheduler: str | None, **kwargs: Any
+) -> None:
     """Validate, set up what the assets need, run them in order, tear everything down."""
     from envres._bound import BoundDefinitions
     from envres._run import plan
 
+    where = "local"
+    engine = _count(jobs, "job")
+    on_event: Callable[[Any], None]
+    if scheduler is not None and executor != "dask":
+        raise click.UsageError("--scheduler needs --executor dask")
+    if executor == "dask":
+        # Imported before validation so a missing extra is said at once (exit 2).
+        from envres._dask import describe_executor
+
+        where = scheduler or "dask"
+        engine = describe_executor(where, jobs)
     ctx = _ctx(kwargs)
     defs = ctx.required_definitions()
     order = plan(defs, assets or None)
     profile = ctx.load()
     bound = BoundDefinitions(defs, profile)
     progress = _Progress(len(order))
-    _out(
-        f"envres run: profile '{profile.name}', {_count(len(order), 'asset')}, "
-        f"{_count(jobs, 'job')}"
-    )
+    on_event = progress
+    if executor == "dask":
+
+        def on_event(event: Any) -> None:
+            # Resource events come from workers: name the worker on the line.
+            from envres._scope import Event
+
+            worker = getattr(event, "worker", None)
+            if worker:
+                name = f"{event.name} (worker {worker})"
+                event = Event(event.kind, name, event.seconds, event.error)
+            progress(event)
+
+    _out(f"envres run: profile '{profile.name}', {_count(len(order), 'asset')}, {engine}")
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum: int, frame: FrameType | None) -> None:
@@ -362,7 +400,7 @@ def run(assets: tuple[str, ...], jobs: int, **kwargs: Any) -> None:
     signal.signal(signal.SIGTERM, on_term)
     started = time.perf_counter()
     try:
-        bound.run(list(order), jobs=jobs, on_event=progress)
+        bound.run(list(order), jobs=jobs, on_event=on_event, executor=where)
     except RunError:
         progress.finish()
         _out(progress.summary(time.perf_counter() - started))

@@ -1,0 +1,785 @@
+"""Running assets on a Dask cluster: ``envres run --executor dask``.
+
+Only the validated profile travels to the workers, never a live connection:
+each resource's type as an import path (``module:qualname``) and its
+interpolated config, with every string that is or holds a secret wrapped in
+``pydantic.SecretStr`` so a worker's repr or log shows ``'**********'``.
+A :class:`_WorkerResources` plugin rebuilds the resources on each worker from
+that, sets each one up on first use by a task on that worker (once per worker
+process, shared by its tasks, through the same :class:`ResourceScope` as local
+runs) and tears them down when the run ends or the worker closes.
+
+Each asset is one Dask task whose arguments are its upstream assets' futures,
+so upstream values flow through Dask. The client waits for the futures, emits
+the same events as local runs, and on the first failure cancels what has not
+finished, waits on every worker for running assets, then tears down there.
+
+This module imports ``distributed`` at once: import it only for the dask
+executor. Without the ``envres[dask]`` extra, importing it raises a
+:class:`UsageError` that says how to install it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import pickle
+import sys
+import sysconfig
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from envres._definitions import AssetDef
+from envres._env import Env
+from envres._errors import (
+    AssetError,
+    DefinitionError,
+    Loc,
+    RunError,
+    SetupError,
+    TeardownError,
+    UsageError,
+)
+from envres._profiles import MergedProfile, ProfileFile
+from envres._run import RunResult, _failure, _why
+from envres._scope import Event, ResourceScope, _describe
+from envres._validate import ResolvedProfile, ResolvedResource, resolve_type
+
+try:
+    from distributed import Client, Future, LocalCluster, WorkerPlugin, as_completed, get_worker
+except ImportError as exc:  # pragma: no cover - tested with distributed hidden
+    raise UsageError(
+        "the dask executor needs dask.distributed, which is not installed: "
+        "pip install 'envres[dask]'"
+    ) from exc
+
+if TYPE_CHECKING:
+    from distributed import Worker
+
+    from envres._bound import BoundDefinitions
+
+__all__ = ["WorkerEvent", "run_on_dask"]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerEvent(Event):
+    """A resource event that happened on a Dask worker; ``worker`` is its name."""
+
+    worker: str = ""
+
+
+# -- what travels to the workers -------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class _ResourceSpec:
+    """One resource as a worker rebuilds it: type by import path, config sealed."""
+
+    key: str
+    type_name: str
+    type_path: str
+    inputs: Mapping[str, Any]
+    deps: tuple[str, ...]
+    key_loc: Loc
+    type_loc: Loc | None
+
+    def __repr__(self) -> str:
+        return f"<resource {self.key!r} type={self.type_path!r} deps={list(self.deps)}>"
+
+
+@dataclass(frozen=True, repr=False)
+class _ProfileSpec:
+    """The part of a resolved profile a worker needs, and the folders to import from."""
+
+    name: str
+    file: ProfileFile
+    resources: Mapping[str, _ResourceSpec]
+    secrets: tuple[SecretStr, ...]
+    paths: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return f"<profile {self.name!r} resources={list(self.resources)}>"
+
+
+@dataclass(frozen=True)
+class _AssetTask:
+    """One asset as a task: where to import it from (or the function itself), its params."""
+
+    name: str
+    path: str | None
+    fn: Callable[..., Any] | None
+    upstream: tuple[str, ...]
+    resources: tuple[str, ...]
+    is_async: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Resource events of one worker, numbered from ``first`` in that worker's run log.
+
+    Tasks carry the events recorded since the last task finished there; closing
+    returns the whole log. The client emits each numbered event once, so an
+    event carried by a task whose result never arrived (cancelled) is still
+    reported when the run closes.
+    """
+
+    worker: str
+    instance: str
+    first: int
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """A finished asset: its value, how long it took, and its worker's latest events."""
+
+    value: Any
+    seconds: float
+    batch: _Batch
+
+
+@dataclass(frozen=True, slots=True)
+class _WorkerReport:
+    """What closing the run on one worker did: its events and failed teardowns."""
+
+    worker: str
+    pid: int
+    batch: _Batch
+    teardown_failures: tuple[tuple[str, str, BaseException | None], ...]
+
+
+class _TaskFailure(Exception):
+    """An asset or a setup failed on a worker; picklable, secret-free, and short in logs.
+
+    ``kind`` is ``"asset"`` or ``"setup"``; ``key`` the asset or resource key.
+    The user's exception rides along as ``cause`` when it survives pickling.
+    """
+
+    def __init__(self, asset: str, kind: str, key: str, detail: str) -> None:
+        super().__init__(asset, kind, key, detail)
+        self.asset = asset
+        self.kind = kind
+        self.key = key
+        self.detail = detail
+        self.seconds = 0.0
+        self.batch: _Batch | None = None
+        self.cause: BaseException | None = None
+
+    def __str__(self) -> str:
+        return self.error().message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+    def error(self) -> RunError:
+        """The error the client raises for this failure, with the user's exception as cause."""
+        error: RunError
+        if self.kind == "setup":
+            error = SetupError(self.key, self.detail)
+        else:
+            error = AssetError(self.key, self.detail)
+        error.__cause__ = self.cause
+        return error
+
+
+def _seal(value: Any, sensitive: bool, secrets: frozenset[str]) -> Any:
+    """``value`` with every string that is or holds a secret wrapped in SecretStr."""
+    if isinstance(value, str):
+        if sensitive or any(s in value for s in secrets):
+            return SecretStr(value)
+        return value
+    if isinstance(value, dict):
+        return {k: _seal(v, sensitive, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_seal(v, sensitive, secrets) for v in value]
+    return value
+
+
+def _unseal(value: Any) -> Any:
+    # Config read from YAML never holds a SecretStr of its own: every one is a seal.
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _unseal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unseal(v) for v in value]
+    return value
+
+
+def _lookup(path: str) -> Any:
+    """The object at ``module:qualname``, importing the module."""
+    module_name, _, qualname = path.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _path_of(obj: object) -> str | None:
+    """``module:qualname`` of ``obj`` if importing that path gives ``obj`` back here."""
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str):
+        return None
+    if module == "__main__" or "<locals>" in qualname or module not in sys.modules:
+        return None
+    path = f"{module}:{qualname}"
+    try:
+        found = _lookup(path)
+    except Exception:
+        return None
+    if found is obj or (isinstance(found, AssetDef) and found.fn is obj):
+        return path
+    return None
+
+
+def _import_root(module_name: str) -> str | None:
+    """The folder ``module_name`` was imported from (the project folder, usually)."""
+    module = sys.modules.get(module_name)
+    file = getattr(module, "__file__", None)
+    if not file:
+        return None
+    path = Path(file).resolve()
+    root = path.parent
+    for _ in range(module_name.count(".") + (path.name == "__init__.py")):
+        root = root.parent
+    installed = {
+        str(Path(p).resolve())
+        for k, p in sysconfig.get_paths().items()
+        if k in ("purelib", "platlib", "stdlib", "platstdlib")
+    }
+    return None if str(root) in installed else str(root)
+
+
+def _needed(bound: BoundDefinitions, order: Sequence[str]) -> list[str]:
+    """The resource keys the planned assets use, with what they refer to."""
+    resources = bound.profile.resources
+    seen: dict[str, None] = {}
+
+    def visit(key: str) -> None:
+        if key in seen or key not in resources:
+            return
+        for dep in resources[key].deps:
+            visit(dep)
+        seen[key] = None
+
+    for name in order:
+        for param in bound.defs.resource_params[name]:
+            visit(param)
+    return list(seen)
+
+
+def _spec(bound: BoundDefinitions, order: Sequence[str]) -> _ProfileSpec:
+    profile = bound.profile
+    keys = _needed(bound, order)
+    specs: dict[str, _ResourceSpec] = {}
+    modules: dict[str, None] = {}
+    for key in keys:
+        res = profile.resources[key]
+        target = res.rtype.target
+        path = _path_of(target)
+        if path is None:
+            raise DefinitionError(
+                f"resource '{key}': its type {target.__module__}.{target.__qualname__} cannot "
+                "be imported by name on Dask workers; define it at the top level of an "
+                "importable module (not in __main__ or inside a function)"
+            )
+        modules[path.partition(":")[0]] = None
+        sensitive = res.rtype.sensitive_fields
+        inputs = {
+            name: _seal(value, name in sensitive, profile.secrets)
+            for name, value in res.inputs.items()
+        }
+        specs[key] = _ResourceSpec(
+            key, res.type_name, path, inputs, res.deps, res.key_loc, res.type_loc
+        )
+    for name in order:
+        modules[bound.defs.assets[name].fn.__module__] = None
+    paths = tuple(dict.fromkeys(p for m in modules if (p := _import_root(m)) is not None))
+    return _ProfileSpec(
+        name=profile.name,
+        file=profile.merged.file,
+        resources=specs,
+        secrets=tuple(SecretStr(s) for s in sorted(profile.secrets)),
+        paths=paths,
+    )
+
+
+def _tasks(bound: BoundDefinitions, order: Sequence[str]) -> dict[str, _AssetTask]:
+    available = set(bound.profile.resources)
+    tasks: dict[str, _AssetTask] = {}
+    for name in order:
+        asset = bound.defs.assets[name]
+        ups = set(bound.defs.upstream[name])
+        path = _path_of(asset.fn)
+        tasks[name] = _AssetTask(
+            name=name,
+            path=path,
+            # Not importable by name (a notebook, a closure): cloudpickle sends it by value.
+            fn=asset.fn if path is None else None,
+            upstream=tuple(p for p in asset.params if p in ups),
+            resources=tuple(p for p in asset.params if p not in ups and p in available),
+            is_async=asset.is_async,
+        )
+    return tasks
+
+
+# -- the worker side -------------------------------------------------------------------
+
+
+class _WorkerResources(WorkerPlugin):
+    """The resources of one run on one worker: set up on first use, torn down on close.
+
+    ``setup`` makes the project importable and imports every resource type;
+    a type that does not import there fails the plugin with the key and the
+    worker named. Tasks then share one :class:`ResourceScope` per worker.
+    """
+
+    _label: str
+    _profile: ResolvedProfile
+    _scope: ResourceScope
+    _broken: dict[str, SetupError]
+    _instance: str
+    _events: list[Event]
+    _reported: int
+    _idle: threading.Condition
+    _running: int
+    _closing: bool
+    _functions: dict[str, Callable[..., Any]]
+
+    def __init__(self, spec: _ProfileSpec) -> None:
+        self.spec = spec
+
+    def __repr__(self) -> str:
+        return f"<envres resources {self.spec!r}>"
+
+    def setup(self, worker: Worker) -> None:
+        spec = self.spec
+        self._label = str(worker.name)
+        self._instance = uuid.uuid4().hex
+        self._events = []
+        self._reported = 0
+        self._idle = threading.Condition()
+        self._running = 0
+        self._closing = False
+        self._functions = {}
+        self._broken = {}
+        for path in reversed(spec.paths):
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        importlib.invalidate_caches()
+        resources: dict[str, ResolvedResource] = {}
+        for key, rs in spec.resources.items():
+            found = resolve_type(rs.type_path, {})
+            if isinstance(found, str):
+                self._broken[key] = SetupError(
+                    key, f"cannot import its type on worker {self._label}: {found}"
+                )
+                continue
+            resources[key] = ResolvedResource(
+                key=key,
+                type_name=rs.type_name,
+                rtype=found,
+                inputs=_unseal(dict(rs.inputs)),
+                deps=rs.deps,
+                origins={},
+                key_loc=rs.key_loc,
+                type_loc=rs.type_loc,
+                validated=None,
+            )
+        # A resource that refers to a broken one fails with it, naming the root cause.
+        changed = True
+        while changed:
+            changed = False
+            for key in list(resources):
+                broken = next(
+                    (self._broken[d] for d in resources[key].deps if d in self._broken), None
+                )
+                if broken is not None:
+                    self._broken[key] = broken
+                    del resources[key]
+                    changed = True
+        merged = MergedProfile(spec.name, spec.file, (), (), {})
+        self._profile = ResolvedProfile(
+            name=spec.name,
+            merged=merged,
+            env=Env({}, {}),
+            resources=resources,
+            secrets=frozenset(s.get_secret_value() for s in spec.secrets),
+        )
+        self._scope = ResourceScope(self._profile, on_event=self._record)
+        if self._broken:
+            error = next(iter(self._broken.values()))
+            raise _TaskFailure("", "setup", error.key, error.detail)
+
+    def teardown(self, worker: Worker) -> None:
+        # The worker is closing (or the plugin was removed): do not wait for tasks.
+        self.close(wait=False)
+
+    def _record(self, event: Event) -> None:
+        with self._idle:
+            self._events.append(event)
+
+    def _latest(self) -> _Batch:
+        """The events recorded since the last call."""
+        with self._idle:
+            first, self._reported = self._reported, len(self._events)
+            events = tuple(self._events[first:])
+        return _Batch(self._label, self._instance, first, events)
+
+    def _resource(self, key: str) -> Any:
+        if key in self._broken:
+            raise self._broken[key]
+        return self._scope.get(key)
+
+    def _function(self, task: _AssetTask) -> Callable[..., Any]:
+        if task.fn is not None:
+            return task.fn
+        assert task.path is not None
+        try:
+            return self._functions[task.path]
+        except KeyError:
+            pass
+        try:
+            found = _lookup(task.path)
+        except Exception as exc:
+            failure = _TaskFailure(
+                task.name,
+                "asset",
+                task.name,
+                f"cannot import {task.path} on worker {self._label}: "
+                f"{_describe(exc, self._profile.secrets)}",
+            )
+            raise failure from None
+        fn: Callable[..., Any] = found.fn if isinstance(found, AssetDef) else found
+        self._functions[task.path] = fn
+        return fn
+
+    def run_asset(self, task: _AssetTask, upstream: Sequence[_Done]) -> _Done:
+        """Run one asset here with this worker's resources; raise a _TaskFailure if it fails."""
+        with self._idle:
+            if self._closing:
+                raise _TaskFailure(task.name, "asset", task.name, "the run was stopped")
+            self._running += 1
+        started = time.perf_counter()
+        try:
+            fn = self._function(task)
+            try:
+                kwargs = {p: done.value for p, done in zip(task.upstream, upstream, strict=True)}
+                for key in task.resources:
+                    kwargs[key] = self._resource(key)
+                value = fn(**kwargs)
+                if task.is_async:
+                    value = asyncio.run(value)
+            except Exception as exc:
+                error = _failure(task.name, exc, self._profile.secrets)
+                if isinstance(error, SetupError):
+                    failure = _TaskFailure(task.name, "setup", error.key, error.detail)
+                    failure.cause = _portable(error.__cause__)
+                else:
+                    failure = _TaskFailure(task.name, "asset", task.name, _why(error))
+                    failure.cause = _portable(exc)
+                failure.seconds = time.perf_counter() - started
+                failure.batch = self._latest()
+                raise failure from None
+            return _Done(value, time.perf_counter() - started, self._latest())
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
+
+    def close(self, wait: bool = True) -> _WorkerReport:
+        """Stop taking assets, wait for running ones (if ``wait``), tear everything down."""
+        with self._idle:
+            self._closing = True
+            while wait and self._running:
+                self._idle.wait()
+        scope: ResourceScope | None = getattr(self, "_scope", None)
+        errors = scope.close() if scope is not None else []
+        failures = tuple((e.key, e.detail, _portable(e.__cause__)) for e in errors)
+        with self._idle:
+            batch = _Batch(self._label, self._instance, 0, tuple(self._events))
+        return _WorkerReport(self._label, os.getpid(), batch, failures)
+
+
+def _portable(exc: BaseException | None) -> BaseException | None:
+    """``exc`` if it survives pickling (to be the client's ``__cause__``), else None."""
+    if exc is None:
+        return None
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return None
+    exc.__traceback__ = None
+    return exc
+
+
+def _run_asset(plugin: str, task: _AssetTask, *upstream: _Done) -> _Done:
+    """The Dask task of one asset: run it with the resources of the worker it landed on."""
+    worker = get_worker()
+    resources = worker.plugins.get(plugin)
+    if not isinstance(resources, _WorkerResources):
+        raise _TaskFailure(
+            task.name,
+            "asset",
+            task.name,
+            f"worker {worker.name} has no envres resources for this run (plugin {plugin})",
+        )
+    return resources.run_asset(task, upstream)
+
+
+async def _close_on_worker(plugin: str, dask_worker: Worker) -> _WorkerReport | None:
+    resources = dask_worker.plugins.get(plugin)
+    if not isinstance(resources, _WorkerResources):
+        return None
+    # Waiting for running assets blocks: do it off the worker's event loop.
+    return await asyncio.get_running_loop().run_in_executor(None, resources.close)
+
+
+# -- the client side -------------------------------------------------------------------
+
+
+def _worker_order(item: tuple[str, object]) -> tuple[int, str]:
+    """Workers named 0, 1, ... 10 in that order, then by address."""
+    label = item[1].worker if isinstance(item[1], _WorkerReport) else item[0]
+    return (len(label), label)
+
+
+def describe_executor(executor: str, jobs: int) -> str:
+    """How a run header names the executor: ``dask: a local cluster of 2 worker processes``."""
+    if executor == "dask":
+        noun = "process" if jobs == 1 else "processes"
+        return f"dask: a local cluster of {jobs} worker {noun}"
+    return f"dask: scheduler {executor}"
+
+
+@contextlib.contextmanager
+def _connect(executor: str | Client, jobs: int) -> Iterator[Client]:
+    if isinstance(executor, Client):
+        yield executor
+        return
+    if executor == "dask":
+        try:
+            cluster = LocalCluster(
+                n_workers=jobs,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",  # no fixed port: several runs may share a machine
+                # Failures are reported once, by envres, without the workers' log lines.
+                silence_logs=logging.CRITICAL,
+            )
+        except Exception as exc:
+            raise RunError(
+                f"cannot start a local Dask cluster: {_describe(exc, frozenset())} (from a "
+                "script, start the run under `if __name__ == '__main__':`)"
+            ) from exc
+        with cluster, Client(cluster, set_as_default=False) as client:
+            yield client
+        return
+    if ":" not in executor:
+        raise UsageError(
+            f"unknown executor '{executor}': use 'local', 'dask', a scheduler address "
+            "such as 'tcp://10.0.0.5:8786', or a distributed.Client"
+        )
+    try:
+        client = Client(executor, set_as_default=False)
+    except Exception as exc:
+        raise RunError(
+            f"cannot reach the Dask scheduler at {executor}: {_describe(exc, frozenset())}"
+        ) from exc
+    with client:
+        yield client
+
+
+def run_on_dask(
+    bound: BoundDefinitions,
+    order: Sequence[str],
+    executor: str | Client,
+    *,
+    jobs: int = 1,
+    on_event: Callable[[Event], None] | None = None,
+) -> RunResult:
+    """Run ``order`` on a Dask cluster; the same result, events and errors as a local run.
+
+    ``executor`` is ``"dask"`` (a new local cluster of ``jobs`` worker
+    processes, closed after the run), a scheduler address, or a connected
+    ``distributed.Client`` (left open). Resource events from workers are
+    :class:`WorkerEvent` objects.
+    """
+    if bound.overrides:
+        raise UsageError(
+            "overrides are live objects and cannot be sent to Dask workers; "
+            "run with the local executor, or bind the keys in a profile"
+        )
+    if not order:
+        return RunResult()
+    token = uuid.uuid4().hex[:8]
+    plugin = f"envres-{token}"
+    spec = _spec(bound, order)
+    tasks = _tasks(bound, order)
+    emit = on_event or (lambda e: None)
+    with _connect(executor, jobs) as client:
+        return _DaskRun(client, plugin, token, spec, tasks, emit, bound.profile.secrets).run()
+
+
+class _DaskRun:
+    """One run on one client: register, submit, wait, tear down."""
+
+    def __init__(
+        self,
+        client: Client,
+        plugin: str,
+        token: str,
+        spec: _ProfileSpec,
+        tasks: dict[str, _AssetTask],
+        emit: Callable[[Event], None],
+        secrets: frozenset[str],
+    ) -> None:
+        self.client = client
+        self.plugin = plugin
+        self.token = token
+        self.spec = spec
+        self.tasks = tasks
+        self.emit = emit
+        self.secrets = secrets
+        self.seen: dict[str, set[int]] = {}
+
+    def run(self) -> RunResult:
+        try:
+            result = self._execute()
+        except RunError as exc:
+            errors = self._teardown()
+            exc.failures = (*exc.failures, *errors)
+            raise
+        except BaseException as exc:
+            # Ctrl-C, SIGTERM: tear down, then let the interruption through.
+            for error in self._teardown():
+                exc.add_note(f"also: {error.message}")
+            raise
+        errors = self._teardown()
+        if errors:
+            errors[0].failures = tuple(errors)
+            raise errors[0] from errors[0].__cause__
+        return result
+
+    def _execute(self) -> RunResult:
+        try:
+            self.client.register_plugin(_WorkerResources(self.spec), name=self.plugin)
+        except _TaskFailure as exc:
+            error = exc.error()
+            raise error from error.__cause__
+        except Exception as exc:
+            raise RunError(
+                f"cannot start the run on the Dask workers: {_describe(exc, self.secrets)}"
+            ) from exc
+        futures: dict[str, Future[Any]] = {}
+        for name, task in self.tasks.items():
+            ups = [futures[u] for u in task.upstream]
+            futures[name] = self.client.submit(
+                _run_asset, self.plugin, task, *ups, key=f"{name}-{self.token}", pure=False
+            )
+        names = {f.key: n for n, f in futures.items()}
+        waiting = {n: set(t.upstream) for n, t in self.tasks.items()}
+        dependents: dict[str, list[str]] = {n: [] for n in self.tasks}
+        for n, task in self.tasks.items():
+            for u in task.upstream:
+                dependents[u].append(n)
+        result = RunResult()
+        for n in self.tasks:
+            if not waiting[n]:
+                self.emit(Event("asset_started", n))
+        failure: RunError | None = None
+        for future in as_completed(list(futures.values()), loop=self.client.loop):
+            name = names[future.key]
+            outcome = self._outcome(name, future)
+            if isinstance(outcome, RunError):
+                failure = outcome
+                break
+            self._record(name, outcome, result)
+            for d in dependents[name]:
+                waiting[d].discard(name)
+                if not waiting[d]:
+                    self.emit(Event("asset_started", d))
+        if failure is None:
+            return result
+        # No new asset starts; those that finished meanwhile still count.
+        self.client.cancel([f for f in futures.values() if not f.done()])
+        for name, future in futures.items():
+            if name not in result.outputs and future.status == "finished":
+                outcome = self._outcome(name, future)
+                if not isinstance(outcome, RunError):
+                    self._record(name, outcome, result)
+        raise failure from failure.__cause__
+
+    def _outcome(self, name: str, future: Future[Any]) -> _Done | RunError:
+        """The finished asset, or the error it failed with (its events already emitted)."""
+        try:
+            done = future.result()
+        except _TaskFailure as exc:
+            if exc.batch is not None:
+                self._emit_batch(exc.batch)
+            error = exc.error()
+            # A dependent can surface first, carrying its upstream's failure: name the culprit.
+            self.emit(Event("asset_failed", exc.asset or name, exc.seconds, _why(error)))
+            return error
+        except Exception as exc:
+            # The cluster's own failure: a worker died, a value did not pickle...
+            error = AssetError(name, _describe(exc, self.secrets))
+            error.__cause__ = exc
+            self.emit(Event("asset_failed", name, 0.0, _why(error)))
+            return error
+        assert isinstance(done, _Done)
+        return done
+
+    def _record(self, name: str, done: _Done, result: RunResult) -> None:
+        self._emit_batch(done.batch)
+        result.outputs[name] = done.value
+        result.seconds[name] = done.seconds
+        self.emit(Event("asset_done", name, done.seconds))
+
+    def _emit_batch(self, batch: _Batch) -> None:
+        seen = self.seen.setdefault(batch.instance, set())
+        for number, e in enumerate(batch.events, batch.first):
+            if number not in seen:
+                seen.add(number)
+                self.emit(WorkerEvent(e.kind, e.name, e.seconds, e.error, worker=batch.worker))
+
+    def _teardown(self) -> list[RunError]:
+        """Close the run on every worker (waiting for running assets); the failed teardowns."""
+        errors: list[RunError] = []
+        try:
+            reports = self.client.run(_close_on_worker, self.plugin, on_error="return")
+        except Exception as exc:
+            errors.append(
+                RunError(f"teardown on the Dask workers failed: {_describe(exc, self.secrets)}")
+            )
+            reports = {}
+        for address, report in sorted(reports.items(), key=_worker_order):
+            if isinstance(report, BaseException):
+                errors.append(
+                    RunError(
+                        f"teardown on Dask worker {address} failed: "
+                        f"{_describe(report, self.secrets)}"
+                    )
+                )
+                continue
+            if not isinstance(report, _WorkerReport):
+                continue
+            self._emit_batch(report.batch)
+            for key, detail, cause in report.teardown_failures:
+                error = TeardownError(key, f"{detail} (on worker {report.worker})")
+                error.__cause__ = cause
+                errors.append(error)
+        with contextlib.suppress(Exception):
+            self.client.unregister_worker_plugin(self.plugin)
+        return errors

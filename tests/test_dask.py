@@ -1,0 +1,554 @@
+"""The dask executor: assets as Dask tasks, resources built on each worker from the profile.
+
+One LocalCluster of two worker processes serves the whole module (its workers
+outlive each test, so every test uses the one module-level project: a worker
+keeps the first `dask_pipeline` it imported). Resources append
+"setup NAME pid=PID" / "teardown NAME pid=PID" to the file named by their `log`
+config field, so a test can see which worker process did what.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from distributed import Client, LocalCluster
+from tests.conftest import Project, Result, make_project, run_real
+
+import envres
+from envres import _dask
+from envres._scope import Event
+
+Cli = Callable[..., Result]
+
+MODULE = "dask_pipeline"
+
+DEFINITIONS = """
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import SecretStr
+
+import envres
+
+
+def log(path: str, line: str) -> None:
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(f"{line} pid={os.getpid()}\\n")
+
+
+class Step(envres.Resource):
+    name: str
+    log: str
+    needs: list[Any] = []
+    value: int = 0
+    fail: str = ""
+
+    def lifespan(self) -> Iterator[None]:
+        if self.fail == "setup":
+            raise RuntimeError(f"{self.name} cannot connect")
+        log(self.log, f"setup {self.name}")
+        yield
+        log(self.log, f"teardown {self.name}")
+        if self.fail == "teardown":
+            raise OSError(f"{self.name} did not close")
+
+
+class Vault(envres.Resource):
+    token: SecretStr
+
+
+@envres.resource
+def tally(log_file: str, start: int = 0) -> Iterator[list[int]]:
+    log(log_file, "setup tally")
+    yield [start]
+    log(log_file, "teardown tally")
+
+
+def _work(name: str, where: Step, value: int) -> int:
+    log(where.log, f"asset {name}")
+    time.sleep(0.3)
+    if where.fail == name:
+        raise ValueError(f"{name} broke")
+    return value
+
+
+@envres.asset
+def a(base: Step) -> int:
+    log(base.log, "asset a")
+    return base.value
+
+
+@envres.asset
+def b(a: int, pool: Step) -> int:
+    return _work("b", pool, a * 10 + pool.value)
+
+
+@envres.asset
+def c(a: int, pool: Step, cache: Step) -> int:
+    return _work("c", pool, a * 100 + pool.value + cache.value)
+
+
+@envres.asset
+def d(a: int, cache: Step) -> int:
+    return _work("d", cache, a * 1000 + cache.value)
+
+
+@envres.asset
+def e(a: int, pool: Step, base: Step) -> int:
+    return _work("e", pool, a + pool.value + base.value)
+
+
+@envres.asset
+def f(b: int, c: int, d: int, e: int) -> int:
+    return b + c + d + e
+
+
+# Four independent assets: Dask spreads them over the workers (the b..e fan-out
+# above starts where `a` is, since Dask places a task near its inputs).
+@envres.asset
+def p1(pool: Step) -> int:
+    return _work("p1", pool, 1)
+
+
+@envres.asset
+def p2(pool: Step, cache: Step) -> int:
+    return _work("p2", pool, 2)
+
+
+@envres.asset
+def p3(cache: Step) -> int:
+    return _work("p3", cache, 3)
+
+
+@envres.asset
+def p4(pool: Step) -> int:
+    return _work("p4", pool, 4)
+
+
+@envres.asset
+def token_length(vault: Vault) -> int:
+    return len(vault.token.get_secret_value())
+
+
+@envres.asset
+async def counted(tally: list[int]) -> int:
+    return tally[0] + 1
+
+
+defs = envres.Definitions(
+    assets=[a, b, c, d, e, f, p1, p2, p3, p4, token_length, counted],
+    resource_types={"step": Step, "vault": Vault, "tally": tally},
+)
+"""
+
+PROFILE = """\
+resources:
+  base: {type: step, config: {name: base, log: "${LOG}", value: 2}}
+  pool:
+    type: step
+    config: {name: pool, log: "${LOG}", needs: [{resource: base}], value: 3, fail: "${FAIL_POOL:-}"}
+  cache: {type: step, config: {name: cache, log: "${LOG}", needs: [{resource: base}], value: 5}}
+  unused: {type: step, config: {name: unused, log: "${LOG}"}}
+  vault: {type: vault, config: {token: "${VAULT_TOKEN}"}}
+  tally: {type: tally, config: {log_file: "${LOG}", start: 41}}
+"""
+
+SECRET = "hunter2-but-longer"
+NEEDS = {"pool": "base", "cache": "base"}
+SPREAD = ["p1", "p2", "p3", "p4"]
+DIAMOND = {"a": 2, "b": 23, "c": 208, "d": 2005, "e": 7, "f": 2243}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Client]:
+    """Two worker processes, one thread each, shared by the module's tests."""
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.CRITICAL,
+        ) as local,
+        Client(local, set_as_default=False) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def proj(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    project = make_project(
+        tmp_path_factory.mktemp("dask") / "proj",
+        profiles={"dev.yaml": PROFILE},
+        definitions=DEFINITIONS,
+        module=MODULE,
+    )
+    path_before = list(sys.path)
+    yield project
+    sys.path[:] = path_before
+    sys.modules.pop(MODULE, None)
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> Path:
+    return tmp_path / "dask.log"
+
+
+def bind(proj: Project, log_path: Path, **env: str) -> envres.BoundDefinitions:
+    return envres.load(
+        "dev",
+        project=proj.root,
+        env={"LOG": str(log_path), "VAULT_TOKEN": SECRET, **env},
+    )
+
+
+def read_log(path: Path) -> list[tuple[str, str, str]]:
+    """'setup pool pid=12' -> ('setup', 'pool', '12')."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        what, name, pid = re.fullmatch(r"(\w+) (\w+) pid=(\d+)", line).groups()  # type: ignore[union-attr]
+        rows.append((what, name, pid))
+    return rows
+
+
+def by_pid(rows: list[tuple[str, str, str]], what: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for w, name, pid in rows:
+        if w == what:
+            out.setdefault(pid, []).append(name)
+    return out
+
+
+def assert_each_worker_set_up_once_and_tore_down(rows: list[tuple[str, str, str]]) -> None:
+    """Per worker process: each resource set up at most once, after what it needs, and
+    torn down exactly once, before what it needs."""
+    setups, teardowns = by_pid(rows, "setup"), by_pid(rows, "teardown")
+    assert setups.keys() == teardowns.keys()
+    for pid, up in setups.items():
+        down = teardowns[pid]
+        assert len(up) == len(set(up)), (pid, up)
+        assert sorted(down) == sorted(up), (pid, up, down)
+        for key, dep in NEEDS.items():
+            if key in up:
+                assert up.index(dep) < up.index(key), (pid, up)
+                assert down.index(key) < down.index(dep), (pid, down)
+
+
+# -- results and lifecycle, through the Python API ---------------------------------------
+
+
+def test_diamond_on_dask_gives_the_same_results_as_the_local_executor(
+    cluster: Client, proj: Project, log_path: Path
+) -> None:
+    bound = bind(proj, log_path)
+
+    on_dask = bound.run(["f"], executor=cluster)
+    local = bound.run(["f"], jobs=2)
+
+    assert on_dask.outputs == local.outputs == DIAMOND
+    assert set(on_dask.seconds) == set(DIAMOND)
+
+
+def test_each_worker_sets_up_what_its_assets_need_once_and_tears_it_down(
+    cluster: Client, proj: Project, log_path: Path
+) -> None:
+    events: list[Event] = []
+
+    bind(proj, log_path).run(SPREAD, executor=cluster, on_event=events.append)
+
+    rows = read_log(log_path)
+    assets = {name: pid for what, name, pid in rows if what == "asset"}
+    assert len(set(assets.values())) == 2, assets  # both worker processes ran assets
+    assert_each_worker_set_up_once_and_tore_down(rows)
+    needs = {"p1": {"base", "pool"}, "p2": {"base", "pool", "cache"}}
+    needs |= {"p3": {"base", "cache"}, "p4": {"base", "pool"}}
+    for pid, up in by_pid(rows, "setup").items():
+        wanted = set().union(*(needs[n] for n, p in assets.items() if p == pid))
+        assert set(up) == wanted, (pid, up, wanted)
+    # The client reports each worker's setups and teardowns, naming the worker.
+    setups = [(e.name, e.worker) for e in events if e.kind == "setup"]
+    downs = [(e.name, e.worker) for e in events if e.kind == "teardown"]
+    assert len(setups) == len(set(setups)) == sum(len(v) for v in by_pid(rows, "setup").values())
+    assert sorted(downs) == sorted(setups)
+    assert sorted(e.name for e in events if e.kind == "asset_done") == SPREAD
+
+
+def test_a_failing_asset_stops_the_run_and_every_worker_tears_down(
+    cluster: Client, proj: Project, log_path: Path
+) -> None:
+    events: list[Event] = []
+    bound = bind(proj, log_path, FAIL_POOL="p1")
+
+    with pytest.raises(envres.AssetError) as info:
+        bound.run(SPREAD, executor=cluster, on_event=events.append)
+
+    assert info.value.message == "asset 'p1' failed: ValueError: p1 broke"
+    assert isinstance(info.value.__cause__, ValueError)
+    assert info.value.failures == (info.value,)
+    rows = read_log(log_path)
+    assert len(by_pid(rows, "setup")) == 2  # both workers had set something up
+    assert_each_worker_set_up_once_and_tore_down(rows)
+    assert [e.name for e in events if e.kind == "asset_failed"] == ["p1"]
+    assert len([e for e in events if e.kind == "asset_done"]) < 3  # the rest was cancelled
+
+
+def test_a_failing_setup_on_a_worker_is_a_setup_error_and_the_rest_is_torn_down(
+    cluster: Client, proj: Project, log_path: Path
+) -> None:
+    bound = bind(proj, log_path, FAIL_POOL="setup")
+
+    with pytest.raises(envres.SetupError) as info:
+        bound.run(["b"], executor=cluster)
+
+    assert info.value.message == (
+        "setup of resource 'pool' failed: RuntimeError: pool cannot connect"
+    )
+    assert isinstance(info.value.__cause__, RuntimeError)
+    rows = read_log(log_path)
+    assert [r[:2] for r in rows if r[0] != "asset"] == [("setup", "base"), ("teardown", "base")]
+
+
+def test_a_failing_teardown_on_a_worker_is_reported_as_a_teardown_error(
+    cluster: Client, proj: Project, log_path: Path
+) -> None:
+    bound = bind(proj, log_path, FAIL_POOL="teardown")
+
+    with pytest.raises(envres.TeardownError) as info:
+        bound.run(["b"], executor=cluster)
+
+    assert re.fullmatch(
+        r"teardown of resource 'pool' failed: OSError: pool did not close \(on worker \d\)",
+        info.value.message,
+    )
+    assert [r[:2] for r in read_log(log_path) if r[0] == "teardown"] == [
+        ("teardown", "pool"),
+        ("teardown", "base"),
+    ]
+
+
+def test_secret_config_travels_sealed_and_arrives_whole(
+    cluster: Client, proj: Project, log_path: Path
+) -> None:
+    bound = bind(proj, log_path)
+    spec = _dask._spec(bound, ["token_length"])
+
+    assert SECRET not in repr(spec.resources["vault"].inputs)
+    assert SECRET not in repr(spec) + repr(_dask._WorkerResources(spec))
+    assert bound.run(["token_length"], executor=cluster)["token_length"] == len(SECRET)
+
+
+def test_resource_functions_and_async_assets_run_on_workers(
+    cluster: Client, proj: Project, log_path: Path
+) -> None:
+    assert bind(proj, log_path).run(["counted"], executor=cluster)["counted"] == 42
+
+
+def test_an_asset_not_importable_by_name_travels_by_value(
+    cluster: Client, proj: Project, log_path: Path
+) -> None:
+    types = {k: rt.target for k, rt in bind(proj, log_path).defs.resource_types.items()}
+
+    @envres.asset
+    def doubled(pool: object) -> int:
+        return pool.value * 2  # type: ignore[attr-defined, no-any-return]
+
+    bound = envres.Definitions(assets=[doubled], resource_types=types).with_profile(
+        "dev", project=str(proj.root), env={"LOG": str(log_path), "VAULT_TOKEN": SECRET}
+    )
+
+    assert bound.run(executor=cluster)["doubled"] == 6
+
+
+def test_a_type_a_worker_cannot_import_fails_naming_the_key_and_the_worker(
+    cluster: Client, tmp_path: Path, log_path: Path
+) -> None:
+    # Importable here, gone by the time the workers look for it.
+    folder = tmp_path / "vanishing"
+    folder.mkdir()
+    (folder / "vanishing_types.py").write_text(
+        "from collections.abc import Iterator\n"
+        "import envres\n\n"
+        "class Thing(envres.Resource):\n"
+        "    size: int = 1\n\n"
+        "@envres.asset\n"
+        "def uses_thing(thing: Thing) -> int:\n"
+        "    return thing.size\n",
+        encoding="utf-8",
+    )
+    sys.path.insert(0, str(folder))
+    try:
+        import vanishing_types  # type: ignore[import-not-found]
+
+        (folder / "vanishing_types.py").unlink()
+        defs = envres.Definitions(
+            assets=[vanishing_types.uses_thing], resource_types={"thing": vanishing_types.Thing}
+        )
+        project = make_project(
+            tmp_path / "p", profiles={"dev.yaml": "resources:\n  thing: {type: thing}\n"}
+        )
+        bound = defs.with_profile("dev", project=str(project.root), env={})
+        with pytest.raises(envres.SetupError) as info:
+            bound.run(executor=cluster)
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("vanishing_types", None)
+
+    assert info.value.key == "thing"
+    assert re.fullmatch(
+        r"setup of resource 'thing' failed: cannot import its type on worker \d: cannot import "
+        r"type 'vanishing_types:Thing': no module named 'vanishing_types'",
+        info.value.message,
+    )
+
+
+def test_a_type_not_importable_by_name_is_refused_before_anything_is_submitted(
+    cluster: Client, proj: Project, log_path: Path
+) -> None:
+    class Local(envres.Resource):
+        size: int = 1
+
+    @envres.asset
+    def sized(thing: Local) -> int:
+        return thing.size
+
+    project = make_project(
+        log_path.parent / "p", profiles={"dev.yaml": "resources:\n  thing: {type: local}\n"}
+    )
+    bound = envres.Definitions(assets=[sized], resource_types={"local": Local}).with_profile(
+        "dev", project=str(project.root), env={}
+    )
+
+    with pytest.raises(envres.DefinitionError, match=r"resource 'thing': its type .*Local cannot"):
+        bound.run(executor=cluster)
+
+
+def test_overrides_cannot_travel_to_workers(cluster: Client, proj: Project, log_path: Path) -> None:
+    bound = envres.load(
+        "dev",
+        project=proj.root,
+        env={"LOG": str(log_path), "VAULT_TOKEN": SECRET},
+        overrides={"vault": object()},
+    )
+
+    with pytest.raises(envres.UsageError, match="overrides are live objects"):
+        bound.run(["token_length"], executor=cluster)
+
+
+def test_an_unknown_executor_name_is_a_usage_error(proj: Project, log_path: Path) -> None:
+    with pytest.raises(envres.UsageError, match="unknown executor 'daks'"):
+        bind(proj, log_path).run(["a"], executor="daks")
+
+
+# -- the command line ----------------------------------------------------------------------
+
+
+def test_cli_failing_asset_on_an_existing_cluster_exits_3_with_the_local_message(
+    envres_cli: Cli, cluster: Client, proj: Project, log_path: Path
+) -> None:
+    address = cluster.scheduler.address  # type: ignore[union-attr]
+    env = {"LOG": str(log_path), "VAULT_TOKEN": SECRET, "FAIL_POOL": "p1"}
+
+    result = envres_cli(
+        "run", *SPREAD, "--executor", "dask", "--scheduler", address, cwd=proj.root, env=env
+    )
+
+    assert result.code == 3
+    assert result.err_lines == ["run failed: asset 'p1' failed: ValueError: p1 broke"]
+    assert result.out.splitlines()[0] == (
+        f"envres run: profile 'dev', 4 assets, dask: scheduler {address}"
+    )
+    assert re.search(r"^  FAILED  p1 +\d+ ms  ValueError: p1 broke$", result.out, re.M)
+    assert re.search(r"^  down    base \(worker \d\) +\d+ ms$", result.out, re.M)
+    rows = read_log(log_path)
+    assert len(by_pid(rows, "teardown")) == 2  # every worker tore down
+    assert_each_worker_set_up_once_and_tore_down(rows)
+    assert SECRET not in result.out + result.err
+
+
+def test_cli_missing_variable_is_caught_before_any_cluster_starts(
+    envres_cli: Cli, proj: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[object] = []
+    monkeypatch.setattr(_dask, "LocalCluster", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(_dask, "Client", lambda *a, **k: started.append(a))
+
+    result = envres_cli("run", "--executor", "dask", cwd=proj.root, env={"VAULT_TOKEN": SECRET})
+
+    assert result.code == 1
+    assert "environment variable LOG is not set" in result.err
+    assert result.out == ""
+    assert started == []
+
+
+def test_cli_without_the_extra_says_how_to_install_it(
+    envres_cli: Cli, proj: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    monkeypatch.delitem(sys.modules, "envres._dask")
+
+    result = envres_cli("run", "--executor", "dask", cwd=proj.root)
+
+    assert result.code == 2
+    assert result.err_lines == [
+        "envres: the dask executor needs dask.distributed, which is not installed: "
+        "pip install 'envres[dask]'"
+    ]
+
+
+def test_cli_scheduler_without_the_dask_executor_is_a_usage_error(
+    envres_cli: Cli, proj: Project
+) -> None:
+    result = envres_cli("run", "--scheduler", "tcp://127.0.0.1:8786", cwd=proj.root)
+
+    assert result.code == 2
+    assert "--scheduler needs --executor dask" in result.err
+
+
+def test_real_cli_runs_on_its_own_local_cluster_of_jobs_worker_processes(
+    proj: Project, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "real.log"
+    env = {"LOG": str(log_path), "VAULT_TOKEN": SECRET}
+
+    args = ("run", "f", *SPREAD, "--executor", "dask", "--jobs", "2")
+    result = run_real(*args, cwd=proj.root, env=env)
+
+    assert result.code == 0, result.err
+    assert result.err == ""
+    lines = result.out.splitlines()
+    assert lines[0] == (
+        "envres run: profile 'dev', 10 assets, dask: a local cluster of 2 worker processes"
+    )
+    assert sorted(line.split()[1] for line in lines if line.startswith("  ok ")) == sorted(
+        [*DIAMOND, *SPREAD]
+    )
+    assert re.search(r"^  setup   pool \(worker \d\) +\d+ ms$", result.out, re.M)
+    assert lines[-1].startswith("10 succeeded in ")
+    rows = read_log(log_path)
+    assert len({pid for *_, pid in rows} - {str(os.getpid())}) == 2
+    assert_each_worker_set_up_once_and_tore_down(rows)
+
+
+def test_import_envres_and_help_do_not_import_dask() -> None:
+    code = (
+        "import sys, envres\n"
+        "from envres._cli import _main\n"
+        "_main(['--help']); _main(['run', '--help'])\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dask', 'distributed'}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert "--executor [local|dask]" in out.stdout
