@@ -35,8 +35,8 @@ step "ruff format --check ${dirs[*]}"
 step "mypy"
 .venv/bin/mypy
 
-step "pytest $*"
-.venv/bin/python -m pytest "$@"
-
 step "benchmark smoke run (envres side; times are not checked)"
 .venv/bin/python bench/compare.py --quick
+
+step "pytest $*"
+.venv/bin/python -m pytest "$@"
