@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envres._errors import Problem, ProfileError, RunError, UsageError
+from envres._errors import Problem, ProfileError, UsageError
 from envres._load import import_definitions, load_profile
-from envres._run import RunResult, plan, run_assets
+from envres._run import RunResult, plan, run_assets, run_then_close
 from envres._scope import Event, ResourceScope
 from envres._validate import ResolvedProfile
 
@@ -103,22 +103,10 @@ class BoundDefinitions:
 
             return run_on_dask(self, order, executor, jobs=jobs, on_event=on_event)
         scope = self.scope(on_event)
-        try:
-            result = run_assets(self.defs, scope, order, jobs=jobs, on_event=on_event)
-        except RunError as exc:
-            exc.failures = (*exc.failures, *scope.close())
-            raise
-        except BaseException as exc:
-            # Ctrl-C, SIGTERM: the interrupt stays what the caller sees (exit 130/143);
-            # teardowns that failed on the way out are noted on it, not raised instead.
-            for error in scope.close():
-                exc.add_note(f"also: {error.message}")
-            raise
-        errors = scope.close()
-        if errors:
-            errors[0].failures = tuple(errors)
-            raise errors[0] from errors[0].__cause__
-        return result
+        return run_then_close(
+            lambda: run_assets(self.defs, scope, order, jobs=jobs, on_event=on_event),
+            scope.close,
+        )
 
 
 @contextlib.contextmanager

@@ -51,7 +51,7 @@ from envres._errors import (
     UsageError,
 )
 from envres._profiles import MergedProfile, ProfileFile
-from envres._run import RunResult, _failure, _why
+from envres._run import RunResult, _failure, _why, run_then_close
 from envres._scope import Event, ResourceScope, _describe
 from envres._validate import ResolvedProfile, ResolvedResource, resolve_type
 
@@ -655,22 +655,7 @@ class _DaskRun:
         self.seen: dict[str, set[int]] = {}
 
     def run(self) -> RunResult:
-        try:
-            result = self._execute()
-        except RunError as exc:
-            errors = self._teardown()
-            exc.failures = (*exc.failures, *errors)
-            raise
-        except BaseException as exc:
-            # Ctrl-C, SIGTERM: tear down, then let the interruption through.
-            for error in self._teardown():
-                exc.add_note(f"also: {error.message}")
-            raise
-        errors = self._teardown()
-        if errors:
-            errors[0].failures = tuple(errors)
-            raise errors[0] from errors[0].__cause__
-        return result
+        return run_then_close(self._execute, self._teardown)
 
     def _execute(self) -> RunResult:
         try:

@@ -23,7 +23,7 @@ from envres._scope import Event, ResourceScope, _describe
 if TYPE_CHECKING:
     from envres._definitions import AssetDef, Definitions
 
-__all__ = ["RunResult", "plan", "run_assets"]
+__all__ = ["RunResult", "plan", "run_assets", "run_then_close"]
 
 
 @dataclass
@@ -35,6 +35,31 @@ class RunResult:
 
     def __getitem__(self, asset: str) -> Any:
         return self.outputs[asset]
+
+
+def run_then_close(
+    execute: Callable[[], RunResult], close: Callable[[], Sequence[RunError]]
+) -> RunResult:
+    """Run, then tear down whatever happened; the one place failures are combined.
+
+    A run error keeps its place and gains the failed teardowns in ``failures``;
+    an interrupt (Ctrl-C, SIGTERM) stays the interrupt, the failed teardowns noted
+    on it; after a clean run, the first failed teardown is raised.
+    """
+    try:
+        result = execute()
+    except RunError as exc:
+        exc.failures = (*exc.failures, *close())
+        raise
+    except BaseException as exc:
+        for error in close():
+            exc.add_note(f"also: {error.message}")
+        raise
+    errors = close()
+    if errors:
+        errors[0].failures = tuple(errors)
+        raise errors[0] from errors[0].__cause__
+    return result
 
 
 def plan(defs: Definitions, selection: Sequence[str] | None) -> list[str]:
