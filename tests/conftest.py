@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,3 +240,71 @@ def run_real(
         check=False,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+class EnvresProcesses:
+    """Real ``python -m envres run`` processes to signal; any still alive at the end are killed.
+
+    Each child appends to a log file (named to it by ``log_var``) that tests
+    watch to send a signal at a chosen point.
+    """
+
+    def __init__(self, root: Path, log_path: Path, log_var: str) -> None:
+        self.root = root
+        self.log_path = log_path
+        self.log_var = log_var
+        self.procs: list[subprocess.Popen[str]] = []
+
+    def log(self) -> list[str]:
+        if not self.log_path.exists():
+            return []
+        return self.log_path.read_text(encoding="utf-8").splitlines()
+
+    def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        full = {k: v for k, v in os.environ.items() if not k.startswith("ENVRES_")}
+        full.update({self.log_var: str(self.log_path)}, **env)
+        # A child inherits an *ignored* SIGINT (a suite started in the background) and
+        # Python then never raises KeyboardInterrupt; a handled SIGINT is reset to the
+        # default by exec, as under an interactive shell.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "envres", "run", *args],
+                cwd=self.root,
+                env=full,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        self.procs.append(proc)
+        return proc
+
+    def wait_for(self, proc: subprocess.Popen[str], line: str, timeout: float = 20) -> None:
+        """Return once ``line`` is in the log; fail if the child exits or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if line in self.log():
+                return
+            if proc.poll() is not None:
+                out, err = proc.communicate(timeout=5)
+                pytest.fail(f"exited with {proc.returncode} before {line!r}:\n{out}\n{err}")
+            time.sleep(0.01)
+        proc.kill()
+        pytest.fail(f"no {line!r} in the log within {timeout} s: {self.log()}")
+
+    def finish(self, proc: subprocess.Popen[str], timeout: float = 20) -> Result:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate(timeout=5)
+            pytest.fail(f"still running {timeout} s after the signal:\n{out}\n{err}")
+        return Result(proc.returncode, out, err)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate(timeout=5)

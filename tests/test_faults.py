@@ -32,9 +32,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +43,7 @@ from unittest import mock
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.conftest import Project, Result, make_project
+from tests.conftest import EnvresProcesses, Project, Result, make_project
 
 import envres
 
@@ -747,65 +745,9 @@ def test_api_run_with_three_jobs_and_any_diamond_faults_keeps_the_invariants(
 # -- signals at chosen points, in real processes ---------------------------------------
 
 
-class Children:
-    """Real `python -m envres run` processes; any still alive at the end are killed."""
-
-    def __init__(self, proj: Project, log_path: Path) -> None:
-        self.proj = proj
-        self.log_path = log_path
-        self.procs: list[subprocess.Popen[str]] = []
-
-    def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
-        full = {k: v for k, v in os.environ.items() if not k.startswith("ENVRES_")}
-        full.update(FAULT_LOG=str(self.log_path), **env)
-        # A child inherits an ignored SIGINT (a suite run in the background) and
-        # would never raise KeyboardInterrupt; a handled one is reset by exec.
-        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "envres", "run", *args],
-                cwd=self.proj.root,
-                env=full,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        finally:
-            signal.signal(signal.SIGINT, previous)
-        self.procs.append(proc)
-        return proc
-
-    def wait_for(self, proc: subprocess.Popen[str], line: str, timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if line in read_log(self.log_path):
-                return
-            if proc.poll() is not None:
-                out, err = proc.communicate(timeout=5)
-                pytest.fail(f"exited {proc.returncode} before {line!r}:\n{out}\n{err}")
-            time.sleep(0.01)
-        proc.kill()
-        pytest.fail(f"no {line!r} within {timeout} s: {read_log(self.log_path)}")
-
-    def finish(self, proc: subprocess.Popen[str], timeout: float = 15) -> Result:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate(timeout=5)
-            pytest.fail(f"still running {timeout} s after the signal:\n{out}\n{err}")
-        return Result(proc.returncode, out, err)
-
-    def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate(timeout=5)
-
-
 @pytest.fixture
-def children(proj: Project, log_path: Path) -> Iterator[Children]:
-    c = Children(proj, log_path)
+def children(proj: Project, log_path: Path) -> Iterator[EnvresProcesses]:
+    c = EnvresProcesses(proj.root, log_path, "FAULT_LOG")
     yield c
     c.close()
 
@@ -894,7 +836,7 @@ def _rest_of_teardown(before: list[str]) -> list[str]:
 @pytest.mark.parametrize(("signum", "code", "message"), SIGNALS)
 @pytest.mark.parametrize("point", list(POINTS))
 def test_signal_at_each_point_tears_down_every_completed_setup_once_in_reverse_and_exits(
-    children: Children,
+    children: EnvresProcesses,
     log_path: Path,
     point: str,
     signum: int,
@@ -927,7 +869,7 @@ def test_signal_at_each_point_tears_down_every_completed_setup_once_in_reverse_a
 
 @pytest.mark.parametrize("jobs", ["1", "3"])
 def test_second_ctrl_c_during_teardown_does_not_skip_the_remaining_teardowns(
-    children: Children, log_path: Path, jobs: str
+    children: EnvresProcesses, log_path: Path, jobs: str
 ) -> None:
     proc = children.start(
         "enrich", "--jobs", jobs, SLEEP_ASSET="transform=30", SLEEP_TEARDOWN="r3=30"
@@ -950,7 +892,7 @@ def test_second_ctrl_c_during_teardown_does_not_skip_the_remaining_teardowns(
 
 
 def test_sigterm_during_an_asset_with_a_failing_teardown_still_exits_143(
-    children: Children, log_path: Path
+    children: EnvresProcesses, log_path: Path
 ) -> None:
     proc = children.start("enrich", SLEEP_ASSET="transform=30", FAIL_TEARDOWN="r2")
     children.wait_for(proc, "pause SLEEP_ASSET transform")

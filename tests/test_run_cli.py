@@ -9,16 +9,12 @@ shows the asset (or the setup) under way; every wait is bounded.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import Project, Result, make_project, run_real
+from tests.conftest import EnvresProcesses, Project, Result, make_project, run_real
 
 Cli = Callable[..., Result]
 
@@ -446,66 +442,9 @@ def test_profile_that_does_not_exist_exits_1_and_sets_nothing_up(
 # -- Ctrl-C and SIGTERM ----------------------------------------------------------------
 
 
-class Runner:
-    """Starts real `python -m envres run` processes and kills any left at the end."""
-
-    def __init__(self, proj: Project, log_path: Path) -> None:
-        self.proj = proj
-        self.log_path = log_path
-        self.procs: list[subprocess.Popen[str]] = []
-
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ENVRES_")}
-        env["RUNCLI_LOG"] = str(self.log_path)
-        # A child inherits an *ignored* SIGINT (e.g. a suite started in the
-        # background) and Python then never raises KeyboardInterrupt; a handled
-        # SIGINT is reset to the default by exec, as under an interactive shell.
-        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "envres", "run", *args],
-                cwd=self.proj.root,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        finally:
-            signal.signal(signal.SIGINT, previous)
-        self.procs.append(proc)
-        return proc
-
-    def wait_for_line(self, proc: subprocess.Popen[str], line: str, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if line in read_log(self.log_path):
-                return
-            if proc.poll() is not None:
-                out, err = proc.communicate(timeout=5)
-                pytest.fail(f"exited with {proc.returncode} before {line!r}:\n{out}\n{err}")
-            time.sleep(0.02)
-        proc.kill()
-        pytest.fail(f"no {line!r} in the log within {timeout} s: {read_log(self.log_path)}")
-
-    def finish(self, proc: subprocess.Popen[str], timeout: float = 20) -> Result:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate(timeout=5)
-            pytest.fail(f"still running {timeout} s after the signal:\n{out}\n{err}")
-        return Result(proc.returncode, out, err)
-
-    def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate(timeout=5)
-
-
 @pytest.fixture
-def runner(proj: Project, log_path: Path) -> Iterator[Runner]:
-    r = Runner(proj, log_path)
+def runner(proj: Project, log_path: Path) -> Iterator[EnvresProcesses]:
+    r = EnvresProcesses(proj.root, log_path, "RUNCLI_LOG")
     yield r
     r.close()
 
@@ -519,10 +458,10 @@ SIGNALS = [
 @pytest.mark.parametrize("jobs", ["1", "4"])
 @pytest.mark.parametrize(("signum", "code", "message"), SIGNALS)
 def test_signal_during_a_long_asset_tears_down_and_exits_with_its_code(
-    runner: Runner, log_path: Path, jobs: str, signum: int, code: int, message: str
+    runner: EnvresProcesses, log_path: Path, jobs: str, signum: int, code: int, message: str
 ) -> None:
     proc = runner.start("slow", "--jobs", jobs)
-    runner.wait_for_line(proc, "asset slow started")
+    runner.wait_for(proc, "asset slow started")
 
     proc.send_signal(signum)
     result = runner.finish(proc)
@@ -543,10 +482,10 @@ def test_signal_during_a_long_asset_tears_down_and_exits_with_its_code(
 @pytest.mark.parametrize("jobs", ["1", "4"])
 @pytest.mark.parametrize(("signum", "code", "message"), SIGNALS)
 def test_signal_during_a_slow_setup_tears_down_what_was_already_set_up(
-    runner: Runner, log_path: Path, jobs: str, signum: int, code: int, message: str
+    runner: EnvresProcesses, log_path: Path, jobs: str, signum: int, code: int, message: str
 ) -> None:
     proc = runner.start("stuck", "--jobs", jobs)
-    runner.wait_for_line(proc, "setup slowconn started")
+    runner.wait_for(proc, "setup slowconn started")
 
     proc.send_signal(signum)
     result = runner.finish(proc)
