@@ -234,11 +234,14 @@ def validate(all_: bool, allow_missing_env: bool, **kwargs: Any) -> None:
     failed: list[ProfileError] = []
     for name in names:
         try:
-            profile = ctx.load(name, allow_missing_env=allow_missing_env)
+            profile = ctx.load(name, allow_missing_env=allow_missing_env, quiet=True)
         except ProfileError as exc:
             failed.append(exc)
             _err(str(exc))
         else:
+            # Several profiles may share the file a warning points at: say which.
+            for warning in profile.warnings:
+                _err(f"{warning} (profile '{name}')")
             _out(_valid_line(profile, ctx))
     if failed:
         raise _AlreadyReported(
