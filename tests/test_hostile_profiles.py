@@ -4,9 +4,6 @@ Every row of :data:`CASES` writes some files into a fresh project, runs one comm
 in-process and checks the exact exit code, the exact stderr (every line, or the first
 line), the exact stdout (empty for every failure), that no traceback is printed, and
 that the command returns quickly (no hang on alias bombs, deep nesting or huge files).
-
-Rows marked ``xfail`` describe the behaviour PRODUCT.md asks for and the library does
-not have yet; the reason says what goes wrong today.
 """
 
 from __future__ import annotations
@@ -103,7 +100,6 @@ class Case:
     out_has: tuple[str, ...] = ()  # lines stdout must contain
     args: tuple[str, ...] = ("validate",)
     env: Mapping[str, str] = field(default_factory=dict)
-    xfail: str | None = None
 
 
 def problem(*lines: str) -> tuple[str, ...]:
@@ -964,17 +960,7 @@ def _write(root: Path, files: Mapping[str, str | bytes | None]) -> None:
             path.write_text(content, encoding="utf-8")
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            c,
-            id=c.id,
-            marks=[pytest.mark.xfail(strict=True, reason=c.xfail)] if c.xfail else [],
-        )
-        for c in CASES
-    ],
-)
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
 def test_hostile_profile_gives_exact_exit_code_and_one_line_errors(
     envres_cli: Cli, tmp_path: Path, case: Case
 ) -> None:
