@@ -463,7 +463,9 @@ class _Progress:
         if not self.live or not self.running:
             return
         self._clear()
-        text = f"[{self.done}/{self.total}] running {', '.join(self.running)}"[:79]
+        filled = 20 * self.done // max(self.total, 1)
+        bar = "#" * filled + "." * (20 - filled)
+        text = f"[{bar}] {self.done}/{self.total} running {', '.join(self.running)}"[:79]
         sys.stderr.write(text)
         sys.stderr.flush()
         self._shown = len(text)
