@@ -33,6 +33,7 @@ from envres._validate import redact
 
 if TYPE_CHECKING:
     from envres._definitions import Definitions
+    from envres._profiles import ProfileFile
     from envres._validate import ResolvedProfile
 
 EXIT_OK = 0
@@ -117,6 +118,16 @@ class _Context:
             definitions=definitions,
         )
         self._defs: Definitions | None = None
+        self._files: dict[str, ProfileFile] | None = None
+        self.parsed: dict[str, Any] = {}  # each profile file parsed once per command
+
+    def files(self) -> dict[str, ProfileFile]:
+        """The profile files, found once per command."""
+        from envres._load import profile_files
+
+        if self._files is None:
+            self._files = profile_files(self.settings)
+        return self._files
 
     def definitions(self) -> Definitions | None:
         """The project's Definitions, or None when none is configured."""
@@ -149,6 +160,8 @@ class _Context:
             self.definitions(),
             name=name,
             allow_missing_env=allow_missing_env,
+            files=self.files(),
+            parsed=self.parsed,
         )
         _State.secrets = _State.secrets | profile.secrets
         if not quiet:
@@ -183,17 +196,16 @@ def cli(debug: bool) -> None:
 @common
 def profiles(**kwargs: Any) -> None:
     """List the profiles: name, what it extends, file."""
-    from envres._load import profile_files, read_bytes
+    from envres._load import read_bytes
     from envres._profiles import load_merged
 
     ctx = _ctx(kwargs)
-    files = profile_files(ctx.settings)
+    files = ctx.files()
     problems: list[Problem] = []
     rows = []
-    cache: dict[str, Any] = {}
     for name, pf in files.items():
         try:
-            merged = load_merged(name, files, read_bytes, allow_partial=True, cache=cache)
+            merged = load_merged(name, files, read_bytes, allow_partial=True, cache=ctx.parsed)
             extends = ", ".join(merged.extends) or "-"
         except ProfileError as exc:
             extends = "(invalid)"
@@ -222,14 +234,12 @@ def profiles(**kwargs: Any) -> None:
 )
 def validate(all_: bool, allow_missing_env: bool, **kwargs: Any) -> None:
     """Validate the selected profile (or every profile) against the definitions."""
-    from envres._load import profile_files
-
     ctx = _ctx(kwargs)
     if not all_:
         profile = ctx.load(allow_missing_env=allow_missing_env)
         _out(_valid_line(profile, ctx))
         return
-    files = profile_files(ctx.settings)
+    files = ctx.files()
     names = [n for n in files if not files[n].partial]
     failed: list[ProfileError] = []
     for name in names:

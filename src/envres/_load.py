@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from envres._env import build_env
 from envres._errors import Problem, ProfileError
@@ -68,10 +68,17 @@ def load_profile(
     allow_missing_env: bool = False,
     overrides: frozenset[str] = frozenset(),
     files: Mapping[str, ProfileFile] | None = None,
+    parsed: dict[str, Any] | None = None,
 ) -> ResolvedProfile:
-    """Load, merge, interpolate and validate one profile (default: the selected one)."""
+    """Load, merge, interpolate and validate one profile (default: the selected one).
+
+    ``files`` (from :func:`profile_files`) and ``parsed`` (a cache of parsed files)
+    let a command that loads several profiles read each file once.
+    """
     with _gc_paused():
-        return _load_profile(settings, defs, name, process_env, allow_missing_env, overrides, files)
+        return _load_profile(
+            settings, defs, name, process_env, allow_missing_env, overrides, files, parsed
+        )
 
 
 def _load_profile(
@@ -82,9 +89,10 @@ def _load_profile(
     allow_missing_env: bool,
     overrides: frozenset[str],
     files: Mapping[str, ProfileFile] | None,
+    parsed: dict[str, Any] | None,
 ) -> ResolvedProfile:
     files = profile_files(settings) if files is None else files
-    merged = load_merged(name or settings.profile, files, read_bytes)
+    merged = load_merged(name or settings.profile, files, read_bytes, cache=parsed)
     env, problems = build_env(
         os.environ if process_env is None else process_env,
         [(ef.path, ef.display, ef.loc) for ef in merged.env_files],
