@@ -197,10 +197,6 @@ class ResourceType:
     secret_fields: frozenset[str]
     sensitive_fields: frozenset[str] = frozenset()
 
-    @property
-    def is_class(self) -> bool:
-        return isinstance(self.target, type)
-
     def lifecycle(self, config: Mapping[str, Any]) -> contextlib.AbstractContextManager[Any]:
         """Validate ``config`` into a fresh instance and return its setup/teardown.
 

@@ -549,7 +549,13 @@ def _validate_entry(p: _Prepared, ctx: _Ctx, secrets: _Secrets) -> ResolvedResou
     entry, rtype, inputs = p.entry, p.rtype, p.inputs
     base = f"resources.{entry.key}"
     config = entry.config
-    dropped = {name for name, v in inputs.items() if _contains(v, _MISSING) or _contains_ref(v)}
+    # Fields fed by an unset variable or another resource are validated later (or never).
+    dropped = {
+        name
+        for name, v in inputs.items()
+        if not isinstance(v, str)
+        and any(leaf is _MISSING or isinstance(leaf, Ref) for leaf in _leaves(v))
+    }
     to_validate = {k: v for k, v in inputs.items() if k not in dropped}
     validated: BaseModel | None = None
     try:
