@@ -145,6 +145,10 @@ class Result:
         return self.err.strip().splitlines()
 
 
+#: The in-process command runner the `envres_cli` fixture returns.
+Cli = Callable[..., Result]
+
+
 @dataclass
 class Project:
     root: Path

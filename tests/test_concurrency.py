@@ -21,11 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import Project, Result, make_project
+from tests.conftest import Cli, Project, make_project
 
 import envres
-
-Cli = Callable[..., Result]
 
 LOG: list[str] = []
 GATE_ENTERED = threading.Event()

@@ -14,18 +14,16 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from distributed import Client, LocalCluster
-from tests.conftest import Project, Result, make_project, run_real
+from tests.conftest import Cli, Project, make_project, run_real
 
 import envres
 from envres import _dask
 from envres._scope import Event
-
-Cli = Callable[..., Result]
 
 MODULE = "dask_pipeline"
 

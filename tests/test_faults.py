@@ -33,7 +33,7 @@ import importlib.util
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -43,11 +43,9 @@ from unittest import mock
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.conftest import EnvresProcesses, Project, Result, make_project
+from tests.conftest import Cli, EnvresProcesses, Project, Result, make_project
 
 import envres
-
-Cli = Callable[..., Result]
 
 DEFINITIONS = """
 from __future__ import annotations

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from tests.conftest import BASE, DEFINITIONS, Result, make_project
-
-Cli = Callable[..., Result]
+from tests.conftest import BASE, DEFINITIONS, Cli, make_project
 
 # The standard definitions plus a resource type whose validator raises things pydantic
 # does not turn into validation errors (KeyError, RuntimeError).

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
-from tests.conftest import BASE, Project, Result
-
-Cli = Callable[..., Result]
+from tests.conftest import BASE, Cli, Project
 
 PROD = """\
 extends: base

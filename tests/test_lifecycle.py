@@ -9,13 +9,10 @@ teardown raise. Resources r1 <- r2 <- r3 <- r4 <- r5 form a chain: each one's
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.conftest import Project, Result, make_project, run_real
-
-Cli = Callable[..., Result]
+from tests.conftest import Cli, Project, Result, make_project, run_real
 
 DEFINITIONS = """
 from __future__ import annotations

@@ -10,13 +10,11 @@ shows the asset (or the setup) under way; every wait is bounded.
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import EnvresProcesses, Project, Result, make_project, run_real
-
-Cli = Callable[..., Result]
+from tests.conftest import Cli, EnvresProcesses, Project, Result, make_project, run_real
 
 DEFINITIONS = """
 from __future__ import annotations

@@ -16,15 +16,13 @@ import importlib
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import Result, make_project
+from tests.conftest import Cli, make_project
 
 import envres
-
-Cli = Callable[..., Result]
 
 MASK = "**********"
 

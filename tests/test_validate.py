@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-from tests.conftest import BASE, Project, Result
-
-Cli = Callable[..., Result]
+from tests.conftest import BASE, Cli, Project
 
 PROD = """\
 # profiles/prod.yaml
