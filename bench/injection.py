@@ -18,7 +18,7 @@ import timeit
 from pathlib import Path
 
 import envres
-from envres._run import _plan_call
+from envres._executors._local import plan_call
 
 
 class Thing(envres.Resource):
@@ -61,7 +61,7 @@ def main() -> None:
             outputs = {"upstream": 1}
             rows = []
             for asset in (one_resource, two_inputs):
-                call = _plan_call(asset, defs, scope, set(scope.keys))
+                call = plan_call(asset, defs, scope, set(scope.keys))
                 fn = asset.fn
                 if asset is one_resource:
 

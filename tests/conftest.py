@@ -196,7 +196,7 @@ def envres_cli(
     given variables are set for the call, and imported user modules are
     forgotten afterwards so each call sees its own project.
     """
-    from envres import _cli, _validate
+    from envres._cli import invoke
 
     for name in list(os.environ):
         if name.startswith("ENVRES_"):
@@ -213,16 +213,13 @@ def envres_cli(
                 m.chdir(where)
             for k, v in (env or {}).items():
                 m.setenv(k, v)
-            _cli._State.debug = False
-            _cli._State.secrets = frozenset()
             capsys.readouterr()
-            code = _cli._main(list(args))
+            code = invoke(list(args))
             captured = capsys.readouterr()
         for name in set(sys.modules) - modules_before:
             if not name.startswith(("envres", "jinja2", "markupsafe", "dotenv", "click")):
                 del sys.modules[name]
         sys.path[:] = path_before
-        _validate._imported.clear()
         return Result(code, captured.out, captured.err)
 
     return run

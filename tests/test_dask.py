@@ -22,8 +22,8 @@ from distributed import Client, LocalCluster
 from tests.conftest import Cli, Project, make_project, run_real
 
 import envres
-from envres import _dask
-from envres._scope import Event
+from envres._executors import Job, _dask
+from envres._events import Event
 
 MODULE = "dask_pipeline"
 
@@ -339,10 +339,10 @@ def test_secret_config_travels_sealed_and_arrives_whole(
     cluster: Client, proj: Project, log_path: Path
 ) -> None:
     bound = bind(proj, log_path)
-    spec = _dask._spec(bound, ["token_length"])
+    spec = _dask.profile_spec(Job(bound.defs, bound.profile, ("token_length",)))
 
     assert SECRET not in repr(spec.resources["vault"].inputs)
-    assert SECRET not in repr(spec) + repr(_dask._WorkerResources(spec))
+    assert SECRET not in repr(spec) + repr(_dask.WorkerResources(spec))
     assert bound.run(["token_length"], executor=cluster)["token_length"] == len(SECRET)
 
 
@@ -493,7 +493,7 @@ def test_cli_without_the_extra_says_how_to_install_it(
     envres_cli: Cli, proj: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)
-    monkeypatch.delitem(sys.modules, "envres._dask")
+    monkeypatch.delitem(sys.modules, "envres._executors._dask")
 
     result = envres_cli("run", "--executor", "dask", cwd=proj.root)
 
@@ -541,8 +541,8 @@ def test_real_cli_runs_on_its_own_local_cluster_of_jobs_worker_processes(
 def test_import_envres_and_help_do_not_import_dask() -> None:
     code = (
         "import sys, envres\n"
-        "from envres._cli import _main\n"
-        "_main(['--help']); _main(['run', '--help'])\n"
+        "from envres._cli import invoke\n"
+        "invoke(['--help']); invoke(['run', '--help'])\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'dask', 'distributed'}))\n"
     )
     out = subprocess.run(

@@ -480,10 +480,10 @@ CASES: list[Case] = [
         {DEV: "# nothing yet\n"},
         1,
         (
-            "definitions: asset 'orders' needs resource 'warehouse', which profile 'dev' "
-            "does not define",
-            "definitions: asset 'daily_revenue' needs resource 'notifier', which profile 'dev' "
-            "does not define",
+            "definitions: asset 'orders' (pipeline.py:82) needs resource 'warehouse', which "
+            "profile 'dev' does not define",
+            "definitions: asset 'daily_revenue' (pipeline.py:87) needs resource 'notifier', "
+            "which profile 'dev' does not define",
             "2 problems in profile 'dev'",
         ),
     ),

@@ -12,7 +12,6 @@ from envres._interpolate import (
     Interpolated,
     Segment,
     VarUse,
-    has_interpolation,
     interpolate,
 )
 
@@ -345,15 +344,6 @@ def test_result_types_are_immutable() -> None:
         result.segments = ()  # type: ignore[misc]
     with pytest.raises(AttributeError):
         result.uses[0].name = "B"  # type: ignore[misc]
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"), [("", False), ("abc", False), ("a$b", True), ("$", True)]
-)
-def test_has_interpolation_is_true_exactly_when_text_contains_a_dollar(
-    text: str, expected: bool
-) -> None:
-    assert has_interpolation(text) is expected
 
 
 # --- syntax errors -------------------------------------------------------------------------

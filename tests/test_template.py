@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from envres._errors import TemplateError
-from envres._template import MAX_OUTPUT, is_template, render
+from envres._template import MAX_OUTPUT, render
+from envres._values import resolve_string
 
 
 def run(text: str, env: dict[str, str] | None = None, profile: str = "dev") -> str:
@@ -26,24 +27,25 @@ def error_of(text: str, env: dict[str, str] | None = None) -> str:
     return message
 
 
-# --- is_template ---------------------------------------------------------------------------
+# --- which strings are templates -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("{{ profile }}", True),
-        ("a{{b", True),
-        ("{% if x %}{% endif %}", True),
-        ("{plain}", False),
-        ("{ {", False),
-        ("x{#y", False),
-        ("${VAR}", False),
-        ("", False),
+        ("{{ profile }}", "p"),
+        ("a{{ 'b' }}", "ab"),
+        ("{% if true %}y{% endif %}", "y"),
+        ("{plain}", "{plain}"),
+        ("{ {", "{ {"),
+        ("x{#y", "x{#y"),
+        ("", ""),
     ],
 )
-def test_is_template_detects_expression_and_statement_delimiters(text: str, expected: bool) -> None:
-    assert is_template(text) is expected
+def test_only_strings_with_expression_or_statement_delimiters_are_rendered(
+    text: str, expected: str
+) -> None:
+    assert resolve_string(text, {}, "p")[0] == expected
 
 
 # --- env() and profile ---------------------------------------------------------------------

@@ -190,15 +190,65 @@ def test_yaml_12_scalars_stay_strings(envres_cli: Cli, project: Project) -> None
             assert f"path: {shown}" in result.out, result
 
 
-def test_asset_needing_an_undefined_resource(envres_cli: Cli, project: Project) -> None:
-    project.profile("dev.yaml", BASE + "  notifier: null\n")
+def test_asset_needing_an_undefined_resource_names_where_the_asset_is_defined(
+    envres_cli: Cli, project: Project
+) -> None:
     project.profile("dev.yaml", BASE.replace("  notifier:\n    type: console\n", ""))
     result = envres_cli("validate", cwd=project)
+    line = _def_line(project, "daily_revenue")
     assert result.err_lines == [
-        "definitions: asset 'daily_revenue' needs resource 'notifier', which profile 'dev' "
-        "does not define",
+        f"definitions: asset 'daily_revenue' (pipeline.py:{line}) needs resource 'notifier', "
+        "which profile 'dev' does not define",
         "1 problem in profile 'dev'",
     ]
+
+
+def _def_line(project: Project, asset: str) -> int:
+    """The 1-based line of the ``@envres.asset`` decorator, just above ``def asset(``."""
+    lines = (project.root / "pipeline.py").read_text(encoding="utf-8").splitlines()
+    return next(i for i, x in enumerate(lines) if x.startswith(f"def {asset}("))
+
+
+def test_a_key_removed_with_null_is_traced_to_the_line_that_removed_it(
+    envres_cli: Cli, project: Project
+) -> None:
+    project.profile("base.yaml", BASE)
+    project.profile("dev.yaml", "extends: base\nresources:\n  notifier: null\n")
+    result = envres_cli("validate", cwd=project)
+    line = _def_line(project, "daily_revenue")
+    assert result.err_lines == [
+        f"definitions: asset 'daily_revenue' (pipeline.py:{line}) needs resource 'notifier', "
+        "which profile 'dev' removes (profiles/dev.yaml:3: notifier: null)",
+        "1 problem in profile 'dev'",
+    ]
+
+
+def test_a_misspelled_resource_parameter_gets_a_did_you_mean(
+    envres_cli: Cli, project: Project
+) -> None:
+    project.profile("dev.yaml", BASE.replace("  notifier:", "  notifyer:"))
+    result = envres_cli("validate", cwd=project)
+    assert result.err_lines[0].endswith(
+        "needs resource 'notifier', which profile 'dev' does not define; "
+        "did you mean 'notifyer'?"
+    )
+
+
+def test_a_misspelled_upstream_asset_gets_a_did_you_mean_naming_the_asset(
+    envres_cli: Cli, project: Project
+) -> None:
+    project.write(
+        "pipeline.py",
+        (project.root / "pipeline.py")
+        .read_text(encoding="utf-8")
+        .replace("def daily_revenue(orders: str,", "def daily_revenue(order: str,"),
+    )
+    result = envres_cli("validate", cwd=project)
+    assert result.code == 1
+    assert result.err_lines[0].endswith(
+        "needs resource 'order', which profile 'dev' does not define; "
+        "did you mean the asset 'orders'?"
+    )
 
 
 def test_interface_annotation_must_be_satisfied(envres_cli: Cli, project: Project) -> None:

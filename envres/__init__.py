@@ -15,8 +15,9 @@
 Everything public is re-exported here; the modules behind it are private.
 """
 
-from envres._bound import BoundDefinitions, load
-from envres._definitions import AssetDef, Definitions, asset
+from envres._assets import AssetDef, asset
+from envres._bound import BoundDefinitions
+from envres._definitions import Definitions
 from envres._errors import (
     AssetError,
     DefinitionError,
@@ -34,9 +35,11 @@ from envres._errors import (
     UsageError,
     YamlError,
 )
+from envres._events import Event
+from envres._project import load
 from envres._resources import Resource, ResourceFunction, resource
 from envres._run import RunResult
-from envres._scope import Event, ResourceScope
+from envres._scope import ResourceScope
 
 __version__ = "0.1.0"
 

@@ -14,50 +14,19 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from envres._errors import SetupError, TeardownError, UsageError
-from envres._resources import Resource, _lifespan_cm
-from envres._validate import Ref, ResolvedProfile, redact
+from envres._events import Event
+from envres._resolved import ResolvedProfile
+from envres._resources import Resource, lifespan_cm
+from envres._values import Ref
 
-__all__ = ["Event", "ResourceScope"]
+__all__ = ["SETUP_GRACE_SECONDS", "ResourceScope"]
 
 #: How long close() waits for setups still running on other threads before it
 #: unwinds without them (each then tears itself down when it completes).
 SETUP_GRACE_SECONDS = 2.0
-
-EventKind = Literal[
-    "setup",
-    "setup_failed",
-    "teardown",
-    "teardown_failed",
-    "asset_started",
-    "asset_done",
-    "asset_failed",
-    "asset_skipped",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """Something that happened during a run, for progress output and tests.
-
-    ``name`` is a resource key or an asset name; ``seconds`` how long it took;
-    ``error`` a one-line, secret-free message for failures.
-    """
-
-    kind: EventKind
-    name: str
-    seconds: float = 0.0
-    error: str | None = None
-
-
-def _describe(exc: BaseException, secrets: frozenset[str]) -> str:
-    # Mask before cutting to one line: a secret may span lines.
-    text = redact(str(exc), secrets).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 class ResourceScope:
@@ -86,7 +55,6 @@ class ResourceScope:
         self._closed = False  # the stack has been unwound
         self._inflight = 0
         self._idle = threading.Condition()
-        self.teardown_errors: list[TeardownError] = []
 
     def __repr__(self) -> str:
         live = [key for key, _ in self._stack]
@@ -128,7 +96,45 @@ class ResourceScope:
         return tuple(key for key, _ in self._stack)
 
     def get(self, key: str) -> Any:
-        """What assets receive for ``key``, setting it (and what it needs) up first."""
+        """What assets receive for ``key``, setting it (and what it needs) up first.
+
+        Dependencies are set up one by one in dependency order, never by recursion,
+        so a chain of references of any length sets up.
+        """
+        try:
+            return self._values[key]
+        except KeyError:
+            pass
+        order = self._closure(key)
+        for dep in order[:-1]:
+            try:
+                self._get_one(dep)
+            except SetupError as exc:
+                # A dependency failed: this key fails with it, naming the root cause.
+                self._failed.setdefault(key, exc)
+                raise
+        return self._get_one(key)
+
+    def _closure(self, key: str) -> list[str]:
+        """``key`` and every key it refers to, dependencies first (a stack-based walk)."""
+        resources = self.profile.resources
+        order: list[str] = []
+        seen = {key}
+        stack = [(key, iter(resources[key].deps if key in resources else ()))]
+        while stack:
+            node, deps = stack[-1]
+            for dep in deps:
+                if dep not in seen and dep not in self._values:
+                    seen.add(dep)
+                    stack.append((dep, iter(resources[dep].deps if dep in resources else ())))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+        return order
+
+    def _get_one(self, key: str) -> Any:
+        """Set ``key`` up once (its dependencies are live already) and return its value."""
         try:
             return self._values[key]
         except KeyError:
@@ -165,11 +171,10 @@ class ResourceScope:
             value = cm.__enter__()
         except SetupError as exc:
             if exc.key != key:
-                # A dependency failed: this key fails with it, naming the root cause.
                 self._failed[key] = exc
             raise
         except BaseException as exc:
-            error = SetupError(key, _describe(exc, self.profile.secrets))
+            error = SetupError(key, self.profile.redactor.describe(exc))
             self._failed[key] = error
             self._emit(Event("setup_failed", key, time.perf_counter() - started, error.detail))
             if isinstance(exc, Exception):
@@ -192,7 +197,7 @@ class ResourceScope:
         if key in self._overrides:
             obj = self._overrides[key]
             if isinstance(obj, Resource):
-                return _lifespan_cm(obj.lifespan, obj)
+                return lifespan_cm(obj.lifespan, obj)
             return contextlib.nullcontext(obj)
         res = self.profile.resources[key]
         config = {name: self._live(value) for name, value in res.inputs.items()}
@@ -200,7 +205,7 @@ class ResourceScope:
 
     def _live(self, value: Any) -> Any:
         if isinstance(value, Ref):
-            return self.get(value.key)
+            return self._get_one(value.key)
         if isinstance(value, dict):
             return {k: self._live(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -256,7 +261,7 @@ class ResourceScope:
                 if not isinstance(exc, Exception) and interrupt is None:
                     # A second Ctrl-C must not skip the remaining teardowns.
                     interrupt = exc
-                error = TeardownError(key, _describe(exc, self.profile.secrets))
+                error = TeardownError(key, self.profile.redactor.describe(exc))
                 error.__cause__ = exc
                 errors.append(error)
                 self._emit(
@@ -265,7 +270,6 @@ class ResourceScope:
             else:
                 self._emit(Event("teardown", key, time.perf_counter() - started))
         self._values.clear()
-        self.teardown_errors.extend(errors)
         if interrupt is not None:
             raise interrupt
         return errors

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from jinja2 import Template
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-__all__ = ["MAX_OUTPUT", "is_template", "render"]
+__all__ = ["MAX_OUTPUT", "render"]
 
 #: Longest output (in characters) a single template may produce.
 MAX_OUTPUT = 1_000_000
@@ -58,18 +58,6 @@ _environment: ImmutableSandboxedEnvironment | None = None
 _environment_lock = threading.Lock()
 
 _MISSING: Any = object()
-
-
-def is_template(text: str) -> bool:
-    """Whether ``text`` is a Jinja2 template: it contains ``{{`` or ``{%``.
-
-    A lone ``{#`` does not count (a string like ``"x{#y"`` stays as written), though
-    ``{# comments #}`` work inside a string that is a template.
-
-        >>> is_template("{{ profile }}"), is_template("{plain}")
-        (True, False)
-    """
-    return "{{" in text or "{%" in text
 
 
 def render(

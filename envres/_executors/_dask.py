@@ -4,7 +4,7 @@ Only the validated profile travels to the workers, never a live connection:
 each resource's type as an import path (``module:qualname``) and its
 interpolated config, with every string that is or holds a secret wrapped in
 ``pydantic.SecretStr`` so a worker's repr or log shows ``'**********'``.
-A :class:`_WorkerResources` plugin rebuilds the resources on each worker from
+A :class:`WorkerResources` plugin rebuilds the resources on each worker from
 that, sets each one up on first use by a task on that worker (once per worker
 process, shared by its tasks, through the same :class:`ResourceScope` as local
 runs) and tears them down when the run ends or the worker closes.
@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from envres._definitions import AssetDef
+from envres._assets import AssetDef
 from envres._env import Env
 from envres._errors import (
     AssetError,
@@ -50,10 +50,15 @@ from envres._errors import (
     TeardownError,
     UsageError,
 )
+from envres._events import Event
+from envres._executors._base import Job
+from envres._imports import ImportPathError, import_object
 from envres._profiles import MergedProfile, ProfileFile
-from envres._run import RunResult, _failure, _why, run_then_close
-from envres._scope import Event, ResourceScope, _describe
-from envres._validate import ResolvedProfile, ResolvedResource, resolve_type
+from envres._resolved import Config, ResolvedProfile, ResolvedResource
+from envres._run import RunResult, asset_failure, failure_reason, run_then_close
+from envres._scope import ResourceScope
+from envres._secrets import SECRET, Redactor, SecretNames, Shape, part
+from envres._types import TypeResolver
 
 try:
     from distributed import Client, Future, LocalCluster, WorkerPlugin, as_completed, get_worker
@@ -66,16 +71,7 @@ except ImportError as exc:  # pragma: no cover - tested with distributed hidden
 if TYPE_CHECKING:
     from distributed import Worker
 
-    from envres._bound import BoundDefinitions
-
-__all__ = ["WorkerEvent", "run_on_dask"]
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerEvent(Event):
-    """A resource event that happened on a Dask worker; ``worker`` is its name."""
-
-    worker: str = ""
+__all__ = ["DaskExecutor", "WorkerResources", "profile_spec"]
 
 
 # -- what travels to the workers -------------------------------------------------------
@@ -92,6 +88,7 @@ class _ResourceSpec:
     deps: tuple[str, ...]
     key_loc: Loc
     type_loc: Loc | None
+    shape: Shape
 
     def __repr__(self) -> str:
         return f"<resource {self.key!r} type={self.type_path!r} deps={list(self.deps)}>"
@@ -104,7 +101,8 @@ class _ProfileSpec:
     name: str
     file: ProfileFile
     resources: Mapping[str, _ResourceSpec]
-    secrets: tuple[SecretStr, ...]
+    redactor: Redactor
+    names: SecretNames
     paths: tuple[str, ...]
 
     def __repr__(self) -> str:
@@ -192,16 +190,16 @@ class _TaskFailure(Exception):
         return error
 
 
-def _seal(value: Any, sensitive: bool, secrets: frozenset[str]) -> Any:
+def _seal(value: Any, shape: Shape, names: SecretNames, redactor: Redactor) -> Any:
     """``value`` with every string that is or holds a secret wrapped in SecretStr."""
     if isinstance(value, str):
-        if sensitive or any(s in value for s in secrets):
+        if shape is SECRET or redactor.hides(value):
             return SecretStr(value)
         return value
     if isinstance(value, dict):
-        return {k: _seal(v, sensitive, secrets) for k, v in value.items()}
+        return {k: _seal(v, part(shape, k, names), names, redactor) for k, v in value.items()}
     if isinstance(value, list):
-        return [_seal(v, sensitive, secrets) for v in value]
+        return [_seal(v, part(shape, i, names), names, redactor) for i, v in enumerate(value)]
     return value
 
 
@@ -216,15 +214,6 @@ def _unseal(value: Any) -> Any:
     return value
 
 
-def _lookup(path: str) -> Any:
-    """The object at ``module:qualname``, importing the module."""
-    module_name, _, qualname = path.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
 def _path_of(obj: object) -> str | None:
     """``module:qualname`` of ``obj`` if importing that path gives ``obj`` back here."""
     module = getattr(obj, "__module__", None)
@@ -235,8 +224,8 @@ def _path_of(obj: object) -> str | None:
         return None
     path = f"{module}:{qualname}"
     try:
-        found = _lookup(path)
-    except Exception:
+        found = import_object(path)
+    except ImportPathError:
         return None
     if found is obj or (isinstance(found, AssetDef) and found.fn is obj):
         return path
@@ -261,27 +250,33 @@ def _import_root(module_name: str) -> str | None:
     return None if str(root) in installed else str(root)
 
 
-def _needed(bound: BoundDefinitions, order: Sequence[str]) -> list[str]:
-    """The resource keys the planned assets use, with what they refer to."""
-    resources = bound.profile.resources
-    seen: dict[str, None] = {}
+def _needed(job: Job) -> list[str]:
+    """The resource keys the planned assets use, with what they refer to (deps first)."""
+    resources = job.profile.resources
+    order: list[str] = []
+    seen: set[str] = set()
+    for name in job.order:
+        for param in job.catalog.resource_params[name]:
+            if param in seen or param not in resources:
+                continue
+            seen.add(param)
+            stack = [(param, iter(resources[param].deps))]
+            while stack:
+                key, deps = stack[-1]
+                for dep in deps:
+                    if dep not in seen and dep in resources:
+                        seen.add(dep)
+                        stack.append((dep, iter(resources[dep].deps)))
+                        break
+                else:
+                    stack.pop()
+                    order.append(key)
+    return order
 
-    def visit(key: str) -> None:
-        if key in seen or key not in resources:
-            return
-        for dep in resources[key].deps:
-            visit(dep)
-        seen[key] = None
 
-    for name in order:
-        for param in bound.defs.resource_params[name]:
-            visit(param)
-    return list(seen)
-
-
-def _spec(bound: BoundDefinitions, order: Sequence[str]) -> _ProfileSpec:
-    profile = bound.profile
-    keys = _needed(bound, order)
+def profile_spec(job: Job) -> _ProfileSpec:
+    profile = job.profile
+    keys = _needed(job)
     specs: dict[str, _ResourceSpec] = {}
     modules: dict[str, None] = {}
     for key in keys:
@@ -295,32 +290,34 @@ def _spec(bound: BoundDefinitions, order: Sequence[str]) -> _ProfileSpec:
                 "importable module (not in __main__ or inside a function)"
             )
         modules[path.partition(":")[0]] = None
-        sensitive = res.rtype.sensitive_fields
         inputs = {
-            name: _seal(value, name in sensitive, profile.secrets)
+            name: _seal(
+                value, part(res.shape, name, profile.names), profile.names, profile.redactor
+            )
             for name, value in res.inputs.items()
         }
         specs[key] = _ResourceSpec(
-            key, res.type_name, path, inputs, res.deps, res.key_loc, res.type_loc
+            key, res.type_name, path, inputs, res.deps, res.key_loc, res.type_loc, res.shape
         )
-    for name in order:
-        modules[bound.defs.assets[name].fn.__module__] = None
+    for name in job.order:
+        modules[job.catalog.assets[name].fn.__module__] = None
     paths = tuple(dict.fromkeys(p for m in modules if (p := _import_root(m)) is not None))
     return _ProfileSpec(
         name=profile.name,
         file=profile.merged.file,
         resources=specs,
-        secrets=tuple(SecretStr(s) for s in sorted(profile.secrets)),
+        redactor=profile.redactor,
+        names=profile.names,
         paths=paths,
     )
 
 
-def _tasks(bound: BoundDefinitions, order: Sequence[str]) -> dict[str, _AssetTask]:
-    available = set(bound.profile.resources)
+def _tasks(job: Job) -> dict[str, _AssetTask]:
+    available = set(job.profile.resources)
     tasks: dict[str, _AssetTask] = {}
-    for name in order:
-        asset = bound.defs.assets[name]
-        ups = set(bound.defs.upstream[name])
+    for name in job.order:
+        asset = job.catalog.assets[name]
+        ups = set(job.catalog.upstream[name])
         path = _path_of(asset.fn)
         tasks[name] = _AssetTask(
             name=name,
@@ -337,7 +334,7 @@ def _tasks(bound: BoundDefinitions, order: Sequence[str]) -> dict[str, _AssetTas
 # -- the worker side -------------------------------------------------------------------
 
 
-class _WorkerResources(WorkerPlugin):
+class WorkerResources(WorkerPlugin):
     """The resources of one run on one worker: set up on first use, torn down on close.
 
     ``setup`` makes the project importable and imports every resource type;
@@ -379,8 +376,9 @@ class _WorkerResources(WorkerPlugin):
                 sys.path.insert(0, path)
         importlib.invalidate_caches()
         resources: dict[str, ResolvedResource] = {}
+        types = TypeResolver()
         for key, rs in spec.resources.items():
-            found = resolve_type(rs.type_path, {})
+            found = types.resolve(rs.type_path)
             if isinstance(found, str):
                 self._broken[key] = SetupError(
                     key, f"cannot import its type on worker {self._label}: {found}"
@@ -390,12 +388,14 @@ class _WorkerResources(WorkerPlugin):
                 key=key,
                 type_name=rs.type_name,
                 rtype=found,
-                inputs=_unseal(dict(rs.inputs)),
+                inputs=Config(_unseal(dict(rs.inputs))),
                 deps=rs.deps,
                 origins={},
                 key_loc=rs.key_loc,
                 type_loc=rs.type_loc,
                 validated=None,
+                shape=rs.shape,
+                names=spec.names,
             )
         # A resource that refers to a broken one fails with it, naming the root cause.
         changed = True
@@ -415,7 +415,8 @@ class _WorkerResources(WorkerPlugin):
             merged=merged,
             env=Env({}, {}),
             resources=resources,
-            secrets=frozenset(s.get_secret_value() for s in spec.secrets),
+            redactor=spec.redactor,
+            names=spec.names,
         )
         self._scope = ResourceScope(self._profile, on_event=self._record)
         if self._broken:
@@ -451,17 +452,23 @@ class _WorkerResources(WorkerPlugin):
         except KeyError:
             pass
         try:
-            found = _lookup(task.path)
-        except Exception as exc:
+            found = import_object(task.path)
+        except ImportPathError as exc:
             failure = _TaskFailure(
                 task.name,
                 "asset",
                 task.name,
-                f"cannot import {task.path} on worker {self._label}: "
-                f"{_describe(exc, self._profile.secrets)}",
+                f"{self._profile.redactor.redact(str(exc))} on worker {self._label}",
             )
             raise failure from None
-        fn: Callable[..., Any] = found.fn if isinstance(found, AssetDef) else found
+        fn = found.fn if isinstance(found, AssetDef) else found
+        if not callable(fn):
+            raise _TaskFailure(
+                task.name,
+                "asset",
+                task.name,
+                f"{task.path} on worker {self._label} is not callable",
+            )
         self._functions[task.path] = fn
         return fn
 
@@ -482,12 +489,12 @@ class _WorkerResources(WorkerPlugin):
                 if task.is_async:
                     value = asyncio.run(value)
             except Exception as exc:
-                error = _failure(task.name, exc, self._profile.secrets)
+                error = asset_failure(task.name, exc, self._profile.redactor)
                 if isinstance(error, SetupError):
                     failure = _TaskFailure(task.name, "setup", error.key, error.detail)
                     failure.cause = _portable(error.__cause__)
                 else:
-                    failure = _TaskFailure(task.name, "asset", task.name, _why(error))
+                    failure = _TaskFailure(task.name, "asset", task.name, failure_reason(error))
                     failure.cause = _portable(exc)
                 failure.seconds = time.perf_counter() - started
                 failure.batch = self._latest()
@@ -528,7 +535,7 @@ def _run_asset(plugin: str, task: _AssetTask, *upstream: _Done) -> _Done:
     """The Dask task of one asset: run it with the resources of the worker it landed on."""
     worker = get_worker()
     resources = worker.plugins.get(plugin)
-    if not isinstance(resources, _WorkerResources):
+    if not isinstance(resources, WorkerResources):
         raise _TaskFailure(
             task.name,
             "asset",
@@ -540,7 +547,7 @@ def _run_asset(plugin: str, task: _AssetTask, *upstream: _Done) -> _Done:
 
 async def _close_on_worker(plugin: str, dask_worker: Worker) -> _WorkerReport | None:
     resources = dask_worker.plugins.get(plugin)
-    if not isinstance(resources, _WorkerResources):
+    if not isinstance(resources, WorkerResources):
         return None
     # Waiting for running assets blocks: do it off the worker's event loop.
     return await asyncio.get_running_loop().run_in_executor(None, resources.close)
@@ -555,12 +562,32 @@ def _worker_order(item: tuple[str, object]) -> tuple[int, str]:
     return (len(label), label)
 
 
-def describe_executor(executor: str, jobs: int) -> str:
-    """How a run header names the executor: ``dask: a local cluster of 2 worker processes``."""
-    if executor == "dask":
-        noun = "process" if jobs == 1 else "processes"
-        return f"dask: a local cluster of {jobs} worker {noun}"
-    return f"dask: scheduler {executor}"
+class DaskExecutor:
+    """Assets as Dask tasks: ``"dask"`` (a local cluster of ``jobs`` worker processes,
+    closed after the run), a scheduler address, or a connected ``distributed.Client``."""
+
+    def __init__(self, target: object) -> None:
+        if isinstance(target, str) and target != "dask" and ":" not in target or (
+            not isinstance(target, str) and not isinstance(target, Client)
+        ):
+            raise UsageError(
+                f"unknown executor {target!r}: use 'local', 'dask', a scheduler address "
+                "such as 'tcp://10.0.0.5:8786', or a distributed.Client"
+            )
+        self.target = target
+
+    def describe(self, jobs: int) -> str:
+        """How a run header names it: ``dask: a local cluster of 2 worker processes``."""
+        if self.target == "dask":
+            noun = "process" if jobs == 1 else "processes"
+            return f"dask: a local cluster of {jobs} worker {noun}"
+        if isinstance(self.target, str):
+            return f"dask: scheduler {self.target}"
+        return f"dask: scheduler {self.target.scheduler_info().get('address', '?')}"
+
+    def run(self, job: Job) -> RunResult:
+        """Run the job on the cluster; the same result, events and errors as a local run."""
+        return run_on_dask(job, self.target)
 
 
 @contextlib.contextmanager
@@ -580,56 +607,43 @@ def _connect(executor: str | Client, jobs: int) -> Iterator[Client]:
             )
         except Exception as exc:
             raise RunError(
-                f"cannot start a local Dask cluster: {_describe(exc, frozenset())} (from a "
+                f"cannot start a local Dask cluster: {Redactor().describe(exc)} (from a "
                 "script, start the run under `if __name__ == '__main__':`)"
             ) from exc
         with cluster, Client(cluster, set_as_default=False) as client:
             yield client
         return
-    if ":" not in executor:
-        raise UsageError(
-            f"unknown executor '{executor}': use 'local', 'dask', a scheduler address "
-            "such as 'tcp://10.0.0.5:8786', or a distributed.Client"
-        )
     try:
         client = Client(executor, set_as_default=False)
     except Exception as exc:
         raise RunError(
-            f"cannot reach the Dask scheduler at {executor}: {_describe(exc, frozenset())}"
+            f"cannot reach the Dask scheduler at {executor}: {Redactor().describe(exc)}"
         ) from exc
     with client:
         yield client
 
 
-def run_on_dask(
-    bound: BoundDefinitions,
-    order: Sequence[str],
-    executor: str | Client,
-    *,
-    jobs: int = 1,
-    on_event: Callable[[Event], None] | None = None,
-) -> RunResult:
-    """Run ``order`` on a Dask cluster; the same result, events and errors as a local run.
+def run_on_dask(job: Job, executor: str | Client) -> RunResult:
+    """Run ``job`` on a Dask cluster; the same result, events and errors as a local run.
 
-    ``executor`` is ``"dask"`` (a new local cluster of ``jobs`` worker
+    ``executor`` is ``"dask"`` (a new local cluster of ``job.jobs`` worker
     processes, closed after the run), a scheduler address, or a connected
-    ``distributed.Client`` (left open). Resource events from workers are
-    :class:`WorkerEvent` objects.
+    ``distributed.Client`` (left open). Resource events from workers carry the
+    worker's name in ``Event.worker``.
     """
-    if bound.overrides:
+    if job.overrides:
         raise UsageError(
             "overrides are live objects and cannot be sent to Dask workers; "
             "run with the local executor, or bind the keys in a profile"
         )
-    if not order:
+    if not job.order:
         return RunResult()
     token = uuid.uuid4().hex[:8]
     plugin = f"envres-{token}"
-    spec = _spec(bound, order)
-    tasks = _tasks(bound, order)
-    emit = on_event or (lambda e: None)
-    with _connect(executor, jobs) as client:
-        return _DaskRun(client, plugin, token, spec, tasks, emit, bound.profile.secrets).run()
+    spec = profile_spec(job)
+    tasks = _tasks(job)
+    with _connect(executor, job.jobs) as client:
+        return _DaskRun(client, plugin, token, spec, tasks, job.emit, job.profile.redactor).run()
 
 
 class _DaskRun:
@@ -643,7 +657,7 @@ class _DaskRun:
         spec: _ProfileSpec,
         tasks: dict[str, _AssetTask],
         emit: Callable[[Event], None],
-        secrets: frozenset[str],
+        redactor: Redactor,
     ) -> None:
         self.client = client
         self.plugin = plugin
@@ -651,7 +665,7 @@ class _DaskRun:
         self.spec = spec
         self.tasks = tasks
         self.emit = emit
-        self.secrets = secrets
+        self.redactor = redactor
         self.seen: dict[str, set[int]] = {}
 
     def run(self) -> RunResult:
@@ -659,13 +673,13 @@ class _DaskRun:
 
     def _execute(self) -> RunResult:
         try:
-            self.client.register_plugin(_WorkerResources(self.spec), name=self.plugin)
+            self.client.register_plugin(WorkerResources(self.spec), name=self.plugin)
         except _TaskFailure as exc:
             error = exc.error()
             raise error from error.__cause__
         except Exception as exc:
             raise RunError(
-                f"cannot start the run on the Dask workers: {_describe(exc, self.secrets)}"
+                f"cannot start the run on the Dask workers: {self.redactor.describe(exc)}"
             ) from exc
         futures: dict[str, Future[Any]] = {}
         for name, task in self.tasks.items():
@@ -715,13 +729,13 @@ class _DaskRun:
                 self._emit_batch(exc.batch)
             error = exc.error()
             # A dependent can surface first, carrying its upstream's failure: name the culprit.
-            self.emit(Event("asset_failed", exc.asset or name, exc.seconds, _why(error)))
+            self.emit(Event("asset_failed", exc.asset or name, exc.seconds, failure_reason(error)))
             return error
         except Exception as exc:
             # The cluster's own failure: a worker died, a value did not pickle...
-            error = AssetError(name, _describe(exc, self.secrets))
+            error = AssetError(name, self.redactor.describe(exc))
             error.__cause__ = exc
-            self.emit(Event("asset_failed", name, 0.0, _why(error)))
+            self.emit(Event("asset_failed", name, 0.0, failure_reason(error)))
             return error
         assert isinstance(done, _Done)
         return done
@@ -737,7 +751,7 @@ class _DaskRun:
         for number, e in enumerate(batch.events, batch.first):
             if number not in seen:
                 seen.add(number)
-                self.emit(WorkerEvent(e.kind, e.name, e.seconds, e.error, worker=batch.worker))
+                self.emit(Event(e.kind, e.name, e.seconds, e.error, worker=batch.worker))
 
     def _teardown(self) -> list[RunError]:
         """Close the run on every worker (waiting for running assets); the failed teardowns."""
@@ -746,7 +760,7 @@ class _DaskRun:
             reports = self.client.run(_close_on_worker, self.plugin, on_error="return")
         except Exception as exc:
             errors.append(
-                RunError(f"teardown on the Dask workers failed: {_describe(exc, self.secrets)}")
+                RunError(f"teardown on the Dask workers failed: {self.redactor.describe(exc)}")
             )
             reports = {}
         for address, report in sorted(reports.items(), key=_worker_order):
@@ -754,7 +768,7 @@ class _DaskRun:
                 errors.append(
                     RunError(
                         f"teardown on Dask worker {address} failed: "
-                        f"{_describe(report, self.secrets)}"
+                        f"{self.redactor.describe(report)}"
                     )
                 )
                 continue

@@ -6,20 +6,18 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from envres._errors import Problem, ProfileError, UsageError
-from envres._load import import_definitions, load_profile
-from envres._run import RunResult, plan, run_assets, run_then_close
-from envres._scope import Event, ResourceScope
-from envres._validate import ResolvedProfile
+from envres._catalog import Catalog
+from envres._errors import UsageError
+from envres._events import Event
+from envres._executors import Job, executor_for
+from envres._load import load_profile
+from envres._resolved import ResolvedProfile
+from envres._run import RunResult
+from envres._scope import ResourceScope
 
-if TYPE_CHECKING:
-    from distributed import Client
-
-    from envres._definitions import Definitions
-
-__all__ = ["BoundDefinitions", "bind", "load"]
+__all__ = ["BoundDefinitions", "bind"]
 
 
 class BoundDefinitions:
@@ -36,7 +34,7 @@ class BoundDefinitions:
 
     def __init__(
         self,
-        defs: Definitions,
+        defs: Catalog,
         profile: ResolvedProfile,
         overrides: Mapping[str, Any] | None = None,
     ) -> None:
@@ -81,7 +79,7 @@ class BoundDefinitions:
         *,
         jobs: int = 1,
         on_event: Callable[[Event], None] | None = None,
-        executor: str | Client = "local",
+        executor: object = "local",
     ) -> RunResult:
         """Run ``assets`` (default: all) and what they need, then tear everything down.
 
@@ -97,16 +95,9 @@ class BoundDefinitions:
 
             bound.run(executor="tcp://10.0.0.5:8786")
         """
-        order = plan(self.defs, assets)
-        if not isinstance(executor, str) or executor != "local":
-            from envres._dask import run_on_dask  # imports distributed: only for this
-
-            return run_on_dask(self, order, executor, jobs=jobs, on_event=on_event)
-        scope = self.scope(on_event)
-        return run_then_close(
-            lambda: run_assets(self.defs, scope, order, jobs=jobs, on_event=on_event),
-            scope.close,
-        )
+        order = tuple(self.defs.plan(assets))
+        job = Job(self.defs, self.profile, order, self.overrides, jobs, on_event)
+        return executor_for(executor).run(job)
 
 
 @contextlib.contextmanager
@@ -129,7 +120,7 @@ def _closing(scope: ResourceScope) -> Iterator[ResourceScope]:
 
 
 def bind(
-    defs: Definitions,
+    defs: Catalog,
     *,
     profile: str | None = None,
     project: str | Path | None = None,
@@ -153,42 +144,3 @@ def bind(
         overrides=frozenset(overrides or ()),
     )
     return BoundDefinitions(defs, resolved, overrides)
-
-
-def load(
-    profile: str | None = None,
-    *,
-    project: str | Path | None = None,
-    definitions: str | None = None,
-    profiles_dir: str | Path | None = None,
-    env: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> BoundDefinitions:
-    """Import the project's definitions (``[tool.envres] definitions``) and bind a profile.
-
-    The same lookups as the command line: ``profile`` else ``ENVRES_PROFILE``
-    else ``default_profile`` else ``dev``.
-    """
-    from envres._settings import load_settings
-
-    environ = os.environ if env is None else env
-    settings = load_settings(
-        project=project,
-        environ=environ,
-        profile=profile,
-        profiles_dir=profiles_dir,
-        definitions=definitions,
-    )
-    if settings.definitions is None:
-        raise ProfileError(
-            [Problem("no definitions: set [tool.envres] definitions = 'module:attribute'")]
-        )
-    defs = import_definitions(settings.definitions, settings.project)
-    return bind(
-        defs,
-        profile=settings.profile,
-        project=settings.project,
-        profiles_dir=settings.profiles_dir,
-        env=environ,
-        overrides=overrides,
-    )

@@ -1,25 +1,24 @@
-"""Assets and the Definitions object that holds them with the resource types."""
+"""Assets: functions whose parameters name the resources and upstream assets they take."""
 
 from __future__ import annotations
 
 import contextlib
 import inspect
 import typing
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any, overload
 
-from envres._bound import BoundDefinitions, bind
 from envres._errors import DefinitionError
-from envres._resources import Resource, ResourceFunction, ResourceType, resource_type_of
 
-__all__ = ["AssetDef", "Definitions", "asset"]
+__all__ = ["AssetDef", "asset"]
 
 
 class AssetDef:
     """An asset: a function whose parameters name resources or upstream assets.
 
     Calling an ``AssetDef`` calls the function unchanged, so assets stay easy to
-    unit-test. ``params`` is computed once, here, never per call.
+    unit-test. ``params`` is computed once, here, never per call; ``source`` is
+    the file and line of the definition, for messages and ``envres assets``.
     """
 
     def __init__(self, fn: Callable[..., Any], name: str, description: str | None) -> None:
@@ -43,6 +42,10 @@ class AssetDef:
             with contextlib.suppress(Exception):
                 annotations = typing.get_type_hints(fn)
         self.annotations: dict[str, Any] = {k: v for k, v in annotations.items() if k in params}
+        code = getattr(inspect.unwrap(fn), "__code__", None)
+        self.source: tuple[str, int] | None = (
+            (code.co_filename, code.co_firstlineno) if code is not None else None
+        )
 
     @property
     def description(self) -> str | None:
@@ -121,103 +124,3 @@ def asset(
     if fn is not None:
         return wrap(fn)
     return wrap
-
-
-class Definitions:
-    """The assets of a pipeline and the resource types its profiles may name.
-
-    ::
-
-        defs = envres.Definitions(
-            assets=[orders, report],
-            resource_types={"duckdb": DuckDBWarehouse, "console": console},
-        )
-        with defs.with_profile("dev") as bound:   # validated, nothing set up yet
-            bound.run()
-
-    A parameter of an asset that names another asset is a dependency on it;
-    every other parameter is a resource key the profile must bind (unless the
-    parameter has a default).
-    """
-
-    def __init__(
-        self,
-        assets: Sequence[AssetDef] = (),
-        resource_types: Mapping[str, type[Resource] | ResourceFunction[Any]] | None = None,
-    ) -> None:
-        by_name: dict[str, AssetDef] = {}
-        for a in assets:
-            if not isinstance(a, AssetDef):
-                raise DefinitionError(
-                    f"Definitions(assets=...) takes functions decorated with @envres.asset; "
-                    f"got {a!r}"
-                )
-            if a.name in by_name:
-                raise DefinitionError(f"two assets are named '{a.name}'")
-            by_name[a.name] = a
-        self.assets: Mapping[str, AssetDef] = by_name
-        self.resource_types: Mapping[str, ResourceType] = {
-            key: resource_type_of(target, key) for key, target in (resource_types or {}).items()
-        }
-        self.upstream: Mapping[str, tuple[str, ...]] = {
-            a.name: tuple(p for p in a.params if p in by_name) for a in by_name.values()
-        }
-        self.resource_params: Mapping[str, tuple[str, ...]] = {
-            a.name: tuple(p for p in a.params if p not in by_name) for a in by_name.values()
-        }
-        self._check_asset_cycles()
-
-    def _check_asset_cycles(self) -> None:
-        state: dict[str, int] = {}
-        for start in self.assets:
-            stack: list[tuple[str, Iterator[str]]] = [(start, iter(self.upstream[start]))]
-            if state.get(start) == 2:
-                continue
-            state[start] = 1
-            path = [start]
-            while stack:
-                node, it = stack[-1]
-                nxt = next(it, None)
-                if nxt is None:
-                    state[node] = 2
-                    stack.pop()
-                    path.pop()
-                elif state.get(nxt) == 1:
-                    cycle = [*path[path.index(nxt) :], nxt]
-                    raise DefinitionError(f"assets depend on each other: {' -> '.join(cycle)}")
-                elif state.get(nxt) is None:
-                    state[nxt] = 1
-                    path.append(nxt)
-                    stack.append((nxt, iter(self.upstream[nxt])))
-
-    def with_profile(
-        self,
-        profile: str | None = None,
-        *,
-        project: str | None = None,
-        profiles_dir: str | None = None,
-        env: Mapping[str, str] | None = None,
-        overrides: Mapping[str, Any] | None = None,
-        allow_missing_env: bool = False,
-    ) -> BoundDefinitions:
-        """Load, merge and validate a profile; return the bound definitions.
-
-        Raises :class:`envres.ProfileError` listing every problem. Nothing is set
-        up until you run or open a scope. ``env`` replaces the process environment
-        (handy in tests); ``overrides`` binds keys to objects of your own.
-        """
-        return bind(
-            self,
-            profile=profile,
-            project=project,
-            profiles_dir=profiles_dir,
-            env=env,
-            overrides=overrides,
-            allow_missing_env=allow_missing_env,
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"Definitions(assets={sorted(self.assets)}, "
-            f"resource_types={sorted(self.resource_types)})"
-        )

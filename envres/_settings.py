@@ -23,9 +23,18 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from envres._errors import Loc, Problem, ProfileError
+from envres._errors import Loc, Problem, ProfileError, suggest
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["TABLE_KEYS", "Settings", "load_settings"]
+
+#: The keys ``[tool.envres]`` may hold.
+TABLE_KEYS = (
+    "definitions",
+    "profiles_dir",
+    "default_profile",
+    "secret_names",
+    "allowed_imports",
+)
 
 
 class Settings(BaseSettings):
@@ -43,6 +52,8 @@ class Settings(BaseSettings):
     definitions: str | None = None
     profiles_dir: Path = Path("profiles")
     profile: str = Field(default="dev", validation_alias=AliasChoices("profile", "default_profile"))
+    secret_names: tuple[str, ...] = ()
+    allowed_imports: tuple[str, ...] | None = None
 
     @property
     def profiles_path(self) -> Path:
@@ -66,13 +77,13 @@ def load_settings(
     given = {k: v for k, v in flags.items() if v is not None}
     given["project"] = project_dir
     table = _read_table(pyproject)
-    unknown = sorted(set(table) - {"definitions", "profiles_dir", "default_profile"})
+    unknown = sorted(set(table) - set(TABLE_KEYS))
     if unknown:
         raise ProfileError(
             [
                 Problem(
-                    f"unknown key '{unknown[0]}' in [tool.envres] "
-                    "(allowed: definitions, profiles_dir, default_profile)",
+                    f"unknown key '{unknown[0]}' in [tool.envres]{suggest(unknown[0], TABLE_KEYS)} "
+                    f"(allowed: {', '.join(TABLE_KEYS)})",
                     Loc(str(pyproject), 1, 1),
                 )
             ]

@@ -7,13 +7,12 @@ raised one at a time, so a user sees every structural mistake at once.
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envres._errors import Loc, Problem, ProfileError, ProfileNotFoundError, YamlError
+from envres._errors import Loc, Problem, ProfileError, ProfileNotFoundError, YamlError, suggest
 from envres._nodes import Node
 from envres._yaml import load_yaml
 
@@ -24,19 +23,12 @@ __all__ = [
     "check_profile_name",
     "discover",
     "load_merged",
-    "suggest",
 ]
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _TOP_KEYS = ("extends", "env_files", "resources")
 _ENTRY_KEYS = ("type", "config")
-
-
-def suggest(word: str, choices: Sequence[str]) -> str:
-    """``"; did you mean 'x'?"`` for a near miss, else ``""``."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +66,8 @@ class MergedProfile:
     """A profile with its ``extends`` chain merged in.
 
     ``chain`` lists every file merged, ancestors first. ``env_files`` are in
-    increasing precedence (a later file wins).
+    increasing precedence (a later file wins). ``removed`` says where each key that
+    a parent defined was removed with ``key: null``.
     """
 
     name: str
@@ -83,6 +76,7 @@ class MergedProfile:
     chain: tuple[str, ...]
     resources: Mapping[str, Entry]
     env_files: tuple[EnvFile, ...] = field(default=())
+    removed: Mapping[str, Loc] = field(default_factory=dict)
 
 
 def check_profile_name(name: str) -> str | None:
@@ -137,6 +131,7 @@ class _Parsed:
     extends: tuple[tuple[str, Loc], ...]
     env_files: tuple[EnvFile, ...]
     resources: dict[str, Entry | None]
+    removals: dict[str, Loc] = field(default_factory=dict)
 
 
 def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Problem]) -> _Parsed:
@@ -181,6 +176,7 @@ def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Proble
         for name, loc in _names(top.get("env_files"), "env_files", problems)
     )
     resources: dict[str, Entry | None] = {}
+    removals: dict[str, Loc] = {}
     res_node = top.get("resources")
     if res_node is not None and res_node.value is not None:
         if not isinstance(res_node.value, dict):
@@ -195,7 +191,9 @@ def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Proble
                 entry = _parse_entry(key, node, problems)
                 if entry is None or isinstance(entry, Entry):
                     resources[key] = entry
-    return _Parsed(pf, extends, env_files, resources)
+                if entry is None:
+                    removals[key] = node.key_loc or node.loc
+    return _Parsed(pf, extends, env_files, resources, removals)
 
 
 def _parse_entry(key: str, node: Node, problems: list[Problem]) -> Entry | bool | None:
@@ -379,6 +377,7 @@ def load_merged(
 
     chain: list[str] = []
     env_files: list[EnvFile] = []
+    removed: dict[str, Loc] = {}
 
     def merged(n: str, stack: tuple[str, ...]) -> dict[str, Entry]:
         p = parsed(n)
@@ -413,9 +412,11 @@ def load_merged(
         for key, child in p.resources.items():
             m = merge_entries(resources.get(key), child)
             if m is None:
-                resources.pop(key, None)
+                if resources.pop(key, None) is not None:
+                    removed[key] = p.removals[key]
             else:
                 resources[key] = m
+                removed.pop(key, None)
         if n not in chain:
             chain.append(n)
         for ef in p.env_files:
@@ -434,4 +435,5 @@ def load_merged(
         chain=tuple(chain),
         resources=resources,
         env_files=tuple(env_files),
+        removed={k: loc for k, loc in removed.items() if k not in resources},
     )

@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
+from envres._assets import AssetDef
 from envres._bound import BoundDefinitions
-from envres._definitions import AssetDef, Definitions
+from envres._definitions import Definitions
 from envres._errors import UsageError
 
 __all__ = ["envres_bind", "envres_call"]

@@ -1,10 +1,8 @@
-"""Running assets in dependency order, independent ones in parallel.
+"""The local executor: assets on threads of this process, resources in one scope.
 
-The scheduler knows nothing of profiles: it asks a :class:`ResourceScope` for
-resources by key and passes upstream return values by name. With one job,
-assets run on the calling thread, so Ctrl-C interrupts the asset itself; with
-more, they run on daemon worker threads while the calling thread waits, so a
-signal still reaches it at once.
+With one job, assets run on the calling thread, so Ctrl-C interrupts the asset
+itself; with more, they run on daemon worker threads while the calling thread
+waits, so a signal still reaches it at once.
 """
 
 from __future__ import annotations
@@ -13,93 +11,43 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from envres._errors import AssetError, RunError, SetupError, UsageError
-from envres._profiles import suggest
-from envres._scope import Event, ResourceScope, _describe
+from envres._assets import AssetDef
+from envres._catalog import Catalog
+from envres._events import Event
+from envres._executors._base import Job
+from envres._run import RunResult, asset_failure, failure_reason, run_then_close
+from envres._scope import ResourceScope
 
-if TYPE_CHECKING:
-    from envres._definitions import AssetDef, Definitions
-
-__all__ = ["RunResult", "plan", "run_assets", "run_then_close"]
-
-
-@dataclass
-class RunResult:
-    """What a run produced: each asset's return value and how long it took."""
-
-    outputs: dict[str, Any] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def __getitem__(self, asset: str) -> Any:
-        return self.outputs[asset]
+__all__ = ["LocalExecutor", "plan_call", "run_assets"]
 
 
-def run_then_close(
-    execute: Callable[[], RunResult], close: Callable[[], Sequence[RunError]]
-) -> RunResult:
-    """Run, then tear down whatever happened; the one place failures are combined.
+class LocalExecutor:
+    """Threads here: ``jobs`` independent assets at once, resources shared by all."""
 
-    A run error keeps its place and gains the failed teardowns in ``failures``;
-    an interrupt (Ctrl-C, SIGTERM) stays the interrupt, the failed teardowns noted
-    on it; after a clean run, the first failed teardown is raised.
-    """
-    try:
-        result = execute()
-    except RunError as exc:
-        exc.failures = (*exc.failures, *close())
-        raise
-    except BaseException as exc:
-        for error in close():
-            exc.add_note(f"also: {error.message}")
-        raise
-    errors = close()
-    if errors:
-        errors[0].failures = tuple(errors)
-        raise errors[0] from errors[0].__cause__
-    return result
+    def describe(self, jobs: int) -> str:
+        return f"{jobs} job" if jobs == 1 else f"{jobs} jobs"
+
+    def run(self, job: Job) -> RunResult:
+        scope = ResourceScope(job.profile, job.overrides, job.on_event)
+        return run_then_close(
+            lambda: run_assets(job.catalog, scope, job.order, jobs=job.jobs, emit=job.emit),
+            scope.close,
+        )
 
 
-def plan(defs: Definitions, selection: Sequence[str] | None) -> list[str]:
-    """The assets to run, upstream first: the selection and everything it needs.
-
-    Raises :class:`UsageError` for an unknown asset name.
-    """
-    names = list(defs.assets) if not selection else list(selection)
-    for n in names:
-        if n not in defs.assets:
-            raise UsageError(
-                f"unknown asset '{n}'{suggest(n, sorted(defs.assets))} "
-                f"(assets: {', '.join(sorted(defs.assets)) or 'none'})"
-            )
-    order: list[str] = []
-    seen: set[str] = set()
-
-    def visit(n: str) -> None:
-        if n in seen:
-            return
-        seen.add(n)
-        for up in defs.upstream[n]:
-            visit(up)
-        order.append(n)
-
-    for n in names:
-        visit(n)
-    return order
-
-
-def _plan_call(
-    asset: AssetDef, defs: Definitions, scope: ResourceScope, available: set[str]
+def plan_call(
+    asset: AssetDef, catalog: Catalog, scope: ResourceScope, available: set[str]
 ) -> Callable[[dict[str, Any]], Any]:
     """The asset as a one-argument call: upstream outputs in, its return value out.
 
     The argument plan is computed here, once; the returned closure is the hot
-    path (issue #5: within 2x of a direct keyword call), hence locals and loops.
+    path (within 2x of a direct keyword call, bench/injection.py), hence locals
+    and loops.
     """
     fn = asset.fn
-    ups = set(defs.upstream[asset.name])
+    ups = set(catalog.upstream[asset.name])
     upstream = tuple(p for p in asset.params if p in ups)
     resources = tuple(p for p in asset.params if p not in ups and p in available)
     live = scope.values
@@ -128,23 +76,22 @@ def _plan_call(
 
 
 def run_assets(
-    defs: Definitions,
+    catalog: Catalog,
     scope: ResourceScope,
     order: Sequence[str],
     *,
     jobs: int = 1,
-    on_event: Callable[[Event], None] | None = None,
+    emit: Callable[[Event], None] = lambda e: None,
 ) -> RunResult:
-    """Run ``order`` (from :func:`plan`) using ``scope``; raise AssetError on the first failure.
+    """Run ``order`` (from :meth:`Catalog.plan`) using ``scope``; raise on the first failure.
 
     After a failure no new asset starts; running ones finish. The caller closes
     the scope.
     """
-    emit = on_event or (lambda e: None)
     available = set(scope.keys)
-    calls = {n: _plan_call(defs.assets[n], defs, scope, available) for n in order}
+    calls = {n: plan_call(catalog.assets[n], catalog, scope, available) for n in order}
     result = RunResult()
-    secrets = scope.profile.secrets
+    redactor = scope.profile.redactor
     if jobs <= 1:
         for n in order:
             started = time.perf_counter()
@@ -152,19 +99,19 @@ def run_assets(
             try:
                 result.outputs[n] = calls[n](result.outputs)
             except Exception as exc:
-                error = _failure(n, exc, secrets)
-                emit(Event("asset_failed", n, time.perf_counter() - started, _why(error)))
+                error = asset_failure(n, exc, redactor)
+                emit(Event("asset_failed", n, time.perf_counter() - started, failure_reason(error)))
                 if error is exc:
                     raise
                 raise error from exc
             result.seconds[n] = time.perf_counter() - started
             emit(Event("asset_done", n, result.seconds[n]))
         return result
-    return _run_parallel(defs, scope, order, calls, jobs, emit, result)
+    return _run_parallel(catalog, scope, order, calls, jobs, emit, result)
 
 
 def _run_parallel(
-    defs: Definitions,
+    catalog: Catalog,
     scope: ResourceScope,
     order: Sequence[str],
     calls: dict[str, Callable[[dict[str, Any]], Any]],
@@ -173,7 +120,7 @@ def _run_parallel(
     result: RunResult,
 ) -> RunResult:
     planned = set(order)
-    waiting = {n: {u for u in defs.upstream[n] if u in planned} for n in order}
+    waiting = {n: {u for u in catalog.upstream[n] if u in planned} for n in order}
     dependents: dict[str, list[str]] = {n: [] for n in order}
     for n in order:
         for u in waiting[n]:
@@ -219,8 +166,8 @@ def _run_parallel(
                     interrupt = exc
                 continue
             if exc is not None:
-                error = _failure(name, exc, scope.profile.secrets)
-                emit(Event("asset_failed", name, elapsed, _why(error)))
+                error = asset_failure(name, exc, scope.profile.redactor)
+                emit(Event("asset_failed", name, elapsed, failure_reason(error)))
                 if failure is None:
                     failure = (name, exc)
                 continue
@@ -241,21 +188,8 @@ def _run_parallel(
         raise interrupt
     if failure is not None:
         name, exc = failure
-        error = _failure(name, exc, scope.profile.secrets)
+        error = asset_failure(name, exc, scope.profile.redactor)
         if error is exc:
             raise error
         raise error from exc
     return result
-
-
-def _failure(asset: str, exc: BaseException, secrets: frozenset[str]) -> RunError:
-    """The error a failed asset stops the run with: a resource's own SetupError as is."""
-    if isinstance(exc, SetupError):
-        return exc
-    return AssetError(asset, _describe(exc, secrets))
-
-
-def _why(error: RunError) -> str:
-    if isinstance(error, SetupError):
-        return f"not run: resource '{error.key}' could not be set up"
-    return error.detail if isinstance(error, AssetError) else error.message

@@ -21,12 +21,18 @@ __all__ = ["PROCESS", "Env", "build_env"]
 PROCESS = "environment"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Env:
-    """Variable values and, for each, its source: ``"environment"`` or an env file path."""
+    """Variable values and, for each, its source: ``"environment"`` or an env file path.
+
+    Its repr names no value: the environment holds secrets.
+    """
 
     values: Mapping[str, str]
     sources: Mapping[str, str]
+
+    def __repr__(self) -> str:
+        return f"<Env of {len(self.values)} variables>"
 
 
 def _read_env_file(

@@ -18,15 +18,20 @@ that builtin, so ``except ValueError`` in user code keeps working::
         └── TeardownError(RunError)                a resource's teardown raised
 
 Only the command line turns these into exit codes (see ``envres._cli``).
+
+:class:`Terminated` is not an error: it is how SIGTERM reaches the code that is
+running, as ``KeyboardInterrupt`` does for Ctrl-C, so teardown runs the same way.
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "INTERRUPTS",
     "AssetError",
     "DefinitionError",
     "EnvresError",
@@ -40,9 +45,17 @@ __all__ = [
     "SetupError",
     "TeardownError",
     "TemplateError",
+    "Terminated",
     "UsageError",
     "YamlError",
+    "suggest",
 ]
+
+
+def suggest(word: str, choices: Sequence[str]) -> str:
+    """``"; did you mean 'x'?"`` for a near miss among ``choices``, else ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,3 +205,11 @@ class TeardownError(RunError):
         self.key = key
         self.detail = message
         super().__init__(f"teardown of resource '{key}' failed: {message}")
+
+
+class Terminated(BaseException):
+    """Raised in the main thread by the command line's SIGTERM handler (exit code 143)."""
+
+
+#: What stops a run from outside: never turned into an error, always passed through.
+INTERRUPTS: tuple[type[BaseException], ...] = (KeyboardInterrupt, Terminated)

@@ -11,13 +11,12 @@ from __future__ import annotations
 import collections.abc
 import contextlib
 import inspect
-import types
 import typing
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
-from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr, create_model
+from pydantic import BaseModel, ConfigDict, create_model
 
 from envres._errors import DefinitionError
 
@@ -25,6 +24,7 @@ __all__ = [
     "Resource",
     "ResourceFunction",
     "ResourceType",
+    "lifespan_cm",
     "resource",
     "resource_type_of",
 ]
@@ -185,17 +185,14 @@ class ResourceType:
     """One resource implementation, whichever way it was written.
 
     ``model`` validates the config; ``provides`` is the class assets receive (for
-    interface checks; ``None`` when unknown); ``secret_fields`` are the config
-    fields that are secrets themselves, ``sensitive_fields`` those that may hold a
-    secret anywhere inside (nested models); values fed to either are never shown.
+    interface checks; ``None`` when unknown). Which of its values are secrets is
+    ``envres._secrets``' business (``model_shape(model)``).
     """
 
     name: str
     target: type[Resource] | ResourceFunction[Any]
     model: type[BaseModel]
     provides: type | None
-    secret_fields: frozenset[str]
-    sensitive_fields: frozenset[str] = frozenset()
 
     def lifecycle(self, config: Mapping[str, Any]) -> contextlib.AbstractContextManager[Any]:
         """Validate ``config`` into a fresh instance and return its setup/teardown.
@@ -205,14 +202,19 @@ class ResourceType:
         target = self.target
         if isinstance(target, type):
             instance = target.model_validate(dict(config))
-            return _lifespan_cm(instance.lifespan, instance)
+            return lifespan_cm(instance.lifespan, instance)
         validated = self.model.model_validate(dict(config))
         kwargs = {name: getattr(validated, name) for name in type(validated).model_fields}
-        return _lifespan_cm(lambda: target.fn(**kwargs), None)
+        return lifespan_cm(lambda: target.fn(**kwargs), None)
 
 
 @contextlib.contextmanager
-def _lifespan_cm(make: Callable[[], Iterator[Any]], instance: Any) -> Iterator[Any]:
+def lifespan_cm(make: Callable[[], Iterator[Any]], instance: Any) -> Iterator[Any]:
+    """One lifespan as a context manager: entering sets up, leaving tears down.
+
+    It yields ``instance`` (a Resource is what assets receive) or, for a resource
+    function, what the generator yielded.
+    """
     gen = make()
     if not isinstance(gen, Generator):
         raise DefinitionError("a lifespan must return a generator")
@@ -228,27 +230,6 @@ def _lifespan_cm(make: Callable[[], Iterator[Any]], instance: Any) -> Iterator[A
         else:
             gen.close()
             raise DefinitionError("lifespan yielded more than once; it must yield exactly once")
-
-
-def _is_secret(annotation: Any) -> bool:
-    """Whether the annotation is a secret type itself (``SecretStr``, ``SecretStr | None``)."""
-    if isinstance(annotation, type) and issubclass(annotation, (SecretStr, SecretBytes)):
-        return True
-    return typing.get_origin(annotation) in (typing.Union, types.UnionType) and any(
-        _is_secret(a) for a in typing.get_args(annotation)
-    )
-
-
-def _holds_secret(annotation: Any, seen: frozenset[type] = frozenset()) -> bool:
-    """Whether a secret can sit anywhere inside a value of this type (nested models too)."""
-    if isinstance(annotation, type):
-        if issubclass(annotation, (SecretStr, SecretBytes)):
-            return True
-        if issubclass(annotation, BaseModel) and annotation not in seen:
-            inner = seen | {annotation}
-            return any(_holds_secret(f.annotation, inner) for f in annotation.model_fields.values())
-        return False
-    return any(_holds_secret(a, seen) for a in typing.get_args(annotation))
 
 
 def resource_type_of(target: object, name: str | None = None) -> ResourceType:
@@ -269,7 +250,4 @@ def resource_type_of(target: object, name: str | None = None) -> ResourceType:
             f"{target!r} is not a resource type: subclass envres.Resource or decorate a "
             "generator function with @envres.resource"
         )
-    fields = model.model_fields.items()
-    secrets = frozenset(n for n, f in fields if _is_secret(f.annotation))
-    sensitive = frozenset(n for n, f in fields if _holds_secret(f.annotation))
-    return ResourceType(label, target, model, provides, secrets, sensitive)
+    return ResourceType(label, target, model, provides)

@@ -74,7 +74,6 @@ __all__ = [
     "Interpolated",
     "Segment",
     "VarUse",
-    "has_interpolation",
     "interpolate",
 ]
 
@@ -168,15 +167,6 @@ class _Expr:
 
 
 _Piece: TypeAlias = "str | _Expr"
-
-
-def has_interpolation(text: str) -> bool:
-    """Whether ``text`` may need :func:`interpolate` at all (it contains ``$``).
-
-    A cheap test for skipping work: ``has_interpolation("pa$word")`` is True even
-    though interpolating it changes nothing.
-    """
-    return "$" in text
 
 
 def interpolate(text: str, env: Mapping[str, str]) -> Interpolated:

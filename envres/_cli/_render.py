@@ -1,8 +1,9 @@
 """Text the inspecting commands print: resolved profiles, provenance, variables, diffs, schema.
 
-Pure functions from resolved data to strings; secrets are already masked in
-what they are given, and :func:`ResolvedProfile.redact` is applied by the caller
-as a last line of defence.
+Pure functions from resolved data to strings. Secret positions are masked in
+the data before it is formatted (``ResolvedResource.shown_config``), every other
+string through the profile's redactor, and the session masks each printed line
+again as a last line of defence.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from envres._env import PROCESS
-from envres._validate import MASK, Origin, ResolvedProfile, ResolvedResource
+from envres._resolved import ResolvedProfile, ResolvedResource
+from envres._secrets import MASK
+from envres._values import Origin
 
 if TYPE_CHECKING:
     from envres._resources import ResourceType
@@ -27,10 +30,16 @@ def profile_data(profile: ResolvedProfile) -> dict[str, Any]:
     """The resolved profile in the shape of a profile file."""
     return {
         "resources": {
-            key: {"type": res.type_name, "config": res.shown_config()}
+            key: {"type": res.type_name, "config": _shown(profile, res)}
             for key, res in profile.resources.items()
         }
     }
+
+
+def _shown(profile: ResolvedProfile, res: ResolvedResource) -> dict[str, Any]:
+    """A resource's config as shown: secret positions masked, then any secret text."""
+    shown: dict[str, Any] = profile.redactor.mask_data(res.shown_config())
+    return shown
 
 
 def _scalar(value: Any) -> str:
@@ -91,7 +100,7 @@ def explain_yaml(profile: ResolvedProfile) -> str:
         type_where = f"{res.type_loc.file}:{res.type_loc.line}" if res.type_loc else ""
         lines.append(f"  {key}:")
         lines.append(f"    type: {_scalar(res.type_name)}  # {type_where}")
-        config = res.shown_config()
+        config = _shown(profile, res)
         if not config:
             continue
         lines.append("    config:")
@@ -108,7 +117,7 @@ def explain_json(profile: ResolvedProfile) -> str:
     data = profile_data(profile)
     where: dict[str, str] = {}
     for key, res in profile.resources.items():
-        for name in res.shown_config():
+        for name in _shown(profile, res):
             origin = res.origins.get((name,)) or (
                 _first_origin(res.origins, name) if isinstance(res.inputs.get(name), dict) else None
             )
@@ -147,7 +156,8 @@ def env_table(profile: ResolvedProfile) -> str:
         if name in profile.env.values:
             source = profile.env.sources.get(name, PROCESS)
             state = "set (environment)" if source == PROCESS else f"set ({source})"
-            raw = profile.env.values[name]
+            # Masked before it is cut, so a cut never shows the start of a secret.
+            raw = profile.redactor.redact(profile.env.values[name])
             value = MASK if row["secret"] else (raw if len(raw) <= 40 else raw[:39] + "…")
         else:
             state, value = "not set", "-"

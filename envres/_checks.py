@@ -1,0 +1,145 @@
+"""The checks across resources and assets: references, dependency cycles, what assets need.
+
+Run after every config is validated on its own; each check appends problems, and
+nothing here raises. Graph walks use an explicit stack, so a chain of any length
+is checked without recursion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from envres._catalog import Catalog
+from envres._errors import Loc, Problem, suggest
+from envres._paths import display
+from envres._resolved import ResolvedResource
+from envres._values import Ref, refs_in
+
+__all__ = ["check_assets", "check_refs"]
+
+
+def check_refs(
+    resources: Mapping[str, ResolvedResource], defined: frozenset[str], problems: list[Problem]
+) -> None:
+    """Each ``{resource: key}`` names a defined key of a fitting type; no dependency cycle."""
+    for res in resources.values():
+        for name, value in res.inputs.items():
+            for ref in refs_in(value):
+                if ref.key not in defined:
+                    problems.append(
+                        Problem(
+                            f"refers to resource '{ref.key}', which the profile does not define"
+                            f"{suggest(ref.key, sorted(resources))}",
+                            ref.loc,
+                            f"resources.{res.key}.config.{name}",
+                        )
+                    )
+                    continue
+                target = resources.get(ref.key)
+                fields = res.rtype.model.model_fields
+                ann = fields[name].annotation if name in fields else None
+                if (
+                    target is not None
+                    and isinstance(value, Ref)
+                    and isinstance(ann, type)
+                    and target.rtype.provides is not None
+                    and not issubclass(target.rtype.provides, ann)
+                ):
+                    problems.append(
+                        Problem(
+                            f"needs a {ann.__qualname__}, but resource '{ref.key}' is "
+                            f"'{target.type_name}' ({target.rtype.provides.__qualname__})",
+                            ref.loc,
+                            f"resources.{res.key}.config.{name}",
+                        )
+                    )
+    _check_cycles(resources, problems)
+
+
+def _check_cycles(resources: Mapping[str, ResolvedResource], problems: list[Problem]) -> None:
+    """Report each dependency cycle once, at the reference that closes it."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    for start in resources:
+        if start in state:
+            continue
+        path = [start]
+        state[start] = 1
+        stack = [iter(resources[start].deps)]
+        while stack:
+            key = path[-1]
+            for dep in stack[-1]:
+                if dep not in resources:
+                    continue
+                if state.get(dep) == 1:
+                    cycle = [*path[path.index(dep) :], dep]
+                    res = resources[key]
+                    loc = next(
+                        (r.loc for v in res.inputs.values() for r in refs_in(v) if r.key == dep),
+                        res.key_loc,
+                    )
+                    problems.append(
+                        Problem(
+                            f"resource dependency cycle: {' -> '.join(cycle)}",
+                            loc,
+                            f"resources.{key}",
+                        )
+                    )
+                elif dep not in state:
+                    state[dep] = 1
+                    path.append(dep)
+                    stack.append(iter(resources[dep].deps))
+                    break
+            else:
+                state[key] = 2
+                path.pop()
+                stack.pop()
+
+
+def check_assets(
+    catalog: Catalog,
+    resources: Mapping[str, ResolvedResource],
+    profile: str,
+    defined: frozenset[str],
+    removed: Mapping[str, Loc],
+    problems: list[Problem],
+) -> None:
+    """Every resource an asset takes is bound, and is a subclass of the annotated interface.
+
+    A key the profile removed with ``key: null`` is traced to the line that removed it.
+    """
+    assets = sorted(catalog.assets)
+    for a in catalog.assets.values():
+        for param in catalog.resource_params[a.name]:
+            res = resources.get(param)
+            if res is None:
+                # Defined but invalid (already reported), overridden, or optional.
+                if param in defined or param in a.optional:
+                    continue
+                where = f" ({display(a.source[0])}:{a.source[1]})" if a.source else ""
+                if param in removed:
+                    loc = removed[param]
+                    why = f"removes ({loc.file}:{loc.line}: {param}: null)"
+                    hint = ""
+                else:
+                    why = "does not define"
+                    hint = suggest(param, sorted(resources)) or suggest(param, assets).replace(
+                        "did you mean", "did you mean the asset"
+                    )
+                problems.append(
+                    Problem(
+                        f"asset '{a.name}'{where} needs resource '{param}', which profile "
+                        f"'{profile}' {why}{hint}"
+                    )
+                )
+                continue
+            ann = a.annotations.get(param)
+            provided = res.rtype.provides
+            if isinstance(ann, type) and provided is not None and not issubclass(provided, ann):
+                problems.append(
+                    Problem(
+                        f"asset '{a.name}' expects a {ann.__qualname__} for '{param}', but type "
+                        f"'{res.type_name}' is a {provided.__qualname__}",
+                        res.type_loc,
+                        f"resources.{param}.type",
+                    )
+                )

@@ -1,0 +1,106 @@
+"""The ``envres`` command line: the one place where errors become exit codes.
+
+Exit codes: 0 success; 1 invalid profile or definitions, or no such profile;
+2 command-line usage; 3 a run failed; 130 Ctrl-C; 143 SIGTERM; 70 a bug in
+envres. Errors go to stderr, results to stdout; no traceback unless ``--debug``,
+and never a secret (every line goes through the session's redactor).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import NoReturn
+
+import click
+
+from envres._cli._app import AlreadyReported, cli
+from envres._cli._session import Session
+from envres._errors import EnvresError, ProfileError, RunError, Terminated, UsageError
+
+__all__ = [
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "EXIT_RUN_FAILED",
+    "EXIT_TERMINATED",
+    "EXIT_USAGE",
+    "invoke",
+    "main",
+]
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_RUN_FAILED = 3
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point of the ``envres`` command and ``python -m envres``."""
+    code = invoke(argv)
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+def invoke(argv: list[str] | None) -> int:
+    """Run one command and return its exit code; every error is reported here, once."""
+    session = Session()
+    try:
+        cli.main(args=argv, prog_name="envres", standalone_mode=False, obj=session)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        session.out(exc.ctx.get_help() if exc.ctx else str(exc))
+        return EXIT_USAGE
+    except click.UsageError as exc:
+        exc.show(file=session.stderr)
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        # click turns KeyboardInterrupt into Abort; teardown ran in `run` already.
+        session.err("interrupted; every resource that was set up has been torn down")
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        exc.show(file=session.stderr)
+        return exc.exit_code
+    except AlreadyReported as exc:
+        session.err(str(exc))
+        return EXIT_INVALID
+    except ProfileError as exc:
+        _debug(session, exc)
+        session.err(str(exc))
+        return EXIT_INVALID
+    except UsageError as exc:
+        _debug(session, exc)
+        session.err(f"envres: {exc}")
+        return EXIT_USAGE
+    except RunError as exc:
+        _debug(session, exc)
+        session.err(f"run failed: {exc.message}")
+        for extra in exc.failures[1:]:
+            session.err(f"also: {extra.message}")
+        return EXIT_RUN_FAILED
+    except EnvresError as exc:
+        _debug(session, exc)
+        session.err(f"envres: {exc}")
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        session.err("interrupted; every resource that was set up has been torn down")
+        return EXIT_INTERRUPTED
+    except Terminated:
+        session.err("terminated; every resource that was set up has been torn down")
+        return EXIT_TERMINATED
+    except Exception as exc:
+        _debug(session, exc)
+        session.err(
+            f"envres: internal error: {session.redactor.describe(exc)} "
+            "(run with --debug for a traceback, and please report it)"
+        )
+        return EXIT_INTERNAL
+    return EXIT_OK
+
+
+def _debug(session: Session, exc: BaseException) -> None:
+    if session.debug:
+        session.err("".join(traceback.format_exception(exc)).rstrip())

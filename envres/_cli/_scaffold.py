@@ -1,0 +1,182 @@
+"""``envres init``: a small working project to start from."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from envres._errors import Problem, ProfileError
+from envres._paths import display
+
+__all__ = ["scaffold"]
+
+_PYPROJECT = """[project]
+name = "{name}"
+version = "0.1.0"
+requires-python = ">=3.11"
+dependencies = ["envres"]
+
+[tool.envres]
+definitions = "pipeline:defs"
+profiles_dir = "profiles"
+default_profile = "dev"
+"""
+
+_TOOL_TABLE = """
+[tool.envres]
+definitions = "pipeline:defs"
+profiles_dir = "profiles"
+default_profile = "dev"
+"""
+
+_BASE = """# Shared by every profile: each key is a resource the assets ask for by name.
+resources:
+  warehouse:
+    type: sqlite
+    config:
+      path: ${WAREHOUSE_PATH:-:memory:}
+  notifier:
+    type: console
+    config:
+      prefix: "[{{ profile }}]"
+"""
+
+_DEV = """extends: base
+"""
+
+_PROD = """extends: base
+resources:
+  warehouse:
+    config:
+      path: ${WAREHOUSE_PATH:?set WAREHOUSE_PATH to the production database file}
+"""
+
+_PIPELINE = '''"""A small pipeline: replace the SQLite warehouse with yours."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+import envres
+
+
+class Warehouse(envres.Resource):
+    """What assets need from a warehouse."""
+
+    def query(self, sql: str) -> list[tuple[object, ...]]:
+        raise NotImplementedError
+
+
+class SQLiteWarehouse(Warehouse):
+    path: str = ":memory:"
+
+    def lifespan(self) -> Iterator[None]:
+        self._conn = sqlite3.connect(self.path, check_same_thread=False)
+        yield
+        self._conn.close()
+
+    def query(self, sql: str) -> list[tuple[object, ...]]:
+        return self._conn.execute(sql).fetchall()
+
+
+@envres.resource
+def console(prefix: str = "") -> Iterator[object]:
+    yield lambda message: print(prefix, message)
+
+
+@envres.asset
+def numbers(warehouse: Warehouse) -> list[int]:
+    return [row[0] for row in warehouse.query("select 1 union all select 2 union all select 3")]
+
+
+@envres.asset
+def total(numbers: list[int], notifier) -> int:  # type: ignore[no-untyped-def]
+    result = sum(numbers)
+    notifier(f"total is {result}")
+    return result
+
+
+defs = envres.Definitions(
+    assets=[numbers, total],
+    resource_types={"sqlite": SQLiteWarehouse, "console": console},
+)
+'''
+
+
+def scaffold(folder: Path) -> list[str]:
+    """Write the starter files into ``folder``; return what was done, one line each.
+
+    Everything is checked before anything is written: an existing ``[tool.envres]``
+    (in any TOML spelling), a starter file that exists, a ``profiles`` that is not a
+    folder, or a ``pyproject.toml`` that is not valid TOML refuses the whole
+    scaffold with a :class:`ProfileError`, and nothing is written.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise ProfileError([Problem(f"{display(folder)} exists and is not a folder")])
+    pyproject = folder / "pyproject.toml"
+    profiles = folder / "profiles"
+    files = {
+        profiles / "base.yaml": _BASE,
+        profiles / "dev.yaml": _DEV,
+        profiles / "prod.yaml": _PROD,
+        folder / "pipeline.py": _PIPELINE,
+    }
+    problems = [
+        Problem(f"{display(p)} already exists; envres init only writes into an empty folder")
+        for p in files
+        if p.exists() or p.is_symlink()
+    ]
+    if profiles.exists() and not profiles.is_dir():
+        problems.append(Problem(f"{display(profiles)} exists and is not a folder"))
+    existing: str | None = None
+    if pyproject.exists():
+        try:
+            existing = pyproject.read_text(encoding="utf-8")
+            data = tomllib.loads(existing)
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            problems.append(
+                Problem(f"{display(pyproject)} cannot be read as TOML ({exc}); fix it first")
+            )
+        else:
+            tool = data.get("tool")
+            if isinstance(tool, dict) and "envres" in tool:
+                problems.append(
+                    Problem(
+                        f"{display(pyproject)} already has a [tool.envres] table; "
+                        "envres init only writes into a project without one"
+                    )
+                )
+            elif isinstance(tool, dict) and not _appendable(existing):
+                problems.append(
+                    Problem(
+                        f"{display(pyproject)} defines [tool] inline; add the [tool.envres] "
+                        "table by hand (see envres's README)"
+                    )
+                )
+    if problems:
+        raise ProfileError(problems)
+    done: list[str] = []
+    folder.mkdir(parents=True, exist_ok=True)
+    if existing is not None:
+        separator = "" if existing.endswith("\n") or not existing else "\n"
+        pyproject.write_text(existing + separator + _TOOL_TABLE, encoding="utf-8")
+        done.append(f"appended [tool.envres] to {display(pyproject)}")
+    else:
+        name = folder.resolve().name.replace(" ", "-") or "pipeline"
+        pyproject.write_text(_PYPROJECT.format(name=name), encoding="utf-8")
+        done.append(f"created {display(pyproject)}")
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        done.append(f"created {display(path)}")
+    return done
+
+
+def _appendable(text: str) -> bool:
+    """Whether appending a ``[tool.envres]`` table keeps ``text`` valid TOML."""
+    try:
+        tomllib.loads(text + "\n" + _TOOL_TABLE)
+    except tomllib.TOMLDecodeError:
+        return False
+    return True

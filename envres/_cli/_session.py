@@ -1,0 +1,47 @@
+"""One invocation of the command: its output streams, its flags, the secrets it has seen.
+
+Everything the command prints goes through :meth:`Session.out` or
+:meth:`Session.err`, which mask every secret learned so far; there is no other
+way to print from the command line.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+import click
+
+from envres._secrets import Redactor
+
+__all__ = ["Session", "current"]
+
+
+class Session:
+    """The state of one ``envres`` invocation (several run in one process in tests)."""
+
+    def __init__(self) -> None:
+        self.debug = False
+        self.redactor = Redactor()
+        # The streams of the invocation, kept apart from sys.stdout/sys.stderr, which a
+        # run replaces (see _progress.guarded_streams) for the user code's own prints.
+        self.stdout: TextIO = sys.stdout
+        self.stderr: TextIO = sys.stderr
+
+    def learn(self, redactor: Redactor) -> None:
+        """Mask these secrets too from now on."""
+        self.redactor = self.redactor | redactor
+
+    def out(self, text: str) -> None:
+        click.echo(self.redactor.redact(text), file=self.stdout)
+
+    def err(self, text: str) -> None:
+        click.echo(self.redactor.redact(text), file=self.stderr)
+
+
+def current() -> Session:
+    """The session of the command being run (click's context object)."""
+    session = click.get_current_context().find_object(Session)
+    if session is None:  # pragma: no cover - every command runs under invoke()
+        raise RuntimeError("no envres session: run commands through envres._cli.invoke")
+    return session

@@ -1,0 +1,150 @@
+"""A profile after validation: the data every later step reads (set-up, show, diff, Dask).
+
+Immutable, and careful with its reprs: config inputs hold secrets in clear (they
+are what a resource is set up from), so no repr here shows a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from envres._env import Env
+from envres._errors import Loc, Problem
+from envres._profiles import MergedProfile
+from envres._resources import ResourceType
+from envres._secrets import Redactor, SecretNames, Shape, mask
+from envres._values import (
+    MISSING,
+    NOT_SET,
+    Origin,
+    VarRecord,
+    contains_missing,
+    contains_ref,
+    plain_refs,
+)
+
+__all__ = ["Config", "ResolvedProfile", "ResolvedResource"]
+
+
+class Config(Mapping[str, Any]):
+    """A resource's interpolated config inputs: a read-only mapping whose repr hides values."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self._data = dict(data)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"<Config fields={list(self._data)}>"
+
+
+@dataclass(frozen=True, repr=False)
+class ResolvedResource:
+    """One resource key, validated: its type, its config inputs and where they came from.
+
+    ``inputs`` are the interpolated config values, with :class:`~envres._values.Ref`
+    where another resource goes; a fresh instance is validated from them at every
+    setup. ``shape`` says where secrets sit in them (see :mod:`envres._secrets`).
+    """
+
+    key: str
+    type_name: str
+    rtype: ResourceType
+    inputs: Config
+    deps: tuple[str, ...]
+    origins: Mapping[tuple[str | int, ...], Origin]
+    key_loc: Loc
+    type_loc: Loc | None
+    validated: BaseModel | None
+    shape: Shape
+    names: SecretNames
+
+    def __repr__(self) -> str:
+        return f"<ResolvedResource {self.key!r} type={self.type_name!r} deps={list(self.deps)}>"
+
+    def effective_config(self) -> dict[str, Any]:
+        """The config as plain JSON-able data with defaults filled in; NOT masked.
+
+        Unset variables show as ``<not set>`` and references as written. Callers
+        that print must use :meth:`shown_config`.
+        """
+        out: dict[str, Any] = {}
+        if self.validated is not None:
+            out = _dump(self.validated)
+        else:
+            # Only with --allow-missing-env: an unset required field left the model
+            # unbuilt, so validate what is there field by field.
+            fields = self.rtype.model.model_fields
+            for name, value in self.inputs.items():
+                if name in fields and not contains_ref(value) and not contains_missing(value):
+                    out[name] = _field_json(fields[name].annotation, value)
+            for name, info in fields.items():
+                if name not in self.inputs and not info.is_required():
+                    default = info.get_default(call_default_factory=True)
+                    out[name] = _field_json(info.annotation, default)
+        for name, value in self.inputs.items():
+            if contains_missing(value):
+                out[name] = NOT_SET
+            elif contains_ref(value):
+                out[name] = plain_refs(value)
+        order = [*self.rtype.model.model_fields, *out]
+        return {k: out[k] for k in dict.fromkeys(order) if k in out}
+
+    def shown_config(self) -> dict[str, Any]:
+        """The effective config with every secret part replaced by the mask."""
+        masked: dict[str, Any] = mask(self.effective_config(), self.shape, self.names, _shown)
+        return masked
+
+
+def _shown(value: Any) -> bool:
+    """Shown as is even in a secret position: saying a secret is unset reveals nothing."""
+    return value is None or value is MISSING or value == NOT_SET
+
+
+def _field_json(annotation: Any, value: Any) -> Any:
+    try:
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+        return adapter.dump_python(adapter.validate_python(value), mode="json")
+    except Exception:
+        return value
+
+
+def _dump(model: BaseModel) -> dict[str, Any]:
+    try:
+        return model.model_dump(mode="json")
+    except Exception:
+        return {k: repr(getattr(model, k)) for k in type(model).model_fields}
+
+
+@dataclass(frozen=True, repr=False)
+class ResolvedProfile:
+    """A profile merged, interpolated and validated: ready to set up.
+
+    ``redactor`` masks every secret of the profile; ``variables`` lists every
+    variable read, in reading order.
+    """
+
+    name: str
+    merged: MergedProfile
+    env: Env
+    resources: Mapping[str, ResolvedResource]
+    redactor: Redactor
+    names: SecretNames
+    warnings: tuple[Problem, ...] = ()
+    variables: tuple[VarRecord, ...] = field(default=())
+
+    def __repr__(self) -> str:
+        return f"<ResolvedProfile {self.name!r} resources={list(self.resources)}>"

@@ -1,0 +1,461 @@
+"""What a secret is, and how it is kept out of every output: the one module that decides.
+
+A config value is a secret (PRODUCT.md §8) when
+
+- its type is a pydantic secret (``SecretStr``, ``SecretBytes``, ``Secret[T]``), at
+  any depth: inside lists, dicts, nested models, dataclasses and TypedDicts;
+- its field name or dict key looks like a secret (:class:`SecretNames`: contains
+  ``password``, ``token``, ``api_key``... ignoring case, ``-``, ``_`` and ``.``, plus
+  the project's ``[tool.envres] secret_names``);
+- it came from a variable whose name looks like a secret by the same rule.
+
+Three kinds of helper follow from that, and every output path uses them:
+
+- :func:`shape_of` reads a type once and says where secrets sit in its values;
+  :func:`secret_leaves` and :func:`mask` walk a value with that shape (keys are
+  checked by name as they are met, since a ``dict[str, str]`` can hold anything);
+- a :class:`Redactor` knows the secret strings of a profile and masks them in any
+  text, in every form an output can give them (quoted, escaped, JSON, YAML, URL
+  encoded, split over lines), and in data before it is formatted;
+- :data:`MASK` is the only thing ever shown instead: never a length, never a part.
+
+Nothing here reads the environment or prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import re
+import types
+import typing
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from pydantic import BaseModel, Secret, SecretBytes, SecretStr
+
+from envres._imports import one_line
+
+__all__ = [
+    "DEFAULT_SECRET_NAMES",
+    "MASK",
+    "PLAIN",
+    "SECRET",
+    "Redactor",
+    "SecretNames",
+    "Shape",
+    "mask",
+    "model_shape",
+    "part",
+    "secret_at",
+    "secret_leaves",
+    "shape_of",
+]
+
+#: What is shown instead of a secret, whatever its length.
+MASK: Final = "**********"
+
+# Secrets shorter than this are masked only where they stand as a whole token
+# ("pw" in "user:pw@host", not the "pw" inside "npw3"): masking every occurrence of
+# two letters would garble the output without hiding anything more.
+_MIN_SUBSTRING = 4
+_WORD = "A-Za-z0-9"
+
+
+# -- names -------------------------------------------------------------------------------
+
+
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "").replace(".", "")
+
+
+@dataclass(frozen=True)
+class SecretNames:
+    """The name rule: a field, key or variable whose name contains a pattern is secret.
+
+    Matching ignores case and the characters ``-``, ``_`` and ``.``, so the pattern
+    ``api_key`` matches ``apiKey``, ``API-KEY`` and ``x.api.key``.
+
+        >>> names = SecretNames.default()
+        >>> names.match("AWS_SECRET_ACCESS_KEY"), names.match("host")
+        (True, False)
+    """
+
+    patterns: tuple[str, ...]
+
+    @classmethod
+    def default(cls) -> SecretNames:
+        return DEFAULT_SECRET_NAMES
+
+    def extended(self, extra: Iterable[str]) -> SecretNames:
+        """These patterns plus ``extra`` (a project's ``secret_names``)."""
+        added = tuple(p for p in (_normal(x) for x in extra) if p and p not in self.patterns)
+        return SecretNames(self.patterns + added) if added else self
+
+    def match(self, name: str) -> bool:
+        return _match(self.patterns, name)
+
+
+@functools.lru_cache(maxsize=8192)
+def _match(patterns: tuple[str, ...], name: str) -> bool:
+    normal = _normal(name)
+    return any(p in normal for p in patterns)
+
+
+DEFAULT_SECRET_NAMES: Final = SecretNames(
+    tuple(
+        _normal(p)
+        for p in (
+            "password",
+            "passwd",
+            "secret",
+            "token",
+            "credential",
+            "api_key",
+            "apikey",
+            "private_key",
+            "access_key",
+        )
+    )
+)
+
+
+# -- shapes: where secrets sit in the values of a type -----------------------------------
+
+
+class Shape:
+    """Where secrets sit in a value; built by :func:`shape_of`, walked by the helpers."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Whole(Shape):
+    """The whole value is a secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Plain(Shape):
+    """Nothing is secret by type (keys met inside are still checked by name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Fields(Shape):
+    """A model, dataclass or TypedDict: a shape per field."""
+
+    fields: Mapping[str, Shape]
+
+
+@dataclass(frozen=True, slots=True)
+class _Items(Shape):
+    """A list, tuple or set: the items' shape."""
+
+    item: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class _Values(Shape):
+    """A dict: the values' shape (its keys are checked by name)."""
+
+    value: Shape
+
+
+@dataclass(frozen=True, slots=True)
+class _AnyOf(Shape):
+    """A union of several structured shapes: each applies where it fits."""
+
+    options: tuple[Shape, ...]
+
+
+SECRET: Final[Shape] = _Whole()
+PLAIN: Final[Shape] = _Plain()
+
+_SECRET_CLASSES = (SecretStr, SecretBytes, Secret)
+_UNIONS = (typing.Union, types.UnionType)
+_SEQUENCES = (list, tuple, set, frozenset, Sequence, Iterable, typing.AbstractSet)
+
+
+def shape_of(annotation: Any, names: SecretNames = DEFAULT_SECRET_NAMES) -> Shape:
+    """Where secrets sit in values of ``annotation``, by type and by field name.
+
+    >>> shape_of(dict[str, SecretStr]) == _Values(SECRET)
+    True
+    """
+    return _shape(annotation, names, frozenset())
+
+
+def model_shape(model: type[BaseModel], names: SecretNames = DEFAULT_SECRET_NAMES) -> Shape:
+    """The shape of a config model: one entry per field (cached per model and rule)."""
+    return _model_shape(model, names)
+
+
+@functools.lru_cache(maxsize=1024)
+def _model_shape(model: type[BaseModel], names: SecretNames) -> Shape:
+    return _shape(model, names, frozenset())
+
+
+def _shape(ann: Any, names: SecretNames, seen: frozenset[Any]) -> Shape:
+    origin = typing.get_origin(ann)
+    if origin is typing.Annotated:
+        return _shape(typing.get_args(ann)[0], names, seen)
+    cls = origin or ann
+    if isinstance(cls, type) and issubclass(cls, _SECRET_CLASSES):
+        return SECRET
+    if origin in _UNIONS:
+        return _union([_shape(a, names, seen) for a in typing.get_args(ann)])
+    if not isinstance(cls, type) or cls in (str, bytes):
+        return PLAIN
+    # Models, dataclasses and TypedDicts first: a model is iterable and a TypedDict is a dict.
+    fields = _field_types(cls)
+    if fields is not None:
+        if ann in seen:
+            return PLAIN  # a recursive model: its fields are already being described
+        inner = seen | {ann}
+        return _Fields(
+            {
+                name: SECRET if names.match(name) else _shape(t, names, inner)
+                for name, t in fields.items()
+            }
+        )
+    args = typing.get_args(ann)
+    if issubclass(cls, Mapping):
+        return _wrap(_Values, _shape(args[-1], names, seen) if args else PLAIN)
+    if issubclass(cls, tuple) and args and args[-1] is not Ellipsis:
+        return _wrap(_Items, _union([_shape(a, names, seen) for a in args]))
+    if issubclass(cls, _SEQUENCES):
+        return _wrap(_Items, _shape(args[0], names, seen) if args else PLAIN)
+    return PLAIN
+
+
+def _field_types(cls: type) -> dict[str, Any] | None:
+    """Field names and annotations of a model, dataclass or TypedDict; None for others."""
+    if isinstance(cls, type) and issubclass(cls, BaseModel):
+        return {name: f.annotation for name, f in cls.model_fields.items()}
+    if dataclasses.is_dataclass(cls) or typing.is_typeddict(cls):
+        try:
+            hints = typing.get_type_hints(cls)
+        except Exception:
+            hints = {}
+        if dataclasses.is_dataclass(cls):
+            return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls)}
+        return hints
+    return None
+
+
+def _wrap(kind: Callable[[Shape], Shape], inner: Shape) -> Shape:
+    return inner if inner is PLAIN else kind(inner)  # a list of plain values is plain
+
+
+def _union(shapes: list[Shape]) -> Shape:
+    if any(s is SECRET for s in shapes):
+        return SECRET  # the value may be the secret: hide it whatever it turns out to be
+    structured = tuple(dict.fromkeys(s for s in shapes if s is not PLAIN))
+    if not structured:
+        return PLAIN
+    return structured[0] if len(structured) == 1 else _AnyOf(structured)
+
+
+def _child(shape: Shape, key: str | int | None) -> Shape:
+    """The shape of one part of a value: a field, a dict value, an item."""
+    if isinstance(shape, _Fields):
+        return shape.fields.get(str(key), PLAIN)
+    if isinstance(shape, _Values):
+        return shape.value
+    if isinstance(shape, _Items):
+        return shape.item
+    if isinstance(shape, _AnyOf):
+        return _union([_child(s, key) for s in shape.options])
+    return shape  # SECRET stays secret all the way down; PLAIN stays plain
+
+
+def part(shape: Shape, key: str | int, names: SecretNames) -> Shape:
+    """The shape of ``value[key]``: secret when the key's name looks like a secret."""
+    if isinstance(key, str) and names.match(key):
+        return SECRET
+    return _child(shape, key)
+
+
+def secret_at(shape: Shape, path: Iterable[str | int], names: SecretNames) -> bool:
+    """Whether the value at ``path`` (field names, keys, indexes) is in a secret position."""
+    for key in path:
+        if shape is SECRET:
+            return True
+        shape = part(shape, key, names)
+    return shape is SECRET
+
+
+def secret_leaves(value: Any, shape: Shape, names: SecretNames) -> Iterator[str]:
+    """Every string (or number, as text) inside ``value`` that is a secret."""
+    stack: list[tuple[Any, Shape]] = [(value, shape)]
+    while stack:
+        v, s = stack.pop()
+        if s is SECRET:
+            yield from _texts(v)
+        elif isinstance(v, Mapping):
+            stack.extend((child, part(s, k, names)) for k, child in v.items())
+        elif isinstance(v, list | tuple):
+            stack.extend((child, _child(s, i)) for i, child in enumerate(v))
+
+
+def _texts(value: Any) -> Iterator[str]:
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, Mapping):
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple | set | frozenset):
+            stack.extend(v)
+        elif isinstance(v, SecretStr | SecretBytes | Secret):
+            inner = v.get_secret_value()
+            stack.append(inner.decode("utf-8", "replace") if isinstance(inner, bytes) else inner)
+        elif isinstance(v, str):
+            if v:
+                yield v
+        elif isinstance(v, bytes):
+            if v:
+                yield v.decode("utf-8", "replace")
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            # A number is masked in text only when it is long enough to mean something:
+            # `max_tokens: 256` is a "secret" by name, and every 256 in the output is not.
+            text = str(v)
+            if len(text) >= _MIN_SUBSTRING:
+                yield text
+
+
+def mask(value: Any, shape: Shape, names: SecretNames, keep: Callable[[Any], bool]) -> Any:
+    """``value`` (plain data) with each secret part replaced by :data:`MASK`.
+
+    ``keep(v)`` says a value is shown as is even where it is a secret (``None``,
+    or a marker such as ``<not set>``): saying a secret is unset reveals nothing.
+    """
+    if shape is SECRET:
+        return value if keep(value) else MASK
+    if isinstance(value, Mapping):
+        return {k: mask(v, part(shape, k, names), names, keep) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask(v, _child(shape, i), names, keep) for i, v in enumerate(value)]
+    return value
+
+
+# -- redacting text ----------------------------------------------------------------------
+
+
+class Redactor:
+    """The secret strings of a profile, and every way to keep them out of text.
+
+    A Redactor is immutable; ``a | b`` knows the secrets of both. Its repr never
+    shows a secret, nor how many characters one has.
+
+        >>> r = Redactor(["s3cr3t-pw"])
+        >>> r.redact("login failed: 's3cr3t-pw'")
+        "login failed: '**********'"
+    """
+
+    __slots__ = ("_pattern", "_secrets")
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: frozenset[str] = frozenset(s for s in secrets if s and s != MASK)
+        self._pattern: re.Pattern[str] | None = _pattern(self._secrets) if self._secrets else None
+
+    def __repr__(self) -> str:
+        return f"<Redactor of {len(self._secrets)} secret(s)>"
+
+    def __bool__(self) -> bool:
+        return bool(self._secrets)
+
+    def __or__(self, other: Redactor) -> Redactor:
+        if not other._secrets or other._secrets <= self._secrets:
+            return self
+        if not self._secrets:
+            return other
+        return Redactor(self._secrets | other._secrets)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Redactor) and other._secrets == self._secrets
+
+    def __hash__(self) -> int:
+        return hash(self._secrets)
+
+    def __contains__(self, text: object) -> bool:
+        return text in self._secrets
+
+    def __reduce__(self) -> tuple[Callable[..., Redactor], tuple[tuple[SecretStr, ...]]]:
+        # Pickled (for Dask workers) as SecretStr values, so a repr or a log of what
+        # travels shows the mask; the values still travel: use Dask's TLS across hosts.
+        return (_unsealed, (tuple(SecretStr(s) for s in sorted(self._secrets)),))
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret masked, in any of the forms output can give it."""
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(MASK, text)
+
+    def hides(self, text: str) -> bool:
+        """Whether ``text`` holds a secret (in any form)."""
+        return self._pattern is not None and self._pattern.search(text) is not None
+
+    def mask_data(self, data: Any) -> Any:
+        """``data`` (plain JSON-like data) with every secret inside a string masked."""
+        if self._pattern is None:
+            return data
+        if isinstance(data, str):
+            return self.redact(data)
+        if isinstance(data, Mapping):
+            return {
+                (self.redact(k) if isinstance(k, str) else k): self.mask_data(v)
+                for k, v in data.items()
+            }
+        if isinstance(data, list | tuple):
+            return [self.mask_data(v) for v in data]
+        return data
+
+    def describe(self, exc: BaseException) -> str:
+        """``Type: first line`` of an exception, masked before it is cut to one line."""
+        try:
+            text = self.redact(str(exc)).strip()
+        except Exception:
+            return one_line(exc).partition(":")[0]
+        first = text.splitlines()[0] if text else ""
+        return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def _unsealed(sealed: tuple[SecretStr, ...]) -> Redactor:
+    return Redactor(s.get_secret_value() for s in sealed)
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(secrets: frozenset[str]) -> re.Pattern[str]:
+    long_forms: set[str] = set()
+    short_forms: set[str] = set()
+    for secret in secrets:
+        for form in _forms(secret):
+            if len(form) >= _MIN_SUBSTRING:
+                long_forms.add(form)
+            elif form.strip():
+                short_forms.add(form)
+    alternatives = [re.escape(f) for f in sorted(long_forms, key=len, reverse=True)]
+    alternatives += [
+        f"(?<![{_WORD}]){re.escape(f)}(?![{_WORD}])"
+        for f in sorted(short_forms, key=len, reverse=True)
+    ]
+    return re.compile("|".join(alternatives))
+
+
+def _forms(secret: str) -> set[str]:
+    """The ways output can spell ``secret``."""
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        secret.replace("'", "''"),  # YAML single-quoted
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote_plus(secret, safe=""),
+    }
+    lines = [line for line in secret.splitlines() if line.strip()]
+    if len(lines) > 1:
+        forms.update(lines)
+    return forms

@@ -1,0 +1,233 @@
+"""Validation at launch: from a merged profile and an environment to resolved resources.
+
+The steps, each in its own module: resolve every ``type`` (:mod:`envres._types`),
+read every config value (:mod:`envres._values`), validate each config with its
+type's pydantic model (here), then check references and what the assets need
+(:mod:`envres._checks`). Every problem is collected before anything is raised, and
+every secret of the profile is known before the first message is written, so no
+secret reaches a message (:mod:`envres._secrets`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from envres._catalog import Catalog
+from envres._checks import check_assets, check_refs
+from envres._env import Env
+from envres._errors import Problem, ProfileError, suggest
+from envres._imports import one_line
+from envres._nodes import Node
+from envres._profiles import Entry, MergedProfile
+from envres._resolved import Config, ResolvedProfile, ResolvedResource
+from envres._resources import ResourceType
+from envres._secrets import (
+    DEFAULT_SECRET_NAMES,
+    MASK,
+    Redactor,
+    SecretNames,
+    Shape,
+    model_shape,
+    secret_at,
+    secret_leaves,
+)
+from envres._types import TypeResolver
+from envres._values import MISSING, ConfigReader, ReadConfig, Ref, leaves
+
+__all__ = ["resolve"]
+
+
+@dataclass
+class _Prepared:
+    """A resource entry with its type resolved and its config read."""
+
+    entry: Entry
+    type_name: str
+    rtype: ResourceType
+    shape: Shape
+    config: ReadConfig
+
+
+def _prepare(entry: Entry, types: TypeResolver, reader: ConfigReader) -> _Prepared | None:
+    base = f"resources.{entry.key}"
+    if entry.type is None:
+        reader.problems.append(
+            Problem(
+                "no type: add `type:` (a short name, an entry point or 'package.module:Class')",
+                entry.key_loc,
+                base,
+            )
+        )
+        return None
+    type_name = str(entry.type.value)
+    found = types.resolve(type_name)
+    if isinstance(found, str):
+        reader.problems.append(Problem(found, entry.type.loc, f"{base}.type"))
+        return None
+    shape = model_shape(found.model, reader.names)
+    config = reader.read(entry.config, f"{base}.config", shape)
+    return _Prepared(entry, type_name, found, shape, config)
+
+
+def _node_at(config: Node | None, loc: tuple[int | str, ...]) -> Node | None:
+    node = config
+    for part in loc:
+        if node is None:
+            return None
+        v = node.value
+        if isinstance(v, dict) and isinstance(part, str) and part in v:
+            node = v[part]
+        elif isinstance(v, list) and isinstance(part, int) and 0 <= part < len(v):
+            node = v[part]
+        else:
+            return None
+    return node
+
+
+def _field_message(
+    err: Mapping[str, Any], p: _Prepared, redactor: Redactor, names: SecretNames
+) -> str:
+    rtype, origins = p.rtype, p.config.origins
+    kind = err["type"]
+    loc: tuple[int | str, ...] = tuple(err["loc"])
+    if kind == "extra_forbidden":
+        fields = list(rtype.model.model_fields)
+        name = str(loc[-1]) if loc else "?"
+        known = f" (fields: {', '.join(fields)})" if fields and len(loc) == 1 else ""
+        return f"unknown field '{name}'{suggest(name, fields) if len(loc) == 1 else ''}{known}"
+    if kind == "missing":
+        return f"missing required field '{loc[-1]}'" if loc else "missing required field"
+    msg = str(err["msg"]).split(", unable to", 1)[0]
+    msg = msg[:1].lower() + msg[1:]
+    inp = err.get("input")
+    origin = origins.get(loc)
+    exprs = [u.expr for u in origin.uses] if origin is not None else []
+    source = f" from {', '.join(exprs)}" if exprs else ""
+    if secret_at(p.shape, loc, names) or (isinstance(inp, str) and redactor.hides(inp)):
+        return f"{msg} (got '{MASK}'{source})"
+    if isinstance(inp, str | int | float | bool) and len(repr(inp)) <= 60:
+        return f"{msg} (got {inp!r}{source})"
+    return msg
+
+
+def _validate_entry(
+    p: _Prepared, problems: list[Problem], redactor: Redactor, names: SecretNames
+) -> ResolvedResource:
+    entry, rtype, inputs = p.entry, p.rtype, p.config.inputs
+    base = f"resources.{entry.key}"
+    config = entry.config
+    # Fields fed by an unset variable or another resource are validated later (or never).
+    dropped = {
+        name
+        for name, v in inputs.items()
+        if not isinstance(v, str)
+        and any(leaf is MISSING or isinstance(leaf, Ref) for leaf in leaves(v))
+    }
+    to_validate = {k: v for k, v in inputs.items() if k not in dropped}
+    validated: BaseModel | None = None
+    try:
+        validated = rtype.model.model_validate(to_validate)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            if loc and loc[0] in dropped:
+                continue
+            at = _node_at(config, loc)
+            if err["type"] == "extra_forbidden" and at is not None:
+                where = at.key_loc or at.loc
+            elif at is not None:
+                where = at.loc
+            else:
+                where = (config.key_loc if config is not None else None) or entry.key_loc
+            path = ".".join([f"{base}.config", *(str(x) for x in loc)]) if loc else base
+            message = _field_message(err, p, redactor, names)
+            problems.append(Problem(message, where, path))
+    except Exception as exc:
+        where = (config.key_loc if config is not None else None) or entry.key_loc
+        problems.append(
+            Problem(
+                f"validating the config of type '{p.type_name}' raised {one_line(exc)}",
+                where,
+                f"{base}.config",
+            )
+        )
+    assert entry.type is not None
+    return ResolvedResource(
+        key=entry.key,
+        type_name=p.type_name,
+        rtype=rtype,
+        inputs=Config(inputs),
+        deps=tuple(dict.fromkeys(r.key for r in p.config.refs)),
+        origins=p.config.origins,
+        key_loc=entry.key_loc,
+        type_loc=entry.type.loc,
+        validated=validated,
+        shape=p.shape,
+        names=names,
+    )
+
+
+def resolve(
+    merged: MergedProfile,
+    env: Env,
+    catalog: Catalog | None,
+    *,
+    types: TypeResolver | None = None,
+    names: SecretNames = DEFAULT_SECRET_NAMES,
+    allow_missing_env: bool = False,
+    overrides: frozenset[str] = frozenset(),
+    earlier: list[Problem] | None = None,
+) -> ResolvedProfile:
+    """Validate ``merged`` against ``catalog`` in ``env``; one ProfileError with every problem.
+
+    ``earlier`` are problems found before (bad env files) to report together.
+    With ``allow_missing_env`` an unset variable is a warning and the field it
+    feeds is left out of type checking.
+    """
+    if types is None:
+        types = TypeResolver(catalog.resource_types if catalog is not None else {})
+    reader = ConfigReader(env, merged.name, allow_missing_env, names)
+    reader.problems.extend(earlier or ())
+    prepared = [
+        p
+        for key, entry in merged.resources.items()
+        if key not in overrides and (p := _prepare(entry, types, reader)) is not None
+    ]
+    # Every secret of the profile is known before any message is written, so a value
+    # shared by a secret field and another field is masked in both.
+    secrets: set[str] = set()
+    for p in prepared:
+        secrets.update(secret_leaves(p.config.inputs, p.shape, names))
+    secrets.update(env.values[v] for v in reader.secret_variables if v in env.values)
+    redactor = Redactor(secrets)
+    problems = reader.problems
+    resources = {p.entry.key: _validate_entry(p, problems, redactor, names) for p in prepared}
+    defined = frozenset(merged.resources) | overrides
+    check_refs(resources, defined, problems)
+    if catalog is not None:
+        check_assets(catalog, resources, merged.name, defined, merged.removed, problems)
+    if problems:
+        raise ProfileError(
+            [
+                Problem(redactor.redact(p.message), p.loc, p.path, p.severity, p.source)
+                for p in [*problems, *reader.warnings]
+            ],
+            merged.name,
+        )
+    return ResolvedProfile(
+        name=merged.name,
+        merged=merged,
+        env=env,
+        resources=resources,
+        redactor=redactor,
+        names=names,
+        warnings=tuple(
+            Problem(redactor.redact(p.message), p.loc, p.path, p.severity, p.source)
+            for p in reader.warnings
+        ),
+        variables=tuple(reader.records),
+    )

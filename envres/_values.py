@@ -1,0 +1,277 @@
+"""Config values: from located YAML nodes to interpolated, rendered Python values.
+
+Each string under ``config:`` goes through ``${...}`` interpolation, then (when it
+holds ``{{`` or ``{%``) the Jinja sandbox; values from the environment are put in
+after both, so they are never scanned. What comes out is plain data plus two kinds
+of placeholder: :class:`Ref` for ``{resource: key}`` and :data:`MISSING` for a value
+whose variable is not set. Alongside, :class:`ConfigReader` records where each
+value came from (:class:`Origin`), every variable read (:class:`VarRecord`), and
+which variables fed a secret, so their values are masked everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from envres._env import Env
+from envres._errors import (
+    InterpolationError,
+    Loc,
+    MissingVariableError,
+    Problem,
+    TemplateError,
+)
+from envres._interpolate import Interpolated, Segment, VarUse, interpolate
+from envres._nodes import Node
+from envres._secrets import SECRET, SecretNames, Shape, part
+
+__all__ = [
+    "MISSING",
+    "NOT_SET",
+    "ConfigReader",
+    "Origin",
+    "ReadConfig",
+    "Ref",
+    "VarRecord",
+    "contains_missing",
+    "contains_ref",
+    "leaves",
+    "plain_refs",
+    "refs_in",
+    "resolve_string",
+]
+
+#: How an unset variable's value is shown (``--allow-missing-env``, ``env``, ``diff``).
+NOT_SET: Final = "<not set>"
+
+
+class _Missing:
+    """The value of a field whose variable is not set (only with ``allow_missing``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return NOT_SET
+
+
+MISSING: Final = _Missing()
+_PLACEHOLDER = re.compile("\ue000([0-9]+)\ue001")
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A config value that is another resource of the profile: ``{resource: key}``."""
+
+    key: str
+    loc: Loc
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where one config value came from: the line that wrote it and the variables read."""
+
+    loc: Loc
+    uses: tuple[VarUse, ...] = ()
+    template: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VarRecord:
+    """One variable read by the profile: where, whether set, and whether it fed a secret."""
+
+    use: VarUse
+    path: str
+    loc: Loc
+    secret: bool
+
+
+def resolve_string(
+    text: str, env: Mapping[str, str], profile: str, read: list[str] | None = None
+) -> tuple[str, Interpolated]:
+    """Interpolate ``${...}`` and render ``{{ }}`` templates in one user-written string.
+
+    Values that came from the environment are put in after rendering, so they are
+    never scanned by either grammar. ``read`` (when given) receives the name of
+    every variable the template's ``env()`` looked up, even when rendering fails.
+    """
+    result = interpolate(text, env)
+    if "{{" not in text and "{%" not in text:
+        return result.value, result
+    from envres._template import render
+
+    values: list[str] = []
+    parts: list[str] = []
+    for seg in result.segments:
+        if seg.substituted:
+            parts.append(f"\ue000{len(values)}\ue001")
+            values.append(seg.text)
+        else:
+            parts.append(seg.text)
+    for use in result.uses:
+        if "{{" in use.expr or "{%" in use.expr:
+            raise TemplateError(
+                f"a template inside {use.expr} is not rendered; move it out of the ${{...}}, "
+                "e.g. {{ env('NAME', 'default') }}"
+            )
+    names: list[str] = [] if read is None else read
+    rendered = render("".join(parts), env=env, profile=profile, variables_read=names)
+    final = _PLACEHOLDER.sub(lambda m: values[int(m.group(1))], rendered) if values else rendered
+    extra = tuple(
+        VarUse(name=n, expr=f"env('{n}')", is_set=n in env, default_used=n not in env)
+        for n in names
+    )
+    return final, Interpolated(segments=(Segment(final, True),), uses=result.uses + extra)
+
+
+@dataclass
+class ReadConfig:
+    """One resource's config after interpolation: values, their origins, its references."""
+
+    inputs: dict[str, Any] = field(default_factory=dict)
+    origins: dict[tuple[str | int, ...], Origin] = field(default_factory=dict)
+    refs: list[Ref] = field(default_factory=list)
+
+
+class ConfigReader:
+    """Reads the configs of one profile, collecting problems, variables and secret variables.
+
+    ``allow_missing`` turns an unset variable into a warning (the value becomes
+    :data:`MISSING`). ``secret_variables`` ends up holding every variable read in a
+    secret position, or whose own name looks like a secret: their values are secrets.
+    """
+
+    def __init__(self, env: Env, profile: str, allow_missing: bool, names: SecretNames) -> None:
+        self.env = env
+        self.profile = profile
+        self.allow_missing = allow_missing
+        self.names = names
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.records: list[VarRecord] = []
+        self.secret_variables: set[str] = set()
+
+    def read(self, config: Node | None, base: str, shape: Shape) -> ReadConfig:
+        """The values of a ``config:`` mapping (``base`` is ``resources.KEY.config``)."""
+        out = ReadConfig()
+        if config is not None and isinstance(config.value, dict):
+            for name, node in config.value.items():
+                out.inputs[name] = self._convert(
+                    node, (name,), f"{base}.{name}", part(shape, name, self.names), out
+                )
+        return out
+
+    def _record(self, name: str, use: VarUse, dotted: str, loc: Loc, secret: bool) -> None:
+        secret = secret or self.names.match(name)
+        if secret:
+            self.secret_variables.add(name)
+        self.records.append(VarRecord(use, dotted, loc, secret))
+
+    def _convert(
+        self,
+        node: Node,
+        path: tuple[str | int, ...],
+        dotted: str,
+        shape: Shape,
+        out: ReadConfig,
+    ) -> Any:
+        v = node.value
+        if isinstance(v, str):
+            if "$" not in v and "{{" not in v and "{%" not in v:
+                out.origins[path] = Origin(node.loc)
+                return v
+            return self._string(v, node, path, dotted, shape is SECRET, out)
+        if isinstance(v, dict):
+            if len(v) == 1 and "resource" in v and isinstance(v["resource"].value, str):
+                ref = Ref(v["resource"].value, v["resource"].loc)
+                out.refs.append(ref)
+                out.origins[path] = Origin(node.loc)
+                return ref
+            return {
+                k: self._convert(
+                    child, (*path, k), f"{dotted}.{k}", part(shape, k, self.names), out
+                )
+                for k, child in v.items()
+            }
+        if isinstance(v, list):
+            return [
+                self._convert(child, (*path, i), f"{dotted}[{i}]", part(shape, i, self.names), out)
+                for i, child in enumerate(v)
+            ]
+        out.origins[path] = Origin(node.loc)
+        return v
+
+    def _string(
+        self,
+        text: str,
+        node: Node,
+        path: tuple[str | int, ...],
+        dotted: str,
+        secret: bool,
+        out: ReadConfig,
+    ) -> Any:
+        read: list[str] = []
+        try:
+            value, result = resolve_string(text, self.env.values, self.profile, read)
+        except MissingVariableError as exc:
+            self._failed_reads(read, dotted, node.loc, secret)
+            if self.allow_missing:
+                self.warnings.append(Problem(exc.message, node.loc, dotted, "warning"))
+            else:
+                self.problems.append(Problem(exc.message, node.loc, dotted))
+            if exc.variable:
+                use = VarUse(exc.variable, f"${{{exc.variable}}}", False, False)
+                self._record(exc.variable, use, dotted, node.loc, secret)
+            return MISSING
+        except (InterpolationError, TemplateError) as exc:
+            self._failed_reads(read, dotted, node.loc, secret)
+            self.problems.append(Problem(exc.message, node.loc, dotted))
+            return MISSING
+        out.origins[path] = Origin(node.loc, result.uses, "{{" in text or "{%" in text)
+        for use in result.uses:
+            self._record(use.name, use, dotted, node.loc, secret)
+        return value
+
+    def _failed_reads(self, read: list[str], dotted: str, loc: Loc, secret: bool) -> None:
+        """Variables a failing template read: a secret's must still be masked in its error."""
+        for name in read:
+            if secret or self.names.match(name):
+                self.secret_variables.add(name)
+
+
+def leaves(value: Any) -> Iterator[Any]:
+    """Every scalar, :class:`Ref` or :data:`MISSING` inside an interpolated config value."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(reversed(list(v.values())))
+        elif isinstance(v, list):
+            stack.extend(reversed(v))
+        else:
+            yield v
+
+
+def contains_missing(value: Any) -> bool:
+    return any(leaf is MISSING for leaf in leaves(value))
+
+
+def contains_ref(value: Any) -> bool:
+    return any(isinstance(leaf, Ref) for leaf in leaves(value))
+
+
+def refs_in(value: Any) -> Iterator[Ref]:
+    return (leaf for leaf in leaves(value) if isinstance(leaf, Ref))
+
+
+def plain_refs(value: Any) -> Any:
+    """``value`` with each :class:`Ref` written back as ``{"resource": key}``."""
+    if isinstance(value, Ref):
+        return {"resource": value.key}
+    if isinstance(value, dict):
+        return {k: plain_refs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_refs(v) for v in value]
+    return value
