@@ -165,13 +165,37 @@ def load_yaml(
             f"character U+{ord(bad.group()):04X} is not allowed in a YAML file",
             Loc(file, line, col),
         )
+    try:
+        return _parse(_LOADER, source, data, file, max_alias_nodes, max_depth)
+    except YamlError as e:
+        if _LOADER is yaml.SafeLoader or not e.message.endswith(_LIBYAML_DEPTH):
+            raise
+    # libyaml (0.2.6 and later) has a nesting limit of its own that its scanner can hit
+    # while reading ahead, before the events reach envres's lower limit. The pure
+    # Python parser reads lazily, so it reports envres's own message at the same
+    # place whichever libyaml is installed. Only such files take this slower path.
+    return _parse(yaml.SafeLoader, source, b"", file, max_alias_nodes, max_depth)
+
+
+# What libyaml says when its own depth limit is reached.
+_LIBYAML_DEPTH: Final = "exceeded maximum nesting depth"
+
+
+def _parse(
+    loader_class: type[yaml.SafeLoader] | type[yaml.CSafeLoader],
+    source: str,
+    data: bytes,
+    file: str,
+    max_alias_nodes: int,
+    max_depth: int,
+) -> Node | None:
     loader: yaml.SafeLoader | yaml.CSafeLoader
     try:
-        if _LOADER is yaml.SafeLoader:
-            loader = _LOADER(source)
+        if loader_class is yaml.SafeLoader:
+            loader = loader_class(source)
         else:
             # libyaml reads UTF-8 bytes; hand it the caller's bytes when there are any.
-            loader = _LOADER(data or source.encode("utf-8"))
+            loader = loader_class(data or source.encode("utf-8"))
         try:
             return _Builder(loader, file, max_alias_nodes, max_depth).build()
         finally:
