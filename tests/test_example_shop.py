@@ -1,11 +1,12 @@
-"""The shop example (examples/shop), end to end through the real ``envres`` command.
+"""The shop example, end to end through the real ``envres`` command at the repository root.
 
-The same six assets run on DuckDB (dev) and on a real PostgreSQL server (prod);
-every figure is checked against totals computed here, independently, from the
-CSV files with the csv module. Each test works on a copy of the example in a
-temporary folder, and starts the command from another folder, so nothing is
-written into the repository and relative paths are proven to resolve against
-the project folder, not the current directory.
+The repository root is the envres project (``[tool.envres]``, ``profiles/``); the
+example's code and data are the installed ``shop`` package (examples/shop). The
+same six assets run on DuckDB (dev) and on a real PostgreSQL server (prod); every
+figure is checked against totals computed here, independently, from the CSV files
+with the csv module. Each test points the DuckDB file and the reports into a
+temporary folder (``SHOP_DUCKDB``, ``SHOP_OUT``) and starts the command from
+another folder, so nothing is written into the repository.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import csv
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import threading
@@ -32,7 +32,8 @@ import psycopg
 import pytest
 import yaml
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "shop"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "shop"
 TABLES = ("raw_orders", "raw_customers", "orders", "daily_revenue", "top_products")
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
@@ -221,16 +222,24 @@ def assert_warehouse_matches(rows: Mapping[str, list[tuple[object, ...]]], e: Ex
 # -- fixtures ----------------------------------------------------------------------------
 
 
+@dataclass
+class Shop:
+    """Where one test's run writes: its DuckDB file and its reports folder."""
+
+    database: Path
+    out: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return clean_env(SHOP_DUCKDB=str(self.database), SHOP_OUT=str(self.out), **extra)
+
+    def report(self, profile: str) -> Path:
+        return self.out / profile / "shop_report.html"
+
+
 @pytest.fixture
-def shop(tmp_path: Path) -> Path:
-    """A fresh copy of the example, without anything a previous run wrote."""
-    dest = tmp_path / "shop"
-    shutil.copytree(
-        EXAMPLE,
-        dest,
-        ignore=shutil.ignore_patterns("out", "*.duckdb", "*.duckdb.wal", "__pycache__", ".env"),
-    )
-    return dest
+def shop(tmp_path: Path) -> Shop:
+    """Fresh places for the run's outputs, outside the repository."""
+    return Shop(tmp_path / "data" / "dev.duckdb", tmp_path / "out")
 
 
 @pytest.fixture
@@ -289,18 +298,17 @@ def webhook() -> Iterator[Webhook]:
 
 
 def test_dev_run_on_duckdb_builds_tables_and_report_with_the_csv_totals(
-    shop: Path, elsewhere: Path, expected: Expected
+    shop: Shop, elsewhere: Path, expected: Expected
 ) -> None:
-    result = envres("run", "--project", str(shop), "--jobs", "3", cwd=elsewhere, env=clean_env())
+    result = envres("run", "--project", str(ROOT), "--jobs", "3", cwd=elsewhere, env=shop.env())
 
     assert result.returncode == 0, result.stderr
     assert "profile 'dev', 6 assets" in result.stdout
     assert "6 succeeded" in result.stdout
-    report = (shop / "out" / "dev" / "shop_report.html").resolve()
+    report = shop.report("dev")
     assert f"[shop] {summary_line(expected, 'duckdb')}{report}" in result.stdout
-    # Relative paths resolve against the project folder, not the working directory.
     assert list(elsewhere.iterdir()) == []
-    database = shop / "data" / "dev.duckdb"
+    database = shop.database
     assert database.is_file()
 
     with duckdb.connect(str(database), read_only=True) as con:
@@ -312,33 +320,28 @@ def test_dev_run_on_duckdb_builds_tables_and_report_with_the_csv_totals(
 
 
 def test_dev_run_twice_replaces_the_tables_instead_of_appending(
-    shop: Path, elsewhere: Path, expected: Expected
+    shop: Shop, elsewhere: Path, expected: Expected
 ) -> None:
     for _ in range(2):
-        result = envres("run", "--project", str(shop), cwd=elsewhere, env=clean_env())
+        result = envres("run", "--project", str(ROOT), cwd=elsewhere, env=shop.env())
         assert result.returncode == 0, result.stderr
 
-    with duckdb.connect(str(shop / "data" / "dev.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(shop.database), read_only=True) as con:
         rows = {name: con.execute(sql).fetchall() for name, sql in FIGURE_QUERIES.items()}
     assert_warehouse_matches(rows, expected)
 
 
-def test_dev_duckdb_file_follows_shop_duckdb_variable(
-    shop: Path, elsewhere: Path, expected: Expected
+def test_dev_duckdb_file_follows_shop_duckdb_variable_and_its_folder_is_created(
+    shop: Shop, elsewhere: Path, expected: Expected
 ) -> None:
     target = elsewhere / "nested" / "other.duckdb"
-    result = envres(
-        "run",
-        "raw_orders",
-        "--project",
-        str(shop),
-        cwd=elsewhere,
-        env=clean_env(SHOP_DUCKDB=str(target)),
-    )
+    env = shop.env()
+    env["SHOP_DUCKDB"] = str(target)
+    result = envres("run", "raw_orders", "--project", str(ROOT), cwd=elsewhere, env=env)
 
     assert result.returncode == 0, result.stderr
     assert "1 succeeded" in result.stdout
-    assert not (shop / "data" / "dev.duckdb").exists()
+    assert not shop.database.exists()
     with duckdb.connect(str(target), read_only=True) as con:
         assert con.execute("SELECT COUNT(*) FROM raw_orders").fetchall() == [(expected.raw_orders,)]
 
@@ -348,16 +351,12 @@ def test_dev_duckdb_file_follows_shop_duckdb_variable(
 
 @pytest.mark.postgres
 def test_prod_run_loads_postgres_and_posts_the_summary_with_the_bearer_token(
-    shop: Path, elsewhere: Path, expected: Expected, postgres_db: str, webhook: Webhook
+    shop: Shop, elsewhere: Path, expected: Expected, postgres_db: str, webhook: Webhook
 ) -> None:
     token = f"tok-{secrets.token_hex(12)}"
-    env = clean_env(
-        **pg_env(postgres_db),
-        SHOP_WEBHOOK_URL=webhook.url,
-        SHOP_WEBHOOK_TOKEN=token,
-    )
+    env = shop.env(**pg_env(postgres_db), SHOP_WEBHOOK_URL=webhook.url, SHOP_WEBHOOK_TOKEN=token)
 
-    result = envres("run", "--profile", "prod", "--project", str(shop), cwd=elsewhere, env=env)
+    result = envres("run", "--profile", "prod", "--project", str(ROOT), cwd=elsewhere, env=env)
 
     assert result.returncode == 0, result.stderr
     assert "6 succeeded" in result.stdout
@@ -369,7 +368,7 @@ def test_prod_run_loads_postgres_and_posts_the_summary_with_the_bearer_token(
     assert path == "/hooks/shop"
     assert headers["Authorization"] == f"Bearer {token}"
     assert headers["Content-Type"] == "application/json"
-    report = (shop / "out" / "prod" / "shop_report.html").resolve()
+    report = shop.report("prod")
     assert json.loads(body) == {"text": f"{summary_line(expected, 'postgresql')}{report}"}
 
     # PG_SCHEMA=analytics comes from the committed profiles/prod.env.
@@ -387,13 +386,13 @@ def test_prod_run_loads_postgres_and_posts_the_summary_with_the_bearer_token(
 
 @pytest.mark.postgres
 def test_prod_run_exits_3_when_the_webhook_rejects_the_summary(
-    shop: Path, elsewhere: Path, postgres_db: str, webhook: Webhook
+    shop: Shop, elsewhere: Path, postgres_db: str, webhook: Webhook
 ) -> None:
     webhook.status = 500
     token = f"tok-{secrets.token_hex(12)}"
-    env = clean_env(**pg_env(postgres_db), SHOP_WEBHOOK_URL=webhook.url, SHOP_WEBHOOK_TOKEN=token)
+    env = shop.env(**pg_env(postgres_db), SHOP_WEBHOOK_URL=webhook.url, SHOP_WEBHOOK_TOKEN=token)
 
-    result = envres("run", "--profile", "prod", "--project", str(shop), cwd=elsewhere, env=env)
+    result = envres("run", "--profile", "prod", "--project", str(ROOT), cwd=elsewhere, env=env)
 
     assert result.returncode == 3, result.stderr
     assert len(webhook.received) == 1
@@ -409,8 +408,8 @@ def test_prod_run_exits_3_when_the_webhook_rejects_the_summary(
 # -- checking profiles without running -----------------------------------------------------
 
 
-def test_validate_all_passes_without_any_secret_set(shop: Path, elsewhere: Path) -> None:
-    args = ("validate", "--all", "--allow-missing-env", "--project", str(shop))
+def test_validate_all_passes_without_any_secret_set(elsewhere: Path) -> None:
+    args = ("validate", "--all", "--allow-missing-env", "--project", str(ROOT))
 
     result = envres(*args, cwd=elsewhere, env=clean_env())
 
@@ -428,10 +427,10 @@ def test_validate_all_passes_without_any_secret_set(shop: Path, elsewhere: Path)
 
 
 def test_validate_prod_without_secrets_fails_naming_each_missing_variable(
-    shop: Path, elsewhere: Path
+    elsewhere: Path,
 ) -> None:
     result = envres(
-        "validate", "--profile", "prod", "--project", str(shop), cwd=elsewhere, env=clean_env()
+        "validate", "--profile", "prod", "--project", str(ROOT), cwd=elsewhere, env=clean_env()
     )
 
     assert result.returncode == 1
@@ -441,9 +440,7 @@ def test_validate_prod_without_secrets_fails_naming_each_missing_variable(
     assert "3 problems in profile 'prod'" in result.stderr
 
 
-def test_show_prod_masks_the_password_and_resolves_env_file_and_anchor(
-    shop: Path, elsewhere: Path
-) -> None:
+def test_show_prod_masks_the_password_and_resolves_env_file_and_anchor(elsewhere: Path) -> None:
     canary = f"canary-{secrets.token_hex(8)}"
     token = f"tok-{secrets.token_hex(8)}"
     env = clean_env(
@@ -452,7 +449,7 @@ def test_show_prod_masks_the_password_and_resolves_env_file_and_anchor(
         SHOP_WEBHOOK_TOKEN=token,
     )
 
-    result = envres("show", "--profile", "prod", "--project", str(shop), cwd=elsewhere, env=env)
+    result = envres("show", "--profile", "prod", "--project", str(ROOT), cwd=elsewhere, env=env)
 
     assert result.returncode == 0, result.stderr
     output = result.stdout + result.stderr
@@ -483,11 +480,9 @@ def test_show_prod_masks_the_password_and_resolves_env_file_and_anchor(
     assert shown["report_dir"] == {"type": "folder", "config": {"path": "out/prod"}}
 
 
-def test_diff_dev_prod_shows_the_warehouse_and_notifier_type_changes(
-    shop: Path, elsewhere: Path
-) -> None:
+def test_diff_dev_prod_shows_the_warehouse_and_notifier_type_changes(elsewhere: Path) -> None:
     canary = f"canary-{secrets.token_hex(8)}"
-    args = ("diff", "dev", "prod", "--project", str(shop))
+    args = ("diff", "dev", "prod", "--project", str(ROOT))
 
     result = envres(*args, cwd=elsewhere, env=clean_env(PG_PASSWORD=canary))
 
@@ -501,10 +496,8 @@ def test_diff_dev_prod_shows_the_warehouse_and_notifier_type_changes(
     assert canary not in result.stdout + result.stderr
 
 
-def test_show_prod_without_secrets_still_shows_the_connection_settings(
-    shop: Path, elsewhere: Path
-) -> None:
-    args = ("show", "--profile", "prod", "--allow-missing-env", "--project", str(shop))
+def test_show_prod_without_secrets_still_shows_the_connection_settings(elsewhere: Path) -> None:
+    args = ("show", "--profile", "prod", "--allow-missing-env", "--project", str(ROOT))
 
     result = envres(*args, cwd=elsewhere, env=clean_env())
 

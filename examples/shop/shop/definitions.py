@@ -160,9 +160,17 @@ def report(
     best = f", best seller {top_products[0].product}" if top_products else ""
     notifier.send(
         f"shop report ({data.backend}): {data.total_orders:,} orders, "
-        f"revenue {data.total_revenue:,.2f} EUR{best}; {path}"
+        f"revenue {data.total_revenue:,.2f} EUR{best}; {_shown(path)}"
     )
     return str(path)
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working directory when it is inside it, as envres shows paths."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path.resolve()
 
 
 defs = envres.Definitions(

@@ -5,9 +5,9 @@ profile picks one by its short name (``type: duckdb`` / ``type: postgres``,
 ``type: console`` / ``type: webhook``). The assets only ever see the interface.
 
 Relative paths in a profile (the DuckDB file, the report folder) are resolved
-against the project folder (the one holding ``pyproject.toml``), never the
-current directory, so ``envres run --project examples/shop`` writes to the same
-place whichever folder it is started from.
+against the example's folder (``examples/shop``, where its data lives), never the
+current directory, so a run writes to the same place whichever folder it is
+started from.
 
 Database drivers are imported inside ``lifespan``: validating a profile (``envres
 validate``, ``show``, ``diff``) needs neither the driver nor a server.
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import psycopg
 
 __all__ = [
-    "PROJECT_DIR",
+    "EXAMPLE_DIR",
     "ConsoleNotifier",
     "DuckDBWarehouse",
     "Notifier",
@@ -47,8 +47,8 @@ __all__ = [
     "report_dir",
 ]
 
-#: The folder holding pyproject.toml: relative paths in profiles are resolved against it.
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+#: examples/shop: relative paths in profiles are resolved against it.
+EXAMPLE_DIR = Path(__file__).resolve().parent.parent
 
 #: A column as ``(name, SQL type)``; the types used must mean the same in both dialects.
 Column = tuple[str, str]
@@ -58,9 +58,9 @@ _IDENT = re.compile(r"[a-z_][a-z0-9_]*\Z")
 
 
 def project_path(path: str) -> Path:
-    """``path`` as given if absolute (``~`` expanded), else under the project folder."""
+    """``path`` as given if absolute (``~`` expanded), else under the example's folder."""
     p = Path(path).expanduser()
-    return p if p.is_absolute() else PROJECT_DIR / p
+    return p if p.is_absolute() else EXAMPLE_DIR / p
 
 
 def _ident(name: str) -> str:
