@@ -1,42 +1,51 @@
 #!/usr/bin/env bash
 # The project's test command: lint, format check, type check, then the test suite.
 #
-#   ./scripts/test.sh [PYTEST ARGS...]
+#   ./scripts/test.sh [PYTEST ARGS...]            the versions pinned in uv.lock, in .venv
+#   ./scripts/test.sh --newest [PYTEST ARGS...]   the newest release of every dependency,
+#                                                 in .venv-newest (uv.lock is not touched)
 #
-# Needs only python3 (>= 3.11, with venv/ensurepip) and pip; creates .venv on first use.
-# The suite starts its own PostgreSQL server from Debian's postgresql package (see
-# tests/pgserver.py); without it those tests are skipped locally and fail under CI.
+# Needs only python3 (>= 3.11) with pip. The suite starts its own PostgreSQL server from
+# Debian's postgresql package (see tests/pgserver.py); without it those tests are
+# skipped locally and fail under CI.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/_uv.sh
 
 step() { printf '\n==> %s\n' "$*"; }
 
-if [[ ! -x .venv/bin/python ]] || ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
-    step "creating .venv"
-    python3 -m venv .venv
+venv=.venv
+if [[ ${1:-} == --newest ]]; then
+    shift
+    venv=.venv-newest
+    step "installing the newest release of every dependency into $venv"
+    "$UV" venv --quiet --allow-existing "$venv"
+    "$UV" pip install --quiet --python "$venv/bin/python" --upgrade \
+        -e . -e ./examples/shop --group test --group lint
+    "$UV" pip list --python "$venv/bin/python" --format freeze 2>/dev/null \
+        | grep -iE '^(pydantic|pydantic-settings|pyyaml|jinja2|python-dotenv|click|dask|duckdb|psycopg)==' \
+        | tr '\n' ' '
+    echo
+else
+    step "installing the locked versions (uv.lock) into $venv"
+    "$UV" sync --quiet --locked --group test --group lint
 fi
+export VIRTUAL_ENV="$PWD/$venv"
+export PATH="$VIRTUAL_ENV/bin:$PATH"
 
-step "installing envres[test] into .venv"
-.venv/bin/python -m pip install -q -e '.[test]'
-
-dirs=()
-for dir in src tests examples bench; do
-    if [[ -d $dir ]]; then
-        dirs+=("$dir")
-    fi
-done
+dirs=(envres tests examples bench)
 
 step "ruff check ${dirs[*]}"
-.venv/bin/ruff check "${dirs[@]}"
+ruff check "${dirs[@]}"
 
 step "ruff format --check ${dirs[*]}"
-.venv/bin/ruff format --check "${dirs[@]}"
+ruff format --check "${dirs[@]}"
 
 step "mypy"
-.venv/bin/mypy
+mypy
 
 step "benchmark smoke run (envres side; times are not checked)"
-.venv/bin/python bench/compare.py --quick
+python bench/compare.py --quick
 
 step "pytest $*"
-.venv/bin/python -m pytest "$@"
+python -m pytest "$@"
