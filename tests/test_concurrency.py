@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import Cli, Project, make_project
 
 import envres
+from tests.conftest import Cli, Project, make_project
 
 LOG: list[str] = []
 GATE_ENTERED = threading.Event()

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 from distributed import Client, LocalCluster
-from tests.conftest import Cli, Project, make_project, run_real
 
 import envres
-from envres._executors import Job, _dask
 from envres._events import Event
+from envres._executors import Job, _dask
+from tests.conftest import Cli, Project, make_project, run_real
 
 MODULE = "dask_pipeline"
 

@@ -43,9 +43,9 @@ from unittest import mock
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.conftest import Cli, EnvresProcesses, Project, Result, make_project
 
 import envres
+from tests.conftest import Cli, EnvresProcesses, Project, Result, make_project
 
 DEFINITIONS = """
 from __future__ import annotations

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import BASE, DEFINITIONS, Cli, make_project
 
 # The standard definitions plus a resource type whose validator raises things pydantic

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from tests.conftest import BASE, Cli, Project
 
 PROD = """\

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import Cli, Project, Result, make_project, run_real
 
 DEFINITIONS = """

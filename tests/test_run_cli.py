@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import Cli, EnvresProcesses, Project, Result, make_project, run_real
 
 DEFINITIONS = """

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.conftest import Cli, make_project
 
 import envres
+from tests.conftest import Cli, make_project
 
 MASK = "**********"
 

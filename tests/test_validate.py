@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tests.conftest import BASE, Cli, Project
 
 PROD = """\
@@ -229,8 +230,7 @@ def test_a_misspelled_resource_parameter_gets_a_did_you_mean(
     project.profile("dev.yaml", BASE.replace("  notifier:", "  notifyer:"))
     result = envres_cli("validate", cwd=project)
     assert result.err_lines[0].endswith(
-        "needs resource 'notifier', which profile 'dev' does not define; "
-        "did you mean 'notifyer'?"
+        "needs resource 'notifier', which profile 'dev' does not define; did you mean 'notifyer'?"
     )
 
 

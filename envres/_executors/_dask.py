@@ -567,7 +567,7 @@ class DaskExecutor:
     closed after the run), a scheduler address, or a connected ``distributed.Client``."""
 
     def __init__(self, target: object) -> None:
-        if isinstance(target, str) and target != "dask" and ":" not in target or (
+        if (isinstance(target, str) and target != "dask" and ":" not in target) or (
             not isinstance(target, str) and not isinstance(target, Client)
         ):
             raise UsageError(
