@@ -36,17 +36,14 @@ the message is shown as written.
 
 Closing brace
 -------------
-Compose-go (``template/template.go``, ``getFirstBraceClosingIndex``) ends an
-expression at the first ``}`` that does not close a ``${`` opened inside it;
-a bare ``{`` does not nest. envres does the same, so
-``${A:-{x}}`` with ``A`` unset is the default ``{x`` followed by a literal
-``}``, i.e. ``{x}``; there is no way to write a ``}`` inside a default, exactly
-as in Compose. Compose's counter also counts the ``${`` of an escaped ``$${``,
-so inside a default ``$${x}`` yields ``${x}`` and its ``}`` does not end the
-outer expression (``${A:-$${x}y}`` is ``${x}y``); envres follows that too.
-Outside braces ``$${`` is simply ``$`` followed by ``{``. The one deliberate
-difference: where compose-go silently accepts an expression whose ``}`` was
-swallowed that way (``${A:-$${x}``), envres reports an unterminated ``${``.
+As in compose-go (``template/template.go``, ``getFirstBraceClosingIndex``),
+braces balance inside an expression: a bare ``{`` in a default, alternative or
+message opens a pair whose ``}`` is literal text, and the expression ends at the
+``}`` that closes its own ``${``. So ``${JSON:-{"json":1}}`` is ``{"json":1}``
+when ``JSON`` is unset and the value of ``JSON`` when it is set, with no stray
+``}``. An escaped ``$${`` opens a pair the same way (``${A:-$${x}y}`` is
+``${x}y``). Where compose-go silently accepts an expression whose closing ``}``
+is missing (``${A:-{x}``), envres reports an unterminated ``${``.
 
 Values are never rescanned
 --------------------------
@@ -85,10 +82,10 @@ _SNIPPET_MAX = 80
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATOR = re.compile(r":?[-?+]")
-# Inside braces a "}" ends the argument, so it is as special as "$".
-_SPECIAL_IN_BRACES = re.compile(r"[$}]")
+# Inside braces "{" and "}" count (compose-go balances them), so they are as special as "$".
+_SPECIAL_IN_BRACES = re.compile(r"[${}]")
 # Tokens that move the brace counter when quoting an expression in an error.
-_BRACE_TOKEN = re.compile(r"\$\$\{|\$\{|\$\$|\}")
+_BRACE_TOKEN = re.compile(r"\$\$|\{|\}")
 
 _OPERATORS_HINT = 'expected "}" or one of ":-", "-", ":?", "?", ":+", "+"'
 
@@ -208,13 +205,16 @@ def _parse(text: str) -> tuple[_Piece, ...]:
 def _parse_seq(text: str, pos: int, depth: int, *, nested: bool) -> tuple[tuple[_Piece, ...], int]:
     """Parse literal text and expressions from ``pos``.
 
-    At top level this runs to the end of ``text``; ``nested`` (inside braces) it
-    stops at the first ``}`` not consumed by an inner expression and returns its
-    index, or ``len(text)`` when there is none (the caller reports that).
+    At top level this runs to the end of ``text``. ``nested`` (inside an
+    expression's braces) it stops at the ``}`` that closes the expression and
+    returns its index, or ``len(text)`` when there is none (the caller reports
+    that). As in compose-go, a bare ``{`` inside the braces opens a pair whose
+    ``}`` is literal text, so ``${JSON:-{"a":1}}`` has the default ``{"a":1}``.
     """
     pieces: list[_Piece] = []
     buf: list[str] = []
     n = len(text)
+    open_braces = 0  # bare "{" seen inside the expression and not yet closed
     while pos < n:
         if nested:
             m = _SPECIAL_IN_BRACES.search(text, pos)
@@ -226,30 +226,24 @@ def _parse_seq(text: str, pos: int, depth: int, *, nested: bool) -> tuple[tuple[
             pos = n
             break
         buf.append(text[pos:i])
-        if text[i] == "}":
-            pos = i
-            break
+        char = text[i]
+        if char == "{":
+            open_braces += 1
+            buf.append("{")
+            pos = i + 1
+            continue
+        if char == "}":
+            if not open_braces:
+                pos = i
+                break
+            open_braces -= 1
+            buf.append("}")
+            pos = i + 1
+            continue
         follower = text[i + 1 : i + 2]
         if follower == "$":
             buf.append("$")
             pos = i + 2
-            if nested and text.startswith("{", pos):
-                # Compose-go counts the "${" of an escaped "$${" as an opening brace, so
-                # its "}" is literal text rather than the end of the outer expression.
-                if depth + 1 > MAX_DEPTH:
-                    raise _too_deep(text, i)
-                inner, pos = _parse_seq(text, pos + 1, depth + 1, nested=True)
-                if pos >= n:
-                    break  # the enclosing expression reports the missing "}"
-                buf.append("{")
-                for piece in inner:
-                    if isinstance(piece, str):
-                        buf.append(piece)
-                    else:
-                        _flush(buf, pieces)
-                        pieces.append(piece)
-                buf.append("}")
-                pos += 1
         elif follower == "{":
             _flush(buf, pieces)
             expr = _parse_expr(text, i, depth + 1)

@@ -184,10 +184,9 @@ def test_nesting_deeper_than_max_depth_is_an_interpolation_error(depth: int) -> 
     assert info.value.offset == 5 * MAX_DEPTH
 
 
-def test_deeply_nested_escaped_braces_are_an_interpolation_error() -> None:
+def test_deeply_nested_escaped_braces_are_counted_not_recursed_into() -> None:
     text = "${A:-" + "$${" * 5000 + "}" * 5001
-    with pytest.raises(InterpolationError, match=r"nested more than 32 levels deep$"):
-        interpolate(text, {})
+    assert interpolate(text, {}).value == "${" * 5000 + "}" * 5000
 
 
 # --- $$, literal $ and operator precedence -------------------------------------------------
@@ -251,11 +250,20 @@ def test_default_may_contain_literal_dollars_and_escapes() -> None:
 # --- closing brace (compose-go's rule) -----------------------------------------------------
 
 
-def test_first_unmatched_closing_brace_ends_the_expression() -> None:
+def test_bare_braces_inside_a_default_are_balanced() -> None:
     result = interpolate("${A:-{x}}", {})
     assert result.value == "{x}"
-    assert result.segments == (Segment("{x", True), Segment("}", False))
-    assert result.uses == (VarUse("A", "${A:-{x}", False, True),)
+    assert result.segments == (Segment("{x}", True),)
+    assert result.uses == (VarUse("A", "${A:-{x}}", False, True),)
+
+
+def test_a_set_variable_with_a_braced_default_leaves_no_stray_brace() -> None:
+    assert interpolate('${JSON:-{"json":1}}', {"JSON": '{"json":2}'}).value == '{"json":2}'
+
+
+def test_an_unclosed_bare_brace_leaves_the_expression_unterminated() -> None:
+    with pytest.raises(InterpolationError, match='unterminated "\\${", missing "}"'):
+        interpolate("${A:-{x}", {})
 
 
 def test_text_after_the_closing_brace_is_literal() -> None:
