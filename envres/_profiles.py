@@ -96,7 +96,7 @@ def discover(profiles_dir: Path, display: Callable[[Path], str]) -> dict[str, Pr
         raise ProfileNotFoundError(
             [
                 Problem(
-                    f"profiles folder {display(profiles_dir)} does not exist "
+                    f"profiles folder {profiles_dir.resolve()} does not exist "
                     "(set profiles_dir in [tool.envres], --profiles-dir, or run `envres init`)",
                     source="envres",
                 )
@@ -337,10 +337,23 @@ def load_merged(
     :class:`ProfileError` with every problem found along the chain.
     """
     bad = check_profile_name(name)
+    choices = sorted(n for n in files if not n.startswith("_"))
+    # "--profile dev.yaml" or "--profile profiles/dev.yaml": the name is the stem.
+    stem = Path(name).stem if Path(name).suffix in (".yaml", ".yml") else None
+    if stem is not None and stem in choices:
+        raise ProfileNotFoundError(
+            [
+                Problem(
+                    f"'{name}' is a file name; a profile is named without its folder and "
+                    f"extension: did you mean '{stem}'?",
+                    source="envres",
+                )
+            ],
+            name,
+        )
     if bad is not None:
         raise ProfileNotFoundError([Problem(bad, source="envres")], name)
     if name not in files:
-        choices = sorted(n for n in files if not n.startswith("_"))
         raise ProfileNotFoundError(
             [
                 Problem(

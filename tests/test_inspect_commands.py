@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,64 @@ def test_init_refuses_to_overwrite(envres_cli: Cli, tmp_path: Path) -> None:
     assert result.code == 1
     assert "already exists" in result.err
     assert (tmp_path / "profiles" / "dev.yaml").read_text() == "resources: {}\n"
+
+
+def test_init_in_a_folder_with_a_pyproject_appends_the_table_and_says_so(
+    envres_cli: Cli, tmp_path: Path
+) -> None:
+    original = '[project]\nname = "mine"\n\n[tool.ruff]\nline-length = 99'  # no final newline
+    (tmp_path / "pyproject.toml").write_text(original)
+    result = envres_cli("init", cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[0] == "appended [tool.envres] to pyproject.toml"
+    assert "created profiles/dev.yaml" in result.out.splitlines()
+    data = tomllib.loads((tmp_path / "pyproject.toml").read_text())
+    assert data["project"]["name"] == "mine"
+    assert data["tool"]["ruff"] == {"line-length": 99}
+    assert data["tool"]["envres"]["definitions"] == "pipeline:defs"
+
+
+@pytest.mark.parametrize(
+    "existing",
+    [
+        '[tool.envres]\ndefinitions = "x:y"\n',
+        '[tool]\nenvres = { definitions = "x:y" }\n',
+        '[tool."envres"]\ndefinitions = "x:y"\n',
+        'tool.envres.definitions = "x:y"\n',
+    ],
+    ids=["table", "inline", "quoted", "dotted"],
+)
+def test_init_refuses_any_spelling_of_an_existing_envres_table_and_writes_nothing(
+    envres_cli: Cli, tmp_path: Path, existing: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(existing)
+    result = envres_cli("init", cwd=tmp_path)
+    assert result.code == 1
+    assert result.err_lines == [
+        "envres init: pyproject.toml already has a [tool.envres] table; envres init only "
+        "writes into a project without one",
+        "1 problem",
+    ]
+    assert (tmp_path / "pyproject.toml").read_text() == existing
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pyproject.toml"]
+
+
+def test_init_refuses_an_invalid_pyproject_and_writes_nothing(
+    envres_cli: Cli, tmp_path: Path
+) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project\nname = 1\n")
+    result = envres_cli("init", cwd=tmp_path)
+    assert result.code == 1
+    assert result.err_lines[0].startswith("envres init: pyproject.toml cannot be read as TOML (")
+    assert result.err_lines[0].endswith("); fix it first")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pyproject.toml"]
+
+
+def test_init_refuses_a_profiles_file_and_leaves_no_half_written_project(
+    envres_cli: Cli, tmp_path: Path
+) -> None:
+    (tmp_path / "profiles").write_text("not a folder\n")
+    result = envres_cli("init", cwd=tmp_path)
+    assert result.code == 1
+    assert "profiles exists and is not a folder" in result.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["profiles"]

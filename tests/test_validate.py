@@ -346,6 +346,27 @@ def test_missing_profile_exits_1(envres_cli: Cli, project: Project) -> None:
     assert result.err_lines == ["envres: profile 'prd' does not exist (profiles: dev)"]
 
 
+@pytest.mark.parametrize("given", ["dev.yaml", "profiles/dev.yaml", "./profiles/dev.yml"])
+def test_a_profile_given_as_its_file_suggests_its_name(
+    envres_cli: Cli, project: Project, given: str
+) -> None:
+    result = envres_cli("validate", "--profile", given, cwd=project)
+    assert result.code == 1
+    assert result.err_lines == [
+        f"envres: '{given}' is a file name; a profile is named without its folder and "
+        "extension: did you mean 'dev'?"
+    ]
+
+
+def test_a_missing_profiles_folder_is_named_as_the_absolute_folder_looked_in(
+    envres_cli: Cli, project: Project
+) -> None:
+    result = envres_cli("validate", "--profiles-dir", "profilez", cwd=project)
+    assert result.code == 1
+    looked_in = (project.root / "profilez").resolve()
+    assert result.err_lines[0].startswith(f"envres: profiles folder {looked_in} does not exist")
+
+
 def test_profile_from_environment_variable(envres_cli: Cli, prod: Project) -> None:
     result = envres_cli("validate", cwd=prod, env={"ENVRES_PROFILE": "base"})
     assert result.out == "profile 'base' is valid (2 resources, 2 assets)\n"

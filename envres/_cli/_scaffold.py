@@ -10,6 +10,8 @@ from envres._paths import display
 
 __all__ = ["scaffold"]
 
+_SOURCE = "envres init"
+
 _PYPROJECT = """[project]
 name = "{name}"
 version = "0.1.0"
@@ -113,7 +115,9 @@ def scaffold(folder: Path) -> list[str]:
     scaffold with a :class:`ProfileError`, and nothing is written.
     """
     if folder.exists() and not folder.is_dir():
-        raise ProfileError([Problem(f"{display(folder)} exists and is not a folder")])
+        raise ProfileError(
+            [Problem(f"{display(folder)} exists and is not a folder", source=_SOURCE)]
+        )
     pyproject = folder / "pyproject.toml"
     profiles = folder / "profiles"
     files = {
@@ -123,12 +127,15 @@ def scaffold(folder: Path) -> list[str]:
         folder / "pipeline.py": _PIPELINE,
     }
     problems = [
-        Problem(f"{display(p)} already exists; envres init only writes into an empty folder")
+        Problem(
+            f"{display(p)} already exists; envres init only writes into an empty folder",
+            source=_SOURCE,
+        )
         for p in files
         if p.exists() or p.is_symlink()
     ]
     if profiles.exists() and not profiles.is_dir():
-        problems.append(Problem(f"{display(profiles)} exists and is not a folder"))
+        problems.append(Problem(f"{display(profiles)} exists and is not a folder", source=_SOURCE))
     existing: str | None = None
     if pyproject.exists():
         try:
@@ -136,7 +143,10 @@ def scaffold(folder: Path) -> list[str]:
             data = tomllib.loads(existing)
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             problems.append(
-                Problem(f"{display(pyproject)} cannot be read as TOML ({exc}); fix it first")
+                Problem(
+                    f"{display(pyproject)} cannot be read as TOML ({exc}); fix it first",
+                    source=_SOURCE,
+                )
             )
         else:
             tool = data.get("tool")
@@ -144,14 +154,16 @@ def scaffold(folder: Path) -> list[str]:
                 problems.append(
                     Problem(
                         f"{display(pyproject)} already has a [tool.envres] table; "
-                        "envres init only writes into a project without one"
+                        "envres init only writes into a project without one",
+                        source=_SOURCE,
                     )
                 )
             elif isinstance(tool, dict) and not _appendable(existing):
                 problems.append(
                     Problem(
                         f"{display(pyproject)} defines [tool] inline; add the [tool.envres] "
-                        "table by hand (see envres's README)"
+                        "table by hand (see envres's README)",
+                        source=_SOURCE,
                     )
                 )
     if problems:
