@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -262,7 +264,7 @@ def test_a_set_variable_with_a_braced_default_leaves_no_stray_brace() -> None:
 
 
 def test_an_unclosed_bare_brace_leaves_the_expression_unterminated() -> None:
-    with pytest.raises(InterpolationError, match='unterminated "\\${", missing "}"'):
+    with pytest.raises(InterpolationError, match=re.escape('unterminated "${", missing "}"')):
         interpolate("${A:-{x}", {})
 
 
