@@ -506,3 +506,23 @@ def test_show_prod_without_secrets_still_shows_the_connection_settings(elsewhere
     assert shown["warehouse"]["config"]["password"] == "<not set>"
     assert shown["warehouse"]["config"]["dbname"] == "shop"
     assert shown["notifier"]["config"]["timeout"] == 10.0
+
+
+@pytest.mark.postgres
+def test_staging_runs_on_a_dask_cluster_of_two_workers_against_postgres(
+    shop: Shop, elsewhere: Path, expected: Expected, postgres_db: str
+) -> None:
+    """DuckDB lets one process write a file; PostgreSQL takes every Dask worker."""
+    args = ("run", "--profile", "staging", "--executor", "dask", "--jobs", "2")
+    env = shop.env(**pg_env(postgres_db))
+
+    result = envres(*args, "--project", str(ROOT), cwd=elsewhere, env=env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "dask: a local cluster of 2 worker processes" in result.stdout
+    assert "6 succeeded" in result.stdout
+    assert env["PG_PASSWORD"] not in result.stdout + result.stderr
+    with psycopg.connect(postgres_db) as conn:
+        rows = {name: conn.execute(sql).fetchall() for name, sql in FIGURE_QUERIES.items()}
+    assert_warehouse_matches(rows, expected)
+    assert_report_matches(shop.report("staging"), expected, "postgresql")
