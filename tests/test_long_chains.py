@@ -1,0 +1,90 @@
+"""Graph walks never recurse: a chain of 10,000 references or assets validates, plans and runs.
+
+A chain this long is unusual, but a generated profile can hold one, and before the
+walks used explicit stacks a chain of 200 resources validated, then failed at run
+with RecursionError.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import envres
+
+N = 10_000
+ORDER: list[str] = []
+
+
+class Link(envres.Resource):
+    prev: Link | None = None
+    n: int
+
+    def lifespan(self) -> Iterator[None]:
+        ORDER.append(f"setup {self.n}")
+        yield
+        ORDER.append(f"teardown {self.n}")
+
+
+@envres.asset
+def top(r9999: Link) -> int:
+    depth, link = 0, r9999
+    while link.prev is not None:
+        depth, link = depth + 1, link.prev
+    return depth
+
+
+def test_a_chain_of_10000_references_validates_runs_and_tears_down_in_reverse(
+    tmp_path: Path,
+) -> None:
+    lines = ["resources:"]
+    for i in range(N):
+        lines.append(f"  r{i}:\n    type: link\n    config:\n      n: {i}")
+        if i:
+            lines.append(f"      prev: {{resource: r{i - 1}}}")
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "dev.yaml").write_text("\n".join(lines) + "\n")
+    defs = envres.Definitions(assets=[top], resource_types={"link": Link})
+    assert sys.getrecursionlimit() < N
+    ORDER.clear()
+
+    result = defs.with_profile("dev", project=str(tmp_path), env={}).run()
+
+    assert result["top"] == N - 1
+    assert ORDER == [f"setup {i}" for i in range(N)] + [f"teardown {i}" for i in reversed(range(N))]
+
+
+def test_a_chain_of_10000_assets_plans_and_runs_upstream_first(tmp_path: Path) -> None:
+    def make(i: int) -> envres.AssetDef:
+        if i == 0:
+            return envres.asset(lambda: 0, name="a0")
+        namespace: dict[str, object] = {}
+        exec(f"def a{i}(a{i - 1}): return a{i - 1} + 1", namespace)  # noqa: S102
+        return envres.asset(namespace[f"a{i}"])  # type: ignore[arg-type]
+
+    defs = envres.Definitions(assets=[make(i) for i in range(N)])
+
+    assert defs.plan([f"a{N - 1}"]) == [f"a{i}" for i in range(N)]
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "dev.yaml").write_text("resources: {}\n")
+    result = defs.with_profile("dev", project=str(tmp_path), env={}).run([f"a{N - 1}"], jobs=2)
+    assert result[f"a{N - 1}"] == N - 1
+
+
+def test_a_cycle_in_a_long_chain_of_references_is_reported_once(tmp_path: Path) -> None:
+    lines = ["resources:"]
+    for i in range(N):
+        lines.append(f"  r{i}:\n    type: link\n    config:\n      n: {i}")
+        lines.append(f"      prev: {{resource: r{(i - 1) % N}}}")
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "dev.yaml").write_text("\n".join(lines) + "\n")
+    defs = envres.Definitions(assets=[top], resource_types={"link": Link})
+    try:
+        defs.with_profile("dev", project=str(tmp_path), env={})
+    except envres.ProfileError as exc:
+        [problem] = exc.problems
+        assert problem.message.startswith("resource dependency cycle: r0 -> r9999 -> r9998")
+        assert problem.message.endswith("r1 -> r0")
+    else:
+        raise AssertionError("a cycle of 10,000 references validated")
