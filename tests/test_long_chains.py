@@ -14,7 +14,7 @@ from pathlib import Path
 import envres
 
 N = 10_000
-ORDER: list[str] = []
+log_lines: list[str] = []
 
 
 class Link(envres.Resource):
@@ -22,9 +22,9 @@ class Link(envres.Resource):
     n: int
 
     def lifespan(self) -> Iterator[None]:
-        ORDER.append(f"setup {self.n}")
+        log_lines.append(f"setup {self.n}")
         yield
-        ORDER.append(f"teardown {self.n}")
+        log_lines.append(f"teardown {self.n}")
 
 
 @envres.asset
@@ -47,12 +47,13 @@ def test_a_chain_of_10000_references_validates_runs_and_tears_down_in_reverse(
     (tmp_path / "profiles" / "dev.yaml").write_text("\n".join(lines) + "\n")
     defs = envres.Definitions(assets=[top], resource_types={"link": Link})
     assert sys.getrecursionlimit() < N
-    ORDER.clear()
+    log_lines.clear()
 
     result = defs.with_profile("dev", project=str(tmp_path), env={}).run()
 
     assert result["top"] == N - 1
-    assert ORDER == [f"setup {i}" for i in range(N)] + [f"teardown {i}" for i in reversed(range(N))]
+    expected = [f"setup {i}" for i in range(N)] + [f"teardown {i}" for i in reversed(range(N))]
+    assert log_lines == expected
 
 
 def test_a_chain_of_10000_assets_plans_and_runs_upstream_first(tmp_path: Path) -> None:
@@ -60,7 +61,7 @@ def test_a_chain_of_10000_assets_plans_and_runs_upstream_first(tmp_path: Path) -
         if i == 0:
             return envres.asset(lambda: 0, name="a0")
         namespace: dict[str, object] = {}
-        exec(f"def a{i}(a{i - 1}): return a{i - 1} + 1", namespace)  # noqa: S102
+        exec(f"def a{i}(a{i - 1}): return a{i - 1} + 1", namespace)
         return envres.asset(namespace[f"a{i}"])  # type: ignore[arg-type]
 
     defs = envres.Definitions(assets=[make(i) for i in range(N)])

@@ -45,7 +45,7 @@ def imports(name: str, path: Path, known: set[str]) -> set[tuple[str, str | None
                     out.add((sub, None))
                 elif base in known:
                     out.add((base, alias.name))
-    return {(m, n) for m, n in out if m != name and m != "envres"}
+    return {(m, n) for m, n in out if m not in (name, "envres")}
 
 
 def test_no_import_cycle_among_the_package_modules() -> None:
