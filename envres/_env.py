@@ -64,14 +64,12 @@ def _read_env_file(
     values: dict[str, str] = {}
     for binding in parse_stream(io.StringIO(text)):
         if binding.error:
-            first = (
-                binding.original.string.strip().splitlines()[0]
-                if binding.original.string.strip()
-                else ""
-            )
+            # The line itself is never shown: a typo'd line is often the secret itself
+            # ("PW: s3cret", an unclosed quote), and this message goes to a terminal.
             problems.append(
                 Problem(
-                    f"cannot parse this line of the env file: {first[:40]!r} (expected NAME=value)",
+                    "cannot parse this line of the env file: expected NAME=value "
+                    "(the line is not shown, as it may hold a secret)",
                     Loc(display, binding.original.line, 1),
                 )
             )

@@ -79,7 +79,9 @@ def one_line(exc: BaseException) -> str:
     """``Type: first line of the message``, or just the type when there is no message."""
     try:
         text = str(exc).strip()
-    except Exception:  # an exception whose __str__ raises still gets described
+    except INTERRUPTS:
+        raise
+    except BaseException:  # an exception whose __str__ raises still gets described
         text = ""
     first = text.splitlines()[0] if text else ""
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 
 from envres._env import Env
-from envres._errors import Loc, Problem
+from envres._errors import INTERRUPTS, Loc, Problem
 from envres._profiles import MergedProfile
 from envres._resources import ResourceType
 from envres._secrets import Redactor, SecretNames, Shape, mask
@@ -118,14 +118,18 @@ def _field_json(annotation: Any, value: Any) -> Any:
     try:
         adapter: TypeAdapter[Any] = TypeAdapter(annotation)
         return adapter.dump_python(adapter.validate_python(value), mode="json")
-    except Exception:
+    except INTERRUPTS:
+        raise
+    except BaseException:  # a user validator or serializer: show the input as written
         return value
 
 
 def _dump(model: BaseModel) -> dict[str, Any]:
     try:
         return model.model_dump(mode="json")
-    except Exception:
+    except INTERRUPTS:
+        raise
+    except BaseException:  # a user serializer that raises: show each field's repr
         return {k: repr(getattr(model, k)) for k in type(model).model_fields}
 
 

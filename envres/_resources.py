@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar, overload
 from pydantic import BaseModel, ConfigDict, create_model
 
 from envres._errors import DefinitionError
+from envres._secrets import DEFAULT_SECRET_NAMES, mask, model_shape, part
 
 __all__ = [
     "Resource",
@@ -59,6 +60,21 @@ class Resource(BaseModel):
     def lifespan(self) -> Iterator[None]:
         """Set up before ``yield``, tear down after it. The default does nothing."""
         yield
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # repr() and str() of a resource (in a log line, a traceback, a debugger) mask
+        # what is secret by type or by name, as `envres show` does.
+        shape = model_shape(type(self))
+        for name, value in super().__repr_args__():
+            if name is None:
+                yield name, value
+            else:
+                yield (
+                    name,
+                    mask(
+                        value, part(shape, name, DEFAULT_SECRET_NAMES), DEFAULT_SECRET_NAMES, _none
+                    ),
+                )
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -230,6 +246,10 @@ def lifespan_cm(make: Callable[[], Iterator[Any]], instance: Any) -> Iterator[An
         else:
             gen.close()
             raise DefinitionError("lifespan yielded more than once; it must yield exactly once")
+
+
+def _none(value: object) -> bool:
+    return value is None
 
 
 def resource_type_of(target: object, name: str | None = None) -> ResourceType:

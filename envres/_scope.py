@@ -3,30 +3,57 @@
 :class:`ResourceScope` is the one stateful object of envres. Like svcs'
 ``Container``, it records every setup as it completes and, on close, tears each
 down in reverse order in its own ``try``; a failing teardown is reported and the
-others still run; closing twice is harmless.
+others still run; closing twice is harmless. What holds whatever happens:
+
+- reporting never stops a teardown: an event callback that raises (a closed pipe,
+  a bug) is ignored;
+- while tearing down, Ctrl-C and SIGTERM are held back (in the main thread) and
+  delivered afterwards; a burst of them is one;
+- user code that raises anything (``SystemExit`` included) in a setup or teardown
+  is that setup's or teardown's failure; only a real interrupt is an interrupt;
+- a setup still running on another thread when ``close`` starts is waited for
+  (up to :data:`SETUP_GRACE_SECONDS`); if it is still running after that, the
+  resources it depends on stay up until it finishes, so it is torn down before
+  them, and ``close`` says which resources are not torn down yet. If the process
+  exits first (the setup hangs), they are torn down as it exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import inspect
+import sys
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from envres._errors import SetupError, TeardownError, UsageError
+from envres._errors import INTERRUPTS, SetupError, TeardownError, UsageError
 from envres._events import Event
 from envres._resolved import ResolvedProfile
 from envres._resources import Resource, lifespan_cm
+from envres._signals import Deferred, deferred, redeliver
 from envres._values import Ref
 
 __all__ = ["SETUP_GRACE_SECONDS", "ResourceScope"]
 
-#: How long close() waits for setups still running on other threads before it
-#: unwinds without them (each then tears itself down when it completes).
+#: How long close() waits for setups still running on other threads.
 SETUP_GRACE_SECONDS = 2.0
+
+_Entry = tuple[str, contextlib.AbstractContextManager[Any]]
+
+# Scopes holding resources up for a setup still running after close(). When the
+# process exits, that setup will never finish: tear them down then.
+_pinned_scopes: weakref.WeakSet[ResourceScope] = weakref.WeakSet()
+
+
+@atexit.register
+def _release_at_exit() -> None:
+    for scope in list(_pinned_scopes):
+        scope.release_pinned(force=True)
 
 
 class ResourceScope:
@@ -50,10 +77,11 @@ class ResourceScope:
         self._key_locks: dict[str, threading.Lock] = {}
         self._values: dict[str, Any] = {}
         self._failed: dict[str, SetupError] = {}
-        self._stack: list[tuple[str, contextlib.AbstractContextManager[Any]]] = []
+        self._stack: list[_Entry] = []
+        self._pinned: list[_Entry] = []  # kept up after close for setups still running
         self._closing = False  # close() has begun: no new setups
         self._closed = False  # the stack has been unwound
-        self._inflight = 0
+        self._inflight: dict[str, int] = {}  # keys whose setup is running, by thread count
         self._idle = threading.Condition()
 
     def __repr__(self) -> str:
@@ -77,8 +105,16 @@ class ResourceScope:
             )
 
     def _emit(self, event: Event) -> None:
-        if self._on_event is not None:
+        """Report ``event``; whatever the callback raises, the caller carries on."""
+        if self._on_event is None:
+            return
+        try:
             self._on_event(event)
+        except INTERRUPTS:
+            if not self._closing:
+                raise
+        except Exception:
+            pass  # reporting must never stop a setup or a teardown
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -94,6 +130,12 @@ class ResourceScope:
     def live(self) -> tuple[str, ...]:
         """The keys set up so far, in setup order."""
         return tuple(key for key, _ in self._stack)
+
+    @property
+    def not_torn_down(self) -> tuple[str, ...]:
+        """After close: resources still up, waiting for a setup that is still running."""
+        with self._lock:
+            return (*self._inflight, *(key for key, _ in self._pinned))
 
     def get(self, key: str) -> Any:
         """What assets receive for ``key``, setting it (and what it needs) up first.
@@ -156,13 +198,17 @@ class ResourceScope:
 
     def _setup(self, key: str) -> Any:
         with self._idle:
-            self._inflight += 1
+            self._inflight[key] = self._inflight.get(key, 0) + 1
         try:
             return self._setup_counted(key)
         finally:
             with self._idle:
-                self._inflight -= 1
+                self._inflight[key] -= 1
+                if not self._inflight[key]:
+                    del self._inflight[key]
                 self._idle.notify_all()
+            if self._closed:
+                self.release_pinned()
 
     def _setup_counted(self, key: str) -> Any:
         started = time.perf_counter()
@@ -173,22 +219,23 @@ class ResourceScope:
             if exc.key != key:
                 self._failed[key] = exc
             raise
-        except BaseException as exc:
+        except INTERRUPTS:
+            raise
+        except BaseException as exc:  # SystemExit too: user code's, so the setup's failure
             error = SetupError(key, self.profile.redactor.describe(exc))
             self._failed[key] = error
             self._emit(Event("setup_failed", key, time.perf_counter() - started, error.detail))
-            if isinstance(exc, Exception):
-                raise error from exc
-            raise
+            raise error from exc
         with self._lock:
             closed = self._closed
             if not closed:
                 self._stack.append((key, cm))
                 self._values[key] = value
         if closed:
-            # close() stopped waiting for this setup (a second Ctrl-C) and has
-            # unwound already: nobody else will tear this one down.
-            cm.__exit__(None, None, None)
+            # close() stopped waiting for this setup and unwound everything else; what
+            # this setup depends on is still up (pinned), so tearing it down now keeps
+            # the reverse order. The pinned resources follow in _setup's finally.
+            self._unwind([(key, cm)])
             raise UsageError(f"{self!r} was closed while '{key}' was being set up")
         self._emit(Event("setup", key, time.perf_counter() - started))
         return value
@@ -231,15 +278,17 @@ class ResourceScope:
     def close(self) -> list[TeardownError]:
         """Tear down every live resource, last set up first; return the teardowns that failed.
 
-        Each teardown runs in its own ``try``: one failing does not stop the rest.
-        Calling ``close`` again does nothing.
+        Each teardown runs in its own ``try``: one failing does not stop the rest,
+        and no signal stops them (Ctrl-C and SIGTERM are delivered once all have
+        run, unless the caller is already handling an interrupt). Calling ``close``
+        again does nothing.
         """
         with self._lock:
             if self._closing:
                 return []
             self._closing = True
-        interrupt: BaseException | None = None
-        try:
+        handling = sys.exc_info()[1]
+        with deferred() as held:
             # A setup still in flight (another thread, --jobs) joins the stack when it
             # completes; waiting for it keeps teardown in exact reverse order. The wait
             # is bounded: a setup hung on a network call must not hold up Ctrl-C.
@@ -247,20 +296,68 @@ class ResourceScope:
             with self._idle:
                 while self._inflight and time.monotonic() < deadline:
                     self._idle.wait(0.05)
-        except BaseException as exc:  # a second Ctrl-C: stop waiting, unwind what we have
-            interrupt = exc
-        with self._lock:
-            self._closed = True
-            stack, self._stack = self._stack, []
+            with self._lock:
+                self._closed = True
+                pinned = self._dependencies_of(set(self._inflight))
+                unwind = [entry for entry in self._stack if entry[0] not in pinned]
+                self._pinned = [entry for entry in self._stack if entry[0] in pinned]
+                self._stack = []
+                if self._pinned:
+                    _pinned_scopes.add(self)
+            errors, interrupt = self._unwind(unwind, held)
+        self._values.clear()
+        waiting = self.not_torn_down
+        if waiting and isinstance(handling, BaseException):
+            pinned_keys = [key for key, _ in self._pinned]
+            handling.add_note(
+                f"the setup of {', '.join(self._inflight)} was still running "
+                f"{SETUP_GRACE_SECONDS:g} s after the run stopped"
+                + (
+                    f"; {', '.join(pinned_keys)} stay up until it ends (or the process exits) "
+                    "and are torn down then"
+                    if pinned_keys
+                    else ""
+                )
+            )
+        if not isinstance(handling, INTERRUPTS):
+            if interrupt is not None:
+                for error in errors:
+                    interrupt.add_note(f"also: {error.message}")
+                raise interrupt
+            redeliver(held)
+        return errors
+
+    def _dependencies_of(self, keys: set[str]) -> set[str]:
+        """Every key that ``keys`` depend on, directly or not (not ``keys`` themselves)."""
+        resources = self.profile.resources
+        found: set[str] = set()
+        stack = [dep for key in keys if key in resources for dep in resources[key].deps]
+        while stack:
+            dep = stack.pop()
+            if dep not in found:
+                found.add(dep)
+                if dep in resources:
+                    stack.extend(resources[dep].deps)
+        return found
+
+    def _unwind(
+        self, entries: list[_Entry], held: Deferred | None = None
+    ) -> tuple[list[TeardownError], BaseException | None]:
+        """Tear ``entries`` down in reverse, each in its own ``try``; report each.
+
+        With ``held`` (signals held back), a teardown still running a while after
+        Ctrl-C is interrupted, and counts as failed.
+        """
         errors: list[TeardownError] = []
-        for key, cm in reversed(stack):
+        interrupt: BaseException | None = None
+        for key, cm in reversed(entries):
             started = time.perf_counter()
             try:
-                cm.__exit__(None, None, None)
+                with held.user_code() if held is not None else contextlib.nullcontext():
+                    cm.__exit__(None, None, None)
             except BaseException as exc:
-                if not isinstance(exc, Exception) and interrupt is None:
-                    # A second Ctrl-C must not skip the remaining teardowns.
-                    interrupt = exc
+                if isinstance(exc, INTERRUPTS) and interrupt is None:
+                    interrupt = exc  # raised by the teardown itself: after the others
                 error = TeardownError(key, self.profile.redactor.describe(exc))
                 error.__cause__ = exc
                 errors.append(error)
@@ -269,7 +366,17 @@ class ResourceScope:
                 )
             else:
                 self._emit(Event("teardown", key, time.perf_counter() - started))
-        self._values.clear()
-        if interrupt is not None:
-            raise interrupt
-        return errors
+        return errors, interrupt
+
+    def release_pinned(self, *, force: bool = False) -> None:
+        """After close: tear down the held-up resources no running setup needs any more.
+
+        ``force`` releases them all (the process is exiting: the setups they wait
+        for will never finish).
+        """
+        with self._lock:
+            needed = set() if force else self._dependencies_of(set(self._inflight))
+            release = [entry for entry in self._pinned if entry[0] not in needed]
+            self._pinned = [entry for entry in self._pinned if entry[0] in needed]
+        if release:
+            self._unwind(release)

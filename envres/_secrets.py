@@ -37,7 +37,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, Secret, SecretBytes, SecretStr
 
-from envres._imports import one_line
+from envres._errors import INTERRUPTS
 
 __all__ = [
     "DEFAULT_SECRET_NAMES",
@@ -416,8 +416,10 @@ class Redactor:
         """``Type: first line`` of an exception, masked before it is cut to one line."""
         try:
             text = self.redact(str(exc)).strip()
-        except Exception:
-            return one_line(exc).partition(":")[0]
+        except INTERRUPTS:
+            raise
+        except BaseException:  # an exception whose __str__ raises
+            return type(exc).__name__
         first = text.splitlines()[0] if text else ""
         return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 

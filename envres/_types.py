@@ -15,7 +15,7 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
-from envres._errors import DefinitionError, suggest
+from envres._errors import INTERRUPTS, DefinitionError, suggest
 from envres._imports import ANY_MODULE, ImportPathError, ImportPolicy, import_object, one_line
 from envres._resources import ResourceType, resource_type_of
 
@@ -76,7 +76,9 @@ class TypeResolver:
         if name in eps:
             try:
                 obj = eps[name].load()
-            except Exception as exc:
+            except INTERRUPTS:
+                raise
+            except BaseException as exc:
                 return f"cannot load plugin type '{name}' ({eps[name].value}): {one_line(exc)}"
             return _wrap(obj, name)
         choices = sorted({*self.known, *eps})

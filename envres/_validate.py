@@ -10,6 +10,7 @@ secret reaches a message (:mod:`envres._secrets`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from envres._catalog import Catalog
 from envres._checks import check_assets, check_refs
 from envres._env import Env
-from envres._errors import Problem, ProfileError, suggest
+from envres._errors import INTERRUPTS, Problem, ProfileError, suggest
 from envres._imports import one_line
 from envres._nodes import Node
 from envres._profiles import Entry, MergedProfile
@@ -108,10 +109,24 @@ def _field_message(
     exprs = [u.expr for u in origin.uses] if origin is not None else []
     source = f" from {', '.join(exprs)}" if exprs else ""
     if secret_at(p.shape, loc, names) or (isinstance(inp, str) and redactor.hides(inp)):
-        return f"{msg} (got '{MASK}'{source})"
+        return f"{_secret_message(kind, msg, err.get('ctx') or {}, inp)} (got '{MASK}'{source})"
     if isinstance(inp, str | int | float | bool) and len(repr(inp)) <= 60:
         return f"{msg} (got {inp!r}{source})"
     return msg
+
+
+def _secret_message(kind: str, msg: str, ctx: Mapping[str, Any], value: object) -> str:
+    """What failed about a secret, saying nothing of it: not its length, not a part.
+
+    pydantic's length errors for secret types say "at least 20 items after
+    validation, not 13": the constraint is kept, the actual length dropped.
+    """
+    unit = "characters" if isinstance(value, str | bytes) else "items"
+    if kind in ("too_short", "string_too_short", "bytes_too_short"):
+        return f"should have at least {ctx.get('min_length', '?')} {unit}"
+    if kind in ("too_long", "string_too_long", "bytes_too_long"):
+        return f"should have at most {ctx.get('max_length', '?')} {unit}"
+    return re.sub(r",? not \d+$", "", msg)
 
 
 def _validate_entry(
@@ -146,7 +161,9 @@ def _validate_entry(
             path = ".".join([f"{base}.config", *(str(x) for x in loc)]) if loc else base
             message = _field_message(err, p, redactor, names)
             problems.append(Problem(message, where, path))
-    except Exception as exc:
+    except INTERRUPTS:
+        raise
+    except BaseException as exc:  # a user validator raising anything, SystemExit included
         where = (config.key_loc if config is not None else None) or entry.key_loc
         problems.append(
             Problem(

@@ -911,8 +911,8 @@ CASES: list[Case] = [
         },
         1,
         problem(
-            "profiles/.env.bad:2:1: cannot parse this line of the env file: "
-            "'this is not a line' (expected NAME=value)"
+            "profiles/.env.bad:2:1: cannot parse this line of the env file: expected "
+            "NAME=value (the line is not shown, as it may hold a secret)"
         ),
     ),
     Case(

@@ -8,6 +8,7 @@ and never a secret (every line goes through the session's redactor).
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from typing import NoReturn
@@ -42,7 +43,12 @@ EXIT_TERMINATED = 143
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point of the ``envres`` command and ``python -m envres``."""
     code = invoke(argv)
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except OSError:
+        # The reader went away (`envres run | head`): say nothing more at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
     sys.exit(code)
 
 
@@ -57,9 +63,9 @@ def invoke(argv: list[str] | None) -> int:
     except click.UsageError as exc:
         exc.show(file=session.stderr)
         return EXIT_USAGE
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
         # click turns KeyboardInterrupt into Abort; teardown ran in `run` already.
-        session.err("interrupted; every resource that was set up has been torn down")
+        _stopped(session, exc.__context__ or exc, "interrupted")
         return EXIT_INTERRUPTED
     except click.ClickException as exc:
         exc.show(file=session.stderr)
@@ -85,13 +91,13 @@ def invoke(argv: list[str] | None) -> int:
         _debug(session, exc)
         session.err(f"envres: {exc}")
         return EXIT_INVALID
-    except KeyboardInterrupt:
-        session.err("interrupted; every resource that was set up has been torn down")
+    except KeyboardInterrupt as exc:
+        _stopped(session, exc, "interrupted")
         return EXIT_INTERRUPTED
-    except Terminated:
-        session.err("terminated; every resource that was set up has been torn down")
+    except Terminated as exc:
+        _stopped(session, exc, "terminated")
         return EXIT_TERMINATED
-    except Exception as exc:
+    except BaseException as exc:  # a bug of envres's own (SystemExit included)
         _debug(session, exc)
         session.err(
             f"envres: internal error: {session.redactor.describe(exc)} "
@@ -99,6 +105,13 @@ def invoke(argv: list[str] | None) -> int:
         )
         return EXIT_INTERNAL
     return EXIT_OK
+
+
+def _stopped(session: Session, exc: BaseException, how: str) -> None:
+    """Say that the run stopped, and anything the teardown had to wait for or leave."""
+    session.err(f"{how}; every resource that was set up has been torn down")
+    for note in getattr(exc, "__notes__", ()):
+        session.err(f"  {note}")
 
 
 def _debug(session: Session, exc: BaseException) -> None:

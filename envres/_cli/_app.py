@@ -9,17 +9,15 @@ raised to an exit code.
 from __future__ import annotations
 
 import json
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from envres._cli._session import current
-from envres._errors import EnvresError, Problem, ProfileError, RunError, Terminated
+from envres._errors import EnvresError, Problem, ProfileError, RunError
 
 if TYPE_CHECKING:
     from envres._definitions import Definitions
@@ -337,6 +335,7 @@ def run(
     from envres._bound import BoundDefinitions
     from envres._cli._progress import Progress, guarded_streams
     from envres._executors import executor_for
+    from envres._signals import stop_once
 
     if scheduler is not None and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
@@ -355,22 +354,16 @@ def run(
         f"envres run: profile '{profile.name}', {_count(len(order), 'asset')}, "
         f"{engine.describe(jobs)}"
     )
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise Terminated()
-
-    signal.signal(signal.SIGTERM, on_term)
     started = time.perf_counter()
-    try:
-        with guarded_streams(progress, session.redactor.redact):
+    # The first Ctrl-C or SIGTERM stops the run (every resource is still torn down);
+    # later ones are only counted, so a burst cannot cut the teardown short.
+    with stop_once(), guarded_streams(progress, session.redactor.redact):
+        try:
             bound.run(list(order), jobs=jobs, on_event=progress, executor=target)
-    except RunError:
-        progress.finish()
-        session.out(progress.summary(time.perf_counter() - started))
-        raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        except RunError:
+            progress.finish()
+            session.out(progress.summary(time.perf_counter() - started))
+            raise
     progress.finish()
     session.out(progress.summary(time.perf_counter() - started))
 

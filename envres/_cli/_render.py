@@ -179,45 +179,57 @@ def _default_of(expr: str) -> str | None:
     return arg if op in (":-", "-") else None
 
 
-def _flatten(value: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+def _flatten(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
     if isinstance(value, dict) and value:
         for k, v in value.items():
-            yield from _flatten(v, f"{prefix}.{k}")
+            yield from _flatten(v, (*path, str(k)))
     else:
-        yield prefix, value
+        yield path, value
 
 
-def _secret_digest(res: ResolvedResource, name: str) -> str:
-    raw = res.inputs.get(name)
-    return hashlib.sha256(repr(raw).encode()).hexdigest()
+def _raw_at(profile: ResolvedProfile, path: tuple[str, ...]) -> str:
+    """A digest of the value written at ``path`` (``resources.KEY.config...``), unmasked.
+
+    The config as written (interpolated) is compared, not as validated: pydantic's
+    own dump of a ``SecretStr`` is already masked.
+    """
+    res = profile.resources.get(path[1])
+    value: Any = dict(res.inputs) if res is not None else None
+    for part in path[3:]:
+        value = value.get(part) if isinstance(value, dict) else None
+    return hashlib.sha256(repr(value).encode()).hexdigest()
 
 
 def diff_lines(a: ResolvedProfile, b: ResolvedProfile) -> list[str]:
     """What differs between two resolved profiles, one line per value, secrets masked.
 
     Lines are grouped by resource: ``~`` changed, ``-`` only in ``a``, ``+`` only in ``b``.
+    Where both sides show the same masked value, the secrets behind it are
+    compared: a changed secret is ``(secret differs)``, at any depth.
     """
-    flat_a = dict(_flatten(profile_data(a)["resources"], "resources"))
-    flat_b = dict(_flatten(profile_data(b)["resources"], "resources"))
-    groups: dict[str, list[str]] = {}
+    flat_a = dict(_flatten(profile_data(a)["resources"], ("resources",)))
+    flat_b = dict(_flatten(profile_data(b)["resources"], ("resources",)))
+    groups: dict[str, list[tuple[str, ...]]] = {}
     for path in [*flat_a, *(p for p in flat_b if p not in flat_a)]:
-        groups.setdefault(path.split(".")[1], []).append(path)
+        groups.setdefault(path[1], []).append(path)
     out: list[str] = []
     for paths in groups.values():
         for path in paths:
+            dotted = ".".join(path)
             if path in flat_a and path not in flat_b:
-                out.append(f"- {path}: {_scalar(flat_a[path])}")
+                out.append(f"- {dotted}: {_scalar(flat_a[path])}")
             elif path in flat_b and path not in flat_a:
-                out.append(f"+ {path}: {_scalar(flat_b[path])}")
+                out.append(f"+ {dotted}: {_scalar(flat_b[path])}")
             elif flat_a[path] != flat_b[path]:
-                out.append(f"~ {path}: {_scalar(flat_a[path])} -> {_scalar(flat_b[path])}")
-            elif flat_a[path] == MASK:
-                key, field = path.split(".")[1], path.split(".")[-1]
-                if _secret_digest(a.resources[key], field) != _secret_digest(
-                    b.resources[key], field
-                ):
-                    masked = _scalar(MASK)
-                    out.append(f"~ {path}: {masked} -> {masked} (secret differs)")
+                out.append(f"~ {dotted}: {_scalar(flat_a[path])} -> {_scalar(flat_b[path])}")
+            elif (
+                isinstance(flat_a[path], str)
+                and MASK in flat_a[path]
+                and path[2:3] == ("config",)
+                and _raw_at(a, path) != _raw_at(b, path)
+            ):
+                shown = _scalar(flat_a[path])
+                out.append(f"~ {dotted}: {shown} -> {shown} (secret differs)")
     return out
 
 

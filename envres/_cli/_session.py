@@ -27,16 +27,27 @@ class Session:
         # run replaces (see _progress.guarded_streams) for the user code's own prints.
         self.stdout: TextIO = sys.stdout
         self.stderr: TextIO = sys.stderr
+        self.broken: set[TextIO] = set()  # streams whose reader has gone away
 
     def learn(self, redactor: Redactor) -> None:
         """Mask these secrets too from now on."""
         self.redactor = self.redactor | redactor
 
     def out(self, text: str) -> None:
-        click.echo(self.redactor.redact(text), file=self.stdout)
+        self._write(text, self.stdout)
 
     def err(self, text: str) -> None:
-        click.echo(self.redactor.redact(text), file=self.stderr)
+        self._write(text, self.stderr)
+
+    def _write(self, text: str, stream: TextIO) -> None:
+        # A closed pipe (`envres run | head`) must not stop a run or its teardown: what
+        # cannot be printed is dropped, and the run carries on to its end.
+        if stream in self.broken:
+            return
+        try:
+            click.echo(self.redactor.redact(text), file=stream)
+        except OSError:
+            self.broken.add(stream)
 
 
 def current() -> Session:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from envres._catalog import Catalog
+from envres._errors import INTERRUPTS
 from envres._events import Event
 from envres._resolved import ResolvedProfile
 from envres._run import RunResult
@@ -31,8 +32,15 @@ class Job:
     on_event: Callable[[Event], None] | None = None
 
     def emit(self, event: Event) -> None:
-        if self.on_event is not None:
+        """Report ``event``; a callback that raises (a closed pipe, a bug) is ignored."""
+        if self.on_event is None:
+            return
+        try:
             self.on_event(event)
+        except INTERRUPTS:
+            raise
+        except Exception:
+            pass  # reporting must never change what a run does
 
 
 class Executor(Protocol):

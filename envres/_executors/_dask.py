@@ -488,7 +488,7 @@ class WorkerResources(WorkerPlugin):
                 value = fn(**kwargs)
                 if task.is_async:
                     value = asyncio.run(value)
-            except Exception as exc:
+            except BaseException as exc:  # anything the asset raises, SystemExit included
                 error = asset_failure(task.name, exc, self._profile.redactor)
                 if isinstance(error, SetupError):
                     failure = _TaskFailure(task.name, "setup", error.key, error.detail)

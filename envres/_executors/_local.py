@@ -7,6 +7,7 @@ waits, so a signal still reaches it at once.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -15,12 +16,17 @@ from typing import Any
 
 from envres._assets import AssetDef
 from envres._catalog import Catalog
+from envres._errors import INTERRUPTS
 from envres._events import Event
 from envres._executors._base import Job
 from envres._run import RunResult, asset_failure, failure_reason, run_then_close
 from envres._scope import ResourceScope
 
-__all__ = ["LocalExecutor", "plan_call", "run_assets"]
+__all__ = ["ASSET_GRACE_SECONDS", "LocalExecutor", "plan_call", "run_assets"]
+
+#: After Ctrl-C, how long assets still running on other threads are waited for
+#: before their resources are torn down.
+ASSET_GRACE_SECONDS = 2.0
 
 
 class LocalExecutor:
@@ -98,7 +104,9 @@ def run_assets(
             emit(Event("asset_started", n))
             try:
                 result.outputs[n] = calls[n](result.outputs)
-            except Exception as exc:
+            except INTERRUPTS:
+                raise
+            except BaseException as exc:  # SystemExit too: the asset's code failed
                 error = asset_failure(n, exc, redactor)
                 emit(Event("asset_failed", n, time.perf_counter() - started, failure_reason(error)))
                 if error is exc:
@@ -148,22 +156,25 @@ def _run_parallel(
     ]
     for w in workers:
         w.start()
-    running = 0
+    running: set[str] = set()
     failure: tuple[str, BaseException] | None = None
-    interrupt: BaseException | None = None
+    interrupt: BaseException | None = None  # raised by an asset's own code
+
+    def start(name: str) -> None:
+        running.add(name)
+        todo.put(name)
+
     try:
         for n in order:
             if not waiting[n]:
-                todo.put(n)
-                running += 1
+                start(n)
         while running:
             name, elapsed, exc, value = done.get()
-            running -= 1
-            if exc is not None and not isinstance(exc, Exception):
-                # KeyboardInterrupt or SystemExit raised by the asset's own code: the
-                # same outcome as with one job, once running assets are done.
-                if interrupt is None:
-                    interrupt = exc
+            running.discard(name)
+            if isinstance(exc, INTERRUPTS):
+                # Ctrl-C raised by the asset's own code: the same outcome as with one
+                # job, once the running assets are done.
+                interrupt = interrupt or exc
                 continue
             if exc is not None:
                 error = asset_failure(name, exc, scope.profile.redactor)
@@ -179,8 +190,12 @@ def _run_parallel(
             for d in dependents[name]:
                 waiting[d].discard(name)
                 if not waiting[d]:
-                    todo.put(d)
-                    running += 1
+                    start(d)
+    except INTERRUPTS as stop:
+        # Ctrl-C or SIGTERM: no new asset starts. Assets already running use resources
+        # that are about to be torn down, so they are waited for, briefly.
+        _wait_for(running, done, stop)
+        raise
     finally:
         for _ in workers:
             todo.put(None)
@@ -193,3 +208,24 @@ def _run_parallel(
             raise error
         raise error from exc
     return result
+
+
+def _wait_for(
+    running: set[str],
+    done: queue.SimpleQueue[tuple[str, float, BaseException | None, Any]],
+    stop: BaseException,
+) -> None:
+    """Wait up to :data:`ASSET_GRACE_SECONDS` for ``running`` assets; note any left running."""
+    deadline = time.monotonic() + ASSET_GRACE_SECONDS
+    try:
+        while running and (left := deadline - time.monotonic()) > 0:
+            with contextlib.suppress(queue.Empty):
+                running.discard(done.get(timeout=left)[0])
+    except INTERRUPTS:
+        pass  # a second Ctrl-C: stop waiting
+    if running:
+        names = ", ".join(sorted(running))
+        stop.add_note(
+            f"still running when the resources were torn down: {names} (waited "
+            f"{ASSET_GRACE_SECONDS:g} s; their threads end with the process)"
+        )
