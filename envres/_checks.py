@@ -7,7 +7,10 @@ is checked without recursion.
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Mapping
+from typing import Any
 
 from envres._catalog import Catalog
 from envres._errors import Loc, Problem, suggest
@@ -15,7 +18,36 @@ from envres._paths import display
 from envres._resolved import ResolvedResource
 from envres._values import Ref, refs_in
 
-__all__ = ["check_assets", "check_refs"]
+__all__ = ["check_assets", "check_refs", "satisfies"]
+
+
+def satisfies(provided: type, annotation: Any) -> bool | None:
+    """Whether a resource of class ``provided`` fits ``annotation``; None when it cannot tell.
+
+    ``Any``, ``object`` and no annotation accept everything; ``X | None`` and unions
+    accept what any member accepts; a class accepts its subclasses. Anything else
+    (a generic alias, a Protocol that is not runtime-checkable) cannot be checked
+    before the run, and is not reported.
+    """
+    if annotation is None or annotation is Any or annotation is object:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return satisfies(provided, typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        answers = [satisfies(provided, a) for a in typing.get_args(annotation)]
+        return True if True in answers else (None if None in answers else False)
+    if not isinstance(annotation, type):
+        return None
+    try:
+        return issubclass(provided, annotation)
+    except TypeError:  # a Protocol with data members, or not runtime-checkable
+        return None
+
+
+def _describe(annotation: Any) -> str:
+    name = getattr(annotation, "__qualname__", None) or str(annotation)
+    return f"a {name}"
 
 
 def check_refs(
@@ -38,17 +70,17 @@ def check_refs(
                 target = resources.get(ref.key)
                 fields = res.rtype.model.model_fields
                 ann = fields[name].annotation if name in fields else None
+                provided = target.rtype.provides if target is not None else None
                 if (
                     target is not None
+                    and provided is not None
                     and isinstance(value, Ref)
-                    and isinstance(ann, type)
-                    and target.rtype.provides is not None
-                    and not issubclass(target.rtype.provides, ann)
+                    and satisfies(provided, ann) is False
                 ):
                     problems.append(
                         Problem(
-                            f"needs a {ann.__qualname__}, but resource '{ref.key}' is "
-                            f"'{target.type_name}' ({target.rtype.provides.__qualname__})",
+                            f"needs {_describe(ann)}, but resource '{ref.key}' is "
+                            f"'{target.type_name}' ({provided.__qualname__})",
                             ref.loc,
                             f"resources.{res.key}.config.{name}",
                         )
@@ -134,10 +166,10 @@ def check_assets(
                 continue
             ann = a.annotations.get(param)
             provided = res.rtype.provides
-            if isinstance(ann, type) and provided is not None and not issubclass(provided, ann):
+            if provided is not None and satisfies(provided, ann) is False:
                 problems.append(
                     Problem(
-                        f"asset '{a.name}' expects a {ann.__qualname__} for '{param}', but type "
+                        f"asset '{a.name}' expects {_describe(ann)} for '{param}', but type "
                         f"'{res.type_name}' is a {provided.__qualname__}",
                         res.type_loc,
                         f"resources.{param}.type",

@@ -86,11 +86,16 @@ def check_profile_name(name: str) -> str | None:
     return None
 
 
-def discover(profiles_dir: Path, display: Callable[[Path], str]) -> dict[str, ProfileFile]:
+def discover(
+    profiles_dir: Path,
+    display: Callable[[Path], str],
+    ignored: list[Problem] | None = None,
+) -> dict[str, ProfileFile]:
     """Every profile file in ``profiles_dir`` by name (partials included).
 
     Raises :class:`ProfileError` when the folder is missing or a name has both a
-    ``.yaml`` and a ``.yml`` file.
+    ``.yaml`` and a ``.yml`` file. A file that looks meant as a profile but is not
+    one (``prod eu.yaml``, ``prod.YAML``) is skipped, with a warning in ``ignored``.
     """
     if not profiles_dir.is_dir():
         raise ProfileNotFoundError(
@@ -106,9 +111,27 @@ def discover(profiles_dir: Path, display: Callable[[Path], str]) -> dict[str, Pr
     problems: list[Problem] = []
     for path in sorted(profiles_dir.iterdir()):
         if path.suffix not in (".yaml", ".yml"):
+            if path.suffix.lower() in (".yaml", ".yml") and ignored is not None:
+                ignored.append(
+                    Problem(
+                        f"{display(path)} is not read: profile files end in .yaml or .yml, "
+                        "in lower case",
+                        severity="warning",
+                        source="envres",
+                    )
+                )
             continue
         name = path.stem
-        if check_profile_name(name) is not None:
+        bad = check_profile_name(name)
+        if bad is not None:
+            if ignored is not None:
+                ignored.append(
+                    Problem(
+                        f"{display(path)} is not read: {bad}",
+                        severity="warning",
+                        source="envres",
+                    )
+                )
             continue
         if name in found:
             problems.append(

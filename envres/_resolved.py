@@ -83,7 +83,8 @@ class ResolvedResource:
         """
         out: dict[str, Any] = {}
         if self.validated is not None:
-            out = _dump(self.validated)
+            # Fields with references hold stand-ins when validated: written back below.
+            out = _dump(self.validated, {k for k, v in self.inputs.items() if contains_ref(v)})
         else:
             # Only with --allow-missing-env: an unset required field left the model
             # unbuilt, so validate what is there field by field.
@@ -124,9 +125,9 @@ def _field_json(annotation: Any, value: Any) -> Any:
         return value
 
 
-def _dump(model: BaseModel) -> dict[str, Any]:
+def _dump(model: BaseModel, exclude: set[str]) -> dict[str, Any]:
     try:
-        return model.model_dump(mode="json")
+        return model.model_dump(mode="json", exclude=exclude)
     except INTERRUPTS:
         raise
     except BaseException:  # a user serializer that raises: show each field's repr

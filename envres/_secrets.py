@@ -24,16 +24,20 @@ Nothing here reads the environment or prints.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import io
 import json
+import logging
 import re
+import threading
 import types
 import typing
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from pydantic import BaseModel, Secret, SecretBytes, SecretStr
 
@@ -44,12 +48,15 @@ __all__ = [
     "MASK",
     "PLAIN",
     "SECRET",
+    "RedactingFilter",
+    "RedactingStream",
     "Redactor",
     "SecretNames",
     "Shape",
     "mask",
     "model_shape",
     "part",
+    "redacted_logs",
     "secret_at",
     "secret_leaves",
     "shape_of",
@@ -461,3 +468,73 @@ def _forms(secret: str) -> set[str]:
     if len(lines) > 1:
         forms.update(lines)
     return forms
+
+
+# -- redacting streams and logs ----------------------------------------------------------
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that masks secrets in whole lines before passing them on."""
+
+    def __init__(self, inner: TextIO, redactor: Redactor) -> None:
+        self.inner = inner
+        self._redactor = redactor
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            # Whole lines only, so a secret split over two write() calls is still masked.
+            self._pending += text
+            if "\n" in self._pending:
+                lines, _, self._pending = self._pending.rpartition("\n")
+                self.inner.write(self._redactor.redact(lines + "\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._pending:
+                self.inner.write(self._redactor.redact(self._pending))
+                self._pending = ""
+        self.inner.flush()
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that masks secrets in a record's message and traceback."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        record.msg, record.args = self.redactor.redact(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.redactor.redact(
+                logging.Formatter().formatException(record.exc_info)
+            )
+        return True
+
+
+@contextlib.contextmanager
+def redacted_logs(
+    redactor: Redactor, loggers: Iterable[str] = ("", "distributed", "tornado")
+) -> Iterator[None]:
+    """Mask secrets in what the handlers of ``loggers`` write, for the block."""
+    found = {h for name in loggers for h in logging.getLogger(name).handlers}
+    if logging.lastResort is not None:
+        found.add(logging.lastResort)
+    masking = RedactingFilter(redactor)
+    for handler in found:
+        handler.addFilter(masking)
+    try:
+        yield
+    finally:
+        for handler in found:
+            handler.removeFilter(masking)

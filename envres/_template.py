@@ -31,8 +31,11 @@ Jinja2 is imported on first use only, so ``import envres`` does not pay for it.
 from __future__ import annotations
 
 import functools
+import math
+import re
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +98,8 @@ def render(
         raise TemplateError(f"environment variable {name} is not set")
 
     multiline = "\n" in text.rstrip("\n")
+    outer = getattr(_budget, "current", None)
+    _budget.current = _Budget()
     try:
         template = _compile(text)
         chunks: list[str] = []
@@ -111,6 +116,8 @@ def render(
         raise
     except Exception as exc:
         raise _convert(exc, multiline) from exc
+    finally:
+        _budget.current = outer
 
 
 def _convert(exc: Exception, multiline: bool) -> TemplateError:
@@ -160,7 +167,21 @@ def _template_line(tb: TracebackType | None) -> int | None:
 def _compile(text: str) -> Template:
     # Profiles repeat the same template strings across validate/show/run; compiled
     # templates are immutable and safe to share between threads.
-    return _get_environment().from_string(text)
+    from jinja2 import nodes
+
+    environment = _get_environment()
+    tree = environment.parse(text)
+    # Every loop counts its iterations and every "~" checks its size: plain Python
+    # code once compiled, they are otherwise out of the sandbox's reach.
+    for loop in tree.find_all(nodes.For):
+        loop.iter = nodes.Call(nodes.Name(_ITER, "load"), [loop.iter], [], None, None)
+    for concat in list(tree.find_all(nodes.Concat)):
+        call = nodes.Call(nodes.Name(_CONCAT, "load"), list(concat.nodes), [], None, None)
+        concat.nodes = [call]
+    code = environment.compile(tree)
+    return environment.template_class.from_code(
+        environment, code, environment.make_globals(None), None
+    )
 
 
 def _get_environment() -> ImmutableSandboxedEnvironment:
@@ -172,6 +193,97 @@ def _get_environment() -> ImmutableSandboxedEnvironment:
     return _environment
 
 
+# -- the budget of one rendering ------------------------------------------------------------
+
+#: Steps (calls, filter calls, loop iterations, checked operators) one template may take.
+MAX_STEPS = 50_000
+#: Wall-clock time one template may take, in seconds.
+MAX_SECONDS = 0.5
+# Integers above this many bits are refused: no configuration value needs them, and
+# Python's arithmetic on them takes seconds.
+_MAX_BITS = 65_536
+_ITER = "__envres_iter__"
+_CONCAT = "__envres_concat__"
+_budget = threading.local()
+
+
+class _Budget:
+    __slots__ = ("deadline", "steps")
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.deadline = time.monotonic() + MAX_SECONDS
+
+
+def _step(n: int = 1) -> None:
+    """Count ``n`` steps of the template being rendered; refuse past the budget."""
+    from jinja2.exceptions import SecurityError
+
+    budget: _Budget | None = getattr(_budget, "current", None)
+    if budget is None:
+        return
+    budget.steps += n
+    if budget.steps > MAX_STEPS:
+        raise SecurityError(f"the template takes more than {MAX_STEPS} steps")
+    if budget.steps % 256 < n and time.monotonic() > budget.deadline:
+        raise SecurityError(f"the template takes longer than {MAX_SECONDS} s")
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, str | bytes | list | tuple | dict) else 0
+
+
+def _refuse(what: str) -> None:
+    from jinja2.exceptions import SecurityError
+
+    raise SecurityError(f"{what} would be larger than {MAX_OUTPUT} characters")
+
+
+def _check_args(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+    """No integer argument may ask for more than the output bound (widths, counts)."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_OUTPUT:
+            _refuse(f"an argument of {value}")
+
+
+# str methods whose result can be far larger than their inputs, and its size.
+_GROWING: dict[str, Callable[[str, tuple[Any, ...]], int]] = {
+    "center": lambda s, a: a[0] if a and isinstance(a[0], int) else 0,
+    "ljust": lambda s, a: a[0] if a and isinstance(a[0], int) else 0,
+    "rjust": lambda s, a: a[0] if a and isinstance(a[0], int) else 0,
+    "zfill": lambda s, a: a[0] if a and isinstance(a[0], int) else 0,
+    "expandtabs": lambda s, a: s.count("\t") * (a[0] if a and isinstance(a[0], int) else 8),
+    "replace": lambda s, a: (
+        s.count(a[0]) * len(a[1])
+        if len(a) > 1 and isinstance(a[0], str) and isinstance(a[1], str)
+        else 0
+    ),
+    "join": lambda s, a: len(s) * _size(a[0]) if a else 0,
+}
+_FORMAT_WIDTH = re.compile(r"[0-9]+")
+
+
+def _check_format(fmt: str) -> None:
+    """A %- or {}-format string may not ask for a field wider than the output bound."""
+    for digits in _FORMAT_WIDTH.findall(fmt):
+        if len(digits) > 7 or int(digits) > MAX_OUTPUT:
+            _refuse(f"a format field of width {digits}")
+
+
+def _bounded_iter(iterable: Any) -> Iterator[Any]:
+    for item in iterable:
+        _step()
+        yield item
+
+
+def _bounded_concat(*parts: Any) -> str:
+    _step()
+    texts = [str(p) for p in parts]
+    if sum(map(len, texts)) > MAX_OUTPUT:
+        _refuse("joining with ~")
+    return "".join(texts)
+
+
 def _make_environment() -> ImmutableSandboxedEnvironment:
     from jinja2 import StrictUndefined
     from jinja2.exceptions import SecurityError
@@ -179,24 +291,57 @@ def _make_environment() -> ImmutableSandboxedEnvironment:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     class _Environment(ImmutableSandboxedEnvironment):
-        # Checking * and ** before they run keeps "'x' * 10**9" from allocating
-        # gigabytes before the output bound could notice.
-        intercepted_binops = frozenset({"*", "**"})
+        # Operators that can make huge values out of small ones are checked before
+        # they run, so "'x' * 10**9" fails at once instead of allocating gigabytes.
+        intercepted_binops = frozenset({"*", "**", "%", "+"})
 
         def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+            _step()
             if operator == "*":
                 _check_repeat(left, right)
                 _check_repeat(right, left)
+                _check_bits(left, right, lambda a, b: a + b)
             elif (
                 operator == "**"
                 and isinstance(left, int)
                 and isinstance(right, int)
                 and abs(left) > 1
-                and right > _MAX_EXPONENT
+                and (right > _MAX_BITS or math.log2(abs(left)) * right > _MAX_BITS)
             ):
-                raise SecurityError(f"exponent {right} is larger than {_MAX_EXPONENT}")
+                raise SecurityError(f"{left} ** {right} is too large a number")
+            elif operator == "%" and isinstance(left, str):
+                _check_format(left)
+                _check_args(right if isinstance(right, tuple) else (right,), {})
+            elif operator == "+" and _size(left) + _size(right) > MAX_OUTPUT:
+                _refuse("adding these")
             op: Callable[[Any, Any], Any] = self.binop_table[operator]
             return op(left, right)
+
+        def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+            _step()
+            _check_args(args, kwargs)
+            owner = getattr(__obj, "__self__", None)
+            name = getattr(__obj, "__name__", "")
+            if (
+                isinstance(owner, str)
+                and name in _GROWING
+                and _GROWING[name](owner, args) > MAX_OUTPUT
+            ):
+                _refuse(f"str.{name}()")
+            return super().call(__context, __obj, *args, **kwargs)
+
+        def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+            wrapped = super().wrap_str_format(value)
+            if wrapped is None:
+                return None
+            fmt: str = value.__self__
+
+            def checked(*args: Any, **kwargs: Any) -> str:
+                _check_format(fmt)
+                _check_args(args, kwargs)
+                return wrapped(*args, **kwargs)
+
+            return checked
 
     def _check_repeat(sequence: Any, count: Any) -> None:
         if (
@@ -204,7 +349,15 @@ def _make_environment() -> ImmutableSandboxedEnvironment:
             and isinstance(count, int)
             and len(sequence) * count > MAX_OUTPUT
         ):
-            raise SecurityError(f"repeating a sequence gives more than {MAX_OUTPUT} items")
+            _refuse("repeating a sequence")
+
+    def _check_bits(left: Any, right: Any, bits: Callable[[int, int], int]) -> None:
+        if (
+            isinstance(left, int)
+            and isinstance(right, int)
+            and bits(abs(left).bit_length(), abs(right).bit_length()) > _MAX_BITS
+        ):
+            raise SecurityError("the result is too large a number")
 
     environment = _Environment(
         undefined=StrictUndefined,
@@ -212,6 +365,44 @@ def _make_environment() -> ImmutableSandboxedEnvironment:
         keep_trailing_newline=True,
     )
     # The sandbox re-adds its own "range"; clearing afterwards keeps the surface to
-    # the two names render() passes in.
+    # the two names render() passes in (and the two helpers compiled into templates).
     environment.globals.clear()
+    environment.globals[_ITER] = _bounded_iter
+    environment.globals[_CONCAT] = _bounded_concat
+    # Filters are called directly by compiled templates, not through call(): each one
+    # counts as a step and has its arguments checked the same way.
+    for name, fn in list(environment.filters.items()):
+        environment.filters[name] = _checked_filter(name, fn)
     return environment
+
+
+def _checked_filter(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    # Filters marked pass_context/pass_environment receive that first: skip it.
+    skip = 1 if getattr(fn, "jinja_pass_arg", None) is not None else 0
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        _step()
+        values = args[skip:]
+        _check_args(tuple(values[1:]), kwargs)
+        if values and isinstance(values[0], str):
+            text = values[0]
+            if name == "format":
+                _check_format(text)
+            elif name == "indent":
+                width = values[1] if len(values) > 1 else kwargs.get("width", 4)
+                per_line = len(width) if isinstance(width, str) else int(width or 0)
+                if per_line * (text.count("\n") + 1) + len(text) > MAX_OUTPUT:
+                    _refuse("indent")
+            elif name == "replace" and len(values) > 2:
+                old, new = values[1], values[2]
+                count = text.count(old) if old else len(text) + 1
+                if isinstance(old, str) and isinstance(new, str) and count * len(new) > MAX_OUTPUT:
+                    _refuse("replace")
+        if name == "join" and values:
+            sep = values[1] if len(values) > 1 else kwargs.get("d", "")
+            if isinstance(sep, str) and len(sep) * _size(values[0]) > MAX_OUTPUT:
+                _refuse("join")
+        return fn(*args, **kwargs)
+
+    # update_wrapper copies __dict__, and with it Jinja's pass_context mark.
+    return functools.update_wrapper(checked, fn)

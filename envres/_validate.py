@@ -37,7 +37,7 @@ from envres._secrets import (
     secret_leaves,
 )
 from envres._types import TypeResolver
-from envres._values import MISSING, ConfigReader, ReadConfig, Ref, leaves
+from envres._values import ConfigReader, ReadConfig, Ref, contains_missing, refs_in
 
 __all__ = ["resolve"]
 
@@ -129,20 +129,56 @@ def _secret_message(kind: str, msg: str, ctx: Mapping[str, Any], value: object) 
     return re.sub(r",? not \d+$", "", msg)
 
 
+class _Unknown(Exception):
+    """A reference to a resource whose class is not known until it is set up."""
+
+
+def _placeholder(rtype: ResourceType) -> object | None:
+    """An unvalidated instance of what a resource type provides, to stand for a reference."""
+    provides = rtype.provides
+    if isinstance(provides, type) and issubclass(provides, BaseModel):
+        return provides.model_construct()
+    return None
+
+
+def _with_placeholders(value: Any, placeholders: Mapping[str, object | None]) -> Any:
+    if isinstance(value, Ref):
+        found = placeholders.get(value.key)
+        if found is None:
+            raise _Unknown(value.key)
+        return found
+    if isinstance(value, dict):
+        return {k: _with_placeholders(v, placeholders) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_placeholders(v, placeholders) for v in value]
+    return value
+
+
 def _validate_entry(
-    p: _Prepared, problems: list[Problem], redactor: Redactor, names: SecretNames
+    p: _Prepared,
+    problems: list[Problem],
+    redactor: Redactor,
+    names: SecretNames,
+    placeholders: Mapping[str, object | None],
+    standing_in: Mapping[int, str],
 ) -> ResolvedResource:
     entry, rtype, inputs = p.entry, p.rtype, p.config.inputs
     base = f"resources.{entry.key}"
     config = entry.config
-    # Fields fed by an unset variable or another resource are validated later (or never).
-    dropped = {
-        name
-        for name, v in inputs.items()
-        if not isinstance(v, str)
-        and any(leaf is MISSING or isinstance(leaf, Ref) for leaf in leaves(v))
-    }
-    to_validate = {k: v for k, v in inputs.items() if k not in dropped}
+    # A field fed by an unset variable is validated when it is set (or never). A field
+    # that is a reference is checked against the referenced type (check_refs). A
+    # reference deeper inside a field ([{resource: db}]) is validated here, with an
+    # unvalidated instance of the referenced class standing in for the resource.
+    dropped: set[str] = set()
+    to_validate: dict[str, Any] = {}
+    for name, value in inputs.items():
+        if isinstance(value, Ref) or contains_missing(value):
+            dropped.add(name)
+            continue
+        try:
+            to_validate[name] = _with_placeholders(value, placeholders)
+        except _Unknown:
+            dropped.add(name)
     validated: BaseModel | None = None
     try:
         validated = rtype.model.model_validate(to_validate)
@@ -159,7 +195,12 @@ def _validate_entry(
             else:
                 where = (config.key_loc if config is not None else None) or entry.key_loc
             path = ".".join([f"{base}.config", *(str(x) for x in loc)]) if loc else base
-            message = _field_message(err, p, redactor, names)
+            key = standing_in.get(id(err.get("input")))
+            if key is not None:
+                message = _field_message({**err, "input": None}, p, redactor, names)
+                message += f" (got resource '{key}')"
+            else:
+                message = _field_message(err, p, redactor, names)
             problems.append(Problem(message, where, path))
     except INTERRUPTS:
         raise
@@ -222,7 +263,22 @@ def resolve(
     secrets.update(env.values[v] for v in reader.secret_variables if v in env.values)
     redactor = Redactor(secrets)
     problems = reader.problems
-    resources = {p.entry.key: _validate_entry(p, problems, redactor, names) for p in prepared}
+    # Stand-ins only for the resources that nested references name (rare, and
+    # model_construct is not free at 10,000 resources).
+    by_key = {p.entry.key: p for p in prepared}
+    nested = {
+        ref.key
+        for p in prepared
+        for v in p.config.inputs.values()
+        if not isinstance(v, Ref)
+        for ref in refs_in(v)
+    }
+    placeholders = {k: _placeholder(by_key[k].rtype) for k in nested if k in by_key}
+    standing_in = {id(obj): key for key, obj in placeholders.items() if obj is not None}
+    resources = {
+        p.entry.key: _validate_entry(p, problems, redactor, names, placeholders, standing_in)
+        for p in prepared
+    }
     defined = frozenset(merged.resources) | overrides
     check_refs(resources, defined, problems)
     if catalog is not None:

@@ -30,7 +30,9 @@ MODULE = "dask_pipeline"
 DEFINITIONS = """
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -144,8 +146,38 @@ async def counted(tally: list[int]) -> int:
     return tally[0] + 1
 
 
+class Boom(BaseException):
+    pass
+
+
+@envres.asset
+def boom(pool: Step, vault: Vault) -> int:
+    log(pool.log, "asset boom")
+    raise Boom("kaboom " + vault.token.get_secret_value())
+
+
+@envres.asset
+def quits(pool: Step, vault: Vault) -> int:
+    log(pool.log, "asset quits")
+    sys.exit("login failed for " + vault.token.get_secret_value())
+
+
+@envres.asset
+def dies(pool: Step) -> int:
+    log(pool.log, "asset dies")
+    os._exit(1)
+
+
+@envres.asset
+def shouts(pool: Step, vault: Vault) -> int:
+    secret = vault.token.get_secret_value()
+    print("the token is " + secret, flush=True)
+    logging.getLogger("distributed.worker").error("token %s refused", secret)
+    return 1
+
+
 defs = envres.Definitions(
-    assets=[a, b, c, d, e, f, p1, p2, p3, p4, token_length, counted],
+    assets=[a, b, c, d, e, f, p1, p2, p3, p4, token_length, counted, boom, quits, dies, shouts],
     resource_types={"step": Step, "vault": Vault, "tally": tally},
 )
 """
@@ -550,3 +582,66 @@ def test_import_envres_and_help_do_not_import_dask() -> None:
     )
     assert out.stdout.strip().splitlines()[-1] == "[]"
     assert "--executor [local|dask]" in out.stdout
+
+
+# -- user code that raises anything, or kills its worker ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("asset", "detail"),
+    [
+        ("boom", "Boom: kaboom **********"),
+        ("quits", "SystemExit: login failed for **********"),
+    ],
+)
+def test_an_asset_raising_a_base_exception_fails_the_run_once_masked_and_balanced(
+    proj: Project, tmp_path: Path, asset: str, detail: str
+) -> None:
+    log_path = tmp_path / "dask.log"
+    env = {"LOG": str(log_path), "VAULT_TOKEN": SECRET}
+
+    result = run_real("run", asset, "--executor", "dask", "--jobs", "2", cwd=proj.root, env=env)
+
+    assert result.code == 3, result.err
+    assert result.err_lines[-1] == f"run failed: asset '{asset}' failed: {detail}"
+    assert SECRET not in result.out + result.err
+    assert "Traceback" not in result.out + result.err
+    rows = read_log(log_path)
+    assert [r[:2] for r in rows if r[0] == "asset"] == [("asset", asset)]  # ran once
+    assert_each_worker_set_up_once_and_tore_down(rows)
+
+
+def test_an_asset_that_kills_its_worker_fails_the_run_naming_it_and_runs_once(
+    proj: Project, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "dask.log"
+    env = {"LOG": str(log_path), "VAULT_TOKEN": SECRET}
+
+    args = ("run", "dies", "p1", "p3", "--executor", "dask", "--jobs", "2")
+    result = run_real(*args, cwd=proj.root, env=env)
+
+    assert result.code == 3, result.err
+    # Dask cannot tell which task killed a worker: every task running or queued there
+    # fails with KilledWorker, and the first to come back names the failure.
+    assert re.fullmatch(
+        r"run failed: asset '(dies|p1|p3)' failed: the Dask worker running it died; it is "
+        r"not run again \(KilledWorker\)",
+        result.err_lines[-1],
+    )
+    rows = read_log(log_path)
+    assert [r[:2] for r in rows if r[0] == "asset"].count(("asset", "dies")) == 1
+    # The worker that died took its resources with it; every other one tore down.
+    dead = next(pid for what, name, pid in rows if (what, name) == ("asset", "dies"))
+    survivors = [r for r in rows if r[2] != dead]
+    assert_each_worker_set_up_once_and_tore_down(survivors)
+
+
+def test_what_workers_print_and_log_is_masked(proj: Project, tmp_path: Path) -> None:
+    log_path = tmp_path / "dask.log"
+    env = {"LOG": str(log_path), "VAULT_TOKEN": SECRET}
+
+    result = run_real("run", "shouts", "--executor", "dask", "--jobs", "1", cwd=proj.root, env=env)
+
+    assert result.code == 0, result.err
+    assert "the token is **********" in result.out + result.err
+    assert SECRET not in result.out + result.err

@@ -843,7 +843,7 @@ CASES: list[Case] = [
         1,
         problem(
             "profiles/dev.yaml:5:13: resources.warehouse.config.path: template refused by the "
-            "sandbox: repeating a sequence gives more than 1000000 items"
+            "sandbox: repeating a sequence would be larger than 1000000 characters"
         ),
     ),
     # --- values from the environment are never scanned again ------------------------------
@@ -921,7 +921,7 @@ CASES: list[Case] = [
         1,
         problem(
             "profiles/dev.yaml:1:13: env_files: env file profiles/sub cannot be read: "
-            "Is a directory"
+            "it is a directory"
         ),
     ),
     Case(

@@ -186,9 +186,9 @@ SANDBOX = "template refused by the sandbox: "
             "{% set l = [] %}{{ l.append(1) }}",
             "access to attribute 'append' of 'list' object is unsafe.",
         ),
-        ("{{ 'x' * 10**9 }}", f"repeating a sequence gives more than {MAX_OUTPUT} items"),
-        ("{{ 10**9 * [0] }}", f"repeating a sequence gives more than {MAX_OUTPUT} items"),
-        ("{{ 9 ** 99999 }}", "exponent 99999 is larger than 4096"),
+        ("{{ 'x' * 10**9 }}", f"repeating a sequence would be larger than {MAX_OUTPUT} characters"),
+        ("{{ 10**9 * [0] }}", f"repeating a sequence would be larger than {MAX_OUTPUT} characters"),
+        ("{{ 9 ** 99999 }}", "9 ** 99999 is too large a number"),
     ],
 )
 def test_sandbox_refuses_escapes_and_oversized_operations(text: str, message: str) -> None:
@@ -246,12 +246,12 @@ def test_recursive_macro_is_a_template_error() -> None:
 
 
 def test_output_longer_than_the_bound_is_a_template_error() -> None:
-    text = "{% for a in 'x' * 1000 %}{% for b in 'x' * 1001 %}x{% endfor %}{% endfor %}"
+    text = "{{ 'x' * 600000 }}{{ 'y' * 400001 }}"
     assert error_of(text) == f"template error: output is longer than {MAX_OUTPUT} characters"
 
 
 def test_output_up_to_the_bound_is_allowed() -> None:
-    text = "{% for a in 'x' * 1000 %}{% for b in 'x' * 1000 %}x{% endfor %}{% endfor %}"
+    text = "{{ 'x' * 600000 }}{{ 'y' * 400000 }}"
     assert len(run(text)) == MAX_OUTPUT
 
 
@@ -296,3 +296,65 @@ def test_importing_the_template_module_does_not_import_jinja2() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert completed.stdout.split() == ["False", "True"]
+
+
+# --- what a template may allocate and compute ------------------------------------------------
+
+# Work without allocation stops at the step budget, or at the time budget on a slow machine.
+COMPUTE = ("more than 50000 steps", "longer than 0.5 s")
+
+EXPENSIVE: list[tuple[str, str, str | tuple[str, ...]]] = [
+    ("center-filter", "{{ 'x'|center(400000000) }}", "an argument of 400000000"),
+    ("percent-width", "{{ '%400000000s' % 'x' }}", "a format field of width 400000000"),
+    ("percent-star", "{{ '%*s' % (400000000, 'x') }}", "an argument of 400000000"),
+    ("power-tower", "{{ ((2**4096)**4096)**64 }}", "is too large a number"),
+    ("product-growth", "{{ (2**40000) * (2**40000) }}", "the result is too large a number"),
+    ("str-method", "{{ 'x'.ljust(10**9) }}", "an argument of 1000000000"),
+    ("format-method", "{{ '{:>999999999}'.format('x') }}", "a format field of width 999999999"),
+    ("expandtabs", "{{ ('\\t' * 999999).expandtabs(999999) }}", "str.expandtabs()"),
+    ("join-method", "{{ ('x' * 999999).join('y' * 999999) }}", "str.join()"),
+    ("join-filter", "{{ ('y' * 999999)|join('x' * 999999) }}", "join"),
+    ("indent-filter", "{{ ('\\n' * 999999)|indent(999999) }}", "indent"),
+    ("replace-filter", "{{ ('a' * 999999)|replace('a', 'bb') }}", "replace"),
+    (
+        "tilde-doubling",
+        "{% macro d(s, n) %}{{ d(s ~ s, n - 1) if n else s }}{% endmacro %}{{ d('x', 40) }}",
+        "joining with ~",
+    ),
+    (
+        "plus-doubling",
+        "{% macro d(s, n) %}{{ d(s + s, n - 1) if n else s }}{% endmacro %}{{ d('x', 40) }}",
+        "adding these",
+    ),
+    (
+        "nested-loops",
+        "{% for a in 'x' * 100000 %}{% for b in 'x' * 100000 %}{% endfor %}{% endfor %}",
+        COMPUTE,
+    ),
+    (
+        "exponential-macro",
+        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}"
+        "{% endmacro %}{{ f(40) }}",
+        COMPUTE,
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "why"), [c[1:] for c in EXPENSIVE], ids=[c[0] for c in EXPENSIVE])
+def test_a_template_that_would_allocate_or_compute_too_much_is_refused_by_a_bound(
+    text: str, why: str | tuple[str, ...]
+) -> None:
+    # Each bound is checked before the work is done (sizes, argument values) or counted
+    # as it goes (steps, 0.5 s): none of these allocates more than the output bound.
+    message = error_of(text)
+    assert message.startswith("template refused by the sandbox: ")
+    assert any(reason in message for reason in ((why,) if isinstance(why, str) else why))
+
+
+def test_ordinary_templates_stay_well_inside_the_budget() -> None:
+    text = (
+        "{% for part in ['a', 'b', 'c'] %}{{ part|upper }}-{{ loop.index }}"
+        "{% if not loop.last %},{% endif %}{% endfor %}"
+        "{{ env('HOST', 'db') ~ ':' ~ '%05d' % 5432 ~ ' ' ~ '{:>8}'.format(profile) }}"
+    )
+    assert run(text) == "A-1,B-2,C-3db:05432      dev"

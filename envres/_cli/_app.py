@@ -94,7 +94,10 @@ class Context:
         from envres._load import profile_files
 
         if self._files is None:
-            self._files = profile_files(self.settings)
+            ignored: list[Problem] = []
+            self._files = profile_files(self.settings, ignored)
+            for warning in ignored:
+                self.session.err(str(warning))
         return self._files
 
     def definitions(self) -> Definitions | None:

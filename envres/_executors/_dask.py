@@ -57,11 +57,21 @@ from envres._profiles import MergedProfile, ProfileFile
 from envres._resolved import Config, ResolvedProfile, ResolvedResource
 from envres._run import RunResult, asset_failure, failure_reason, run_then_close
 from envres._scope import ResourceScope
-from envres._secrets import SECRET, Redactor, SecretNames, Shape, part
+from envres._secrets import (
+    SECRET,
+    RedactingStream,
+    Redactor,
+    SecretNames,
+    Shape,
+    part,
+    redacted_logs,
+)
 from envres._types import TypeResolver
 
 try:
+    import dask
     from distributed import Client, Future, LocalCluster, WorkerPlugin, as_completed, get_worker
+    from distributed.scheduler import KilledWorker
 except ImportError as exc:  # pragma: no cover - tested with distributed hidden
     raise UsageError(
         "the dask executor needs dask.distributed, which is not installed: "
@@ -419,6 +429,14 @@ class WorkerResources(WorkerPlugin):
             names=spec.names,
         )
         self._scope = ResourceScope(self._profile, on_event=self._record)
+        # What user code prints on this worker, and the worker's own log lines, are
+        # masked like everything envres shows.
+        self._masking = contextlib.ExitStack()
+        self._masking.enter_context(redacted_logs(self._profile.redactor))
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            self._masking.callback(setattr, sys, name, stream)
+            setattr(sys, name, RedactingStream(stream, self._profile.redactor))
         if self._broken:
             error = next(iter(self._broken.values()))
             raise _TaskFailure("", "setup", error.key, error.detail)
@@ -513,6 +531,11 @@ class WorkerResources(WorkerPlugin):
                 self._idle.wait()
         scope: ResourceScope | None = getattr(self, "_scope", None)
         errors = scope.close() if scope is not None else []
+        masking: contextlib.ExitStack | None = getattr(self, "_masking", None)
+        if masking is not None:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+            masking.close()
         failures = tuple((e.key, e.detail, _portable(e.__cause__)) for e in errors)
         with self._idle:
             batch = _Batch(self._label, self._instance, 0, tuple(self._events))
@@ -597,14 +620,17 @@ def _connect(executor: str | Client, jobs: int) -> Iterator[Client]:
         return
     if executor == "dask":
         try:
-            cluster = LocalCluster(
-                n_workers=jobs,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",  # no fixed port: several runs may share a machine
-                # Failures are reported once, by envres, without the workers' log lines.
-                silence_logs=logging.CRITICAL,
-            )
+            # An asset runs at most once per run: a task whose worker died is a failed
+            # run, not a task to try again elsewhere (Dask's default is 3 more tries).
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                cluster = LocalCluster(
+                    n_workers=jobs,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",  # no fixed port: several runs may share a machine
+                    # Failures are reported once, by envres, without the workers' log lines.
+                    silence_logs=logging.CRITICAL,
+                )
         except Exception as exc:
             raise RunError(
                 f"cannot start a local Dask cluster: {Redactor().describe(exc)} (from a "
@@ -667,9 +693,13 @@ class _DaskRun:
         self.emit = emit
         self.redactor = redactor
         self.seen: dict[str, set[int]] = {}
+        self.names: dict[str, str] = {}  # task key -> asset name
 
     def run(self) -> RunResult:
-        return run_then_close(self._execute, self._teardown)
+        # Dask's and tornado's own log lines (a task that failed, a worker that died)
+        # can quote values: they go through the profile's redactor like any output.
+        with redacted_logs(self.redactor):
+            return run_then_close(self._execute, self._teardown)
 
     def _execute(self) -> RunResult:
         try:
@@ -688,6 +718,7 @@ class _DaskRun:
                 _run_asset, self.plugin, task, *ups, key=f"{name}-{self.token}", pure=False
             )
         names = {f.key: n for n, f in futures.items()}
+        self.names = {str(k): n for k, n in names.items()}
         waiting = {n: set(t.upstream) for n, t in self.tasks.items()}
         dependents: dict[str, list[str]] = {n: [] for n in self.tasks}
         for n, task in self.tasks.items():
@@ -731,8 +762,17 @@ class _DaskRun:
             # A dependent can surface first, carrying its upstream's failure: name the culprit.
             self.emit(Event("asset_failed", exc.asset or name, exc.seconds, failure_reason(error)))
             return error
+        except KilledWorker as exc:
+            # The worker died while running it (os._exit, a crash, out of memory).
+            culprit = self.names.get(str(exc.task), name)
+            error = AssetError(
+                culprit, "the Dask worker running it died; it is not run again (KilledWorker)"
+            )
+            error.__cause__ = exc
+            self.emit(Event("asset_failed", culprit, 0.0, failure_reason(error)))
+            return error
         except Exception as exc:
-            # The cluster's own failure: a worker died, a value did not pickle...
+            # The cluster's own failure: a value did not pickle, the scheduler went away...
             error = AssetError(name, self.redactor.describe(exc))
             error.__cause__ = exc
             self.emit(Event("asset_failed", name, 0.0, failure_reason(error)))
