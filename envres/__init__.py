@@ -43,6 +43,26 @@ from envres._scope import ResourceScope
 
 __version__ = "0.1.0"
 
+# Errors show as envres.ProfileError in tracebacks and logs (Dagster's among them),
+# not as the private module that defines them.
+for _error in (
+    AssetError,
+    DefinitionError,
+    EnvresError,
+    InterpolationError,
+    MissingVariableError,
+    ProfileError,
+    ProfileNotFoundError,
+    RunError,
+    SetupError,
+    TeardownError,
+    TemplateError,
+    UsageError,
+    YamlError,
+):
+    _error.__module__ = "envres"
+del _error
+
 __all__ = [
     "AssetDef",
     "AssetError",

@@ -58,6 +58,8 @@ class ResolvedResource:
     ``inputs`` are the interpolated config values, with :class:`~envres._values.Ref`
     where another resource goes; a fresh instance is validated from them at every
     setup. ``shape`` says where secrets sit in them (see :mod:`envres._secrets`).
+    ``unresolved`` holds, with ``allow_missing_env``, why a value is missing
+    (``environment variable X is not set``): setting the resource up fails with it.
     """
 
     key: str
@@ -71,6 +73,7 @@ class ResolvedResource:
     validated: BaseModel | None
     shape: Shape
     names: SecretNames
+    unresolved: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"<ResolvedResource {self.key!r} type={self.type_name!r} deps={list(self.deps)}>"

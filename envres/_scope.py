@@ -45,6 +45,10 @@ SETUP_GRACE_SECONDS = 2.0
 
 _Entry = tuple[str, contextlib.AbstractContextManager[Any]]
 
+
+class _Unresolved(Exception):
+    """A value's variable was not set when the profile was loaded (allow_missing_env)."""
+
 # Scopes holding resources up for a setup still running after close(). When the
 # process exits, that setup will never finish: tear them down then.
 _pinned_scopes: weakref.WeakSet[ResourceScope] = weakref.WeakSet()
@@ -222,7 +226,8 @@ class ResourceScope:
         except INTERRUPTS:
             raise
         except BaseException as exc:  # SystemExit too: user code's, so the setup's failure
-            error = SetupError(key, self.profile.redactor.describe(exc))
+            detail = str(exc) if isinstance(exc, _Unresolved) else None
+            error = SetupError(key, detail or self.profile.redactor.describe(exc))
             self._failed[key] = error
             self._emit(Event("setup_failed", key, time.perf_counter() - started, error.detail))
             raise error from exc
@@ -247,6 +252,9 @@ class ResourceScope:
                 return lifespan_cm(obj.lifespan, obj)
             return contextlib.nullcontext(obj)
         res = self.profile.resources[key]
+        if res.unresolved:
+            # Validated with --allow-missing-env: the variable is still not set here.
+            raise _Unresolved("; ".join(res.unresolved))
         config = {name: self._live(value) for name, value in res.inputs.items()}
         return res.rtype.lifecycle(config)
 

@@ -10,6 +10,7 @@ secret reaches a message (:mod:`envres._secrets`).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -279,6 +280,16 @@ def resolve(
         p.entry.key: _validate_entry(p, problems, redactor, names, placeholders, standing_in)
         for p in prepared
     }
+    # With allow_missing_env, the resource fed by an unset variable fails at its setup.
+    unresolved: dict[str, list[str]] = {}
+    for w in reader.warnings:
+        if w.path and w.path.startswith("resources."):
+            unresolved.setdefault(w.path.split(".")[1], []).append(
+                f"{w.path}: {redactor.redact(w.message)}"
+            )
+    for key, messages in unresolved.items():
+        if key in resources:
+            resources[key] = dataclasses.replace(resources[key], unresolved=tuple(messages))
     defined = frozenset(merged.resources) | overrides
     check_refs(resources, defined, problems)
     if catalog is not None:
