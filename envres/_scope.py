@@ -49,6 +49,7 @@ _Entry = tuple[str, contextlib.AbstractContextManager[Any]]
 class _Unresolved(Exception):
     """A value's variable was not set when the profile was loaded (allow_missing_env)."""
 
+
 # Scopes holding resources up for a setup still running after close(). When the
 # process exits, that setup will never finish: tear them down then.
 _pinned_scopes: weakref.WeakSet[ResourceScope] = weakref.WeakSet()

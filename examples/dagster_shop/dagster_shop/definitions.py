@@ -12,12 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-from shop import definitions as shop
-from shop.report import ProductSales
-from shop.resources import Notifier, Warehouse
 
 import envres.dagster
 from dagster_shop.resources import types
+from shop import definitions as shop
+from shop.report import ProductSales
+from shop.resources import Notifier, Warehouse
 
 #: This example's folder: where its pyproject.toml and profiles/ are, wherever
 #: Dagster is started from.

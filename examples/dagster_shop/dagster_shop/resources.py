@@ -19,6 +19,8 @@ from typing import Any
 
 import dagster as dg
 from pydantic import PrivateAttr, SecretStr
+
+import envres
 from shop.resources import (
     ConsoleNotifier,
     DuckDBWarehouse,
@@ -27,8 +29,6 @@ from shop.resources import (
     project_path,
     report_dir,
 )
-
-import envres
 
 __all__ = ["LocalPickleIOManager", "PickleIOManager", "S3PickleIOManager", "types"]
 
