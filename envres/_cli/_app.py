@@ -295,6 +295,53 @@ def diff(profile_a: str, profile_b: str, **kwargs: Any) -> None:
 
 @cli.command()
 @common
+def assets(**kwargs: Any) -> None:
+    """List the assets: the resources and upstream assets each takes, where it is defined."""
+    from envres._paths import display
+
+    ctx = Context(kwargs)
+    defs = ctx.required_definitions()
+    if not defs.assets:
+        ctx.session.out("no assets")
+        return
+    rows = [("ASSET", "RESOURCES", "UPSTREAM", "DEFINED AT")]
+    for name, a in defs.assets.items():
+        where = f"{display(a.source[0])}:{a.source[1]}" if a.source else "-"
+        resources = ", ".join(defs.resource_params[name]) or "-"
+        rows.append((name, resources, ", ".join(defs.upstream[name]) or "-", where))
+    widths = [max(len(r[i]) for r in rows) + 2 for i in range(3)]
+    for row in rows:
+        ctx.session.out("".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + row[3])
+
+
+@cli.command()
+@common
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "dot", "svg"]),
+    default="mermaid",
+    show_default=True,
+    help="Mermaid (GitHub renders it), Graphviz DOT, or a standalone SVG.",
+)
+def graph(fmt: str, **kwargs: Any) -> None:
+    """Draw the assets and the resources of the selected profile, each with its type."""
+    from envres._cli import _graph
+
+    ctx = Context(kwargs)
+    # The shape of the graph needs no secret: unset variables do not stop it.
+    profile = ctx.load(allow_missing_env=True, quiet=True)
+    drawn = _graph.build(ctx.definitions(), profile)
+    if fmt == "mermaid":
+        ctx.session.out(_graph.to_mermaid(drawn))
+    elif fmt == "dot":
+        ctx.session.out(_graph.to_dot(drawn))
+    else:
+        ctx.session.out(_graph.to_svg(drawn))
+
+
+@cli.command()
+@common
 def schema(**kwargs: Any) -> None:
     """Print a JSON Schema of a profile file for the registered resource types."""
     import envres._cli._render as render
