@@ -344,12 +344,13 @@ def graph(fmt: str, **kwargs: Any) -> None:
 @common
 def schema(**kwargs: Any) -> None:
     """Print a JSON Schema of a profile file for the registered resource types."""
-    import envres._cli._render as render
+
+    from envres._cli._schema import schema as profile_schema
 
     ctx = Context(kwargs)
     defs = ctx.definitions()
     types = defs.resource_types if defs is not None else {}
-    ctx.session.out(json.dumps(render.schema(types), indent=2))
+    ctx.session.out(json.dumps(profile_schema(types), indent=2))
 
 
 @cli.command()
