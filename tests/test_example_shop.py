@@ -264,6 +264,7 @@ class Webhook:
     url: str
     status: int = 204
     received: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    heads: int = 0
 
 
 @pytest.fixture
@@ -276,6 +277,12 @@ def webhook() -> Iterator[Webhook]:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             hook.received.append((self.path, dict(self.headers.items()), body))
             self.send_response(hook.status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_HEAD(self) -> None:  # what `envres check` sends: nothing posted
+            hook.heads += 1
+            self.send_response(hook.status if hook.status >= 400 else 405)
             self.send_header("Content-Length", "0")
             self.end_headers()
 

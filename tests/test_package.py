@@ -82,6 +82,7 @@ def test_only_the_loader_and_the_entry_points_read_the_process_environment() -> 
     assert readers == [
         "envres._bound",
         "envres._cli._app",
+        "envres._cli._session",  # NO_COLOR
         "envres._load",
         "envres._project",
     ]

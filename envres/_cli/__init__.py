@@ -15,7 +15,7 @@ from typing import NoReturn
 
 import click
 
-from envres._cli._app import AlreadyReported, cli
+from envres._cli._app import AlreadyReported, ChecksFailed, cli
 from envres._cli._session import Session
 from envres._errors import EnvresError, ProfileError, RunError, Terminated, UsageError
 
@@ -81,6 +81,9 @@ def invoke(argv: list[str] | None) -> int:
         _debug(session, exc)
         session.err(f"envres: {exc}")
         return EXIT_USAGE
+    except ChecksFailed as exc:
+        session.err(f"check failed: {exc.message}")
+        return EXIT_RUN_FAILED
     except RunError as exc:
         _debug(session, exc)
         session.err(f"run failed: {exc.message}")

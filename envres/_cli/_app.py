@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from envres._resolved import ResolvedProfile
     from envres._types import TypeResolver
 
-__all__ = ["AlreadyReported", "cli"]
+__all__ = ["AlreadyReported", "ChecksFailed", "cli"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -342,6 +342,46 @@ def graph(fmt: str, **kwargs: Any) -> None:
 
 @cli.command()
 @common
+@click.argument("keys", nargs=-1, metavar="[KEY]...")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds each resource may take to set up and check.",
+)
+def check(keys: tuple[str, ...], timeout: float, **kwargs: Any) -> None:
+    """Connect: set up each resource (or KEYs), call its check(), tear all down (like dbt debug)."""
+    from envres._cli._check import check_resources
+
+    ctx = Context(kwargs)
+    session = ctx.session
+    profile = ctx.load()
+    results = check_resources(profile, keys, timeout)
+    rows = [("KEY", "TYPE", "RESULT", "TIME", "")]
+    for r in results:
+        rows.append(
+            (r.key, r.type_name, "ok" if r.ok else "FAILED", f"{r.seconds * 1000:.0f} ms", r.reason)
+        )
+    widths = [max(len(row[i]) for row in rows) + 2 for i in range(4)]
+    for i, row in enumerate(rows):
+        cells = [c.ljust(w) for c, w in zip(row[:4], widths, strict=True)]
+        if i:
+            cells[2] = session.style(cells[2], fg="green" if row[2] == "ok" else "red")
+        session.out(("".join(cells) + row[4]).rstrip())
+    failed = [r.key for r in results if not r.ok]
+    if failed:
+        raise ChecksFailed(
+            f"{len(failed)} of {len(results)} resources failed their check: {', '.join(failed)}"
+        )
+
+
+class ChecksFailed(RunError):
+    """``envres check`` found a resource that does not work (exit code 3)."""
+
+
+@cli.command()
+@common
 def schema(**kwargs: Any) -> None:
     """Print a JSON Schema of a profile file for the registered resource types."""
 
@@ -400,7 +440,7 @@ def run(
     profile = ctx.load()
     bound = BoundDefinitions(defs, profile)
     status = session.stderr if session.stderr.isatty() else None
-    progress = Progress(len(order), session.out, status)
+    progress = Progress(len(order), session.out, status, session.style)
     session.out(
         f"envres run: profile '{profile.name}', {_count(len(order), 'asset')}, "
         f"{engine.describe(jobs)}"

@@ -27,9 +27,16 @@ class Progress:
     printed (the session's masked ``out``).
     """
 
-    def __init__(self, total: int, write: Callable[[str], None], status: TextIO | None) -> None:
+    def __init__(
+        self,
+        total: int,
+        write: Callable[[str], None],
+        status: TextIO | None,
+        style: Callable[..., str] = lambda text, **_: text,
+    ) -> None:
         self.total = total
         self.write = write
+        self.style = style
         self.done = 0
         self.failed = 0
         self.running: dict[str, None] = {}
@@ -53,19 +60,21 @@ class Progress:
         if kind in ("asset_done", "asset_failed"):
             self.running.pop(name, None)
             self.done += 1
+        ok = self.style("ok    ", fg="green")
+        failed = self.style("FAILED", fg="red", bold=True)
         if kind == "asset_done":
-            self.write(f"  ok      {name:<32}{ms}")
+            self.write(f"  {ok}  {name:<32}{ms}")
         elif kind == "asset_failed":
             self.failed += 1
-            self.write(f"  FAILED  {name:<32}{ms}  {event.error}")
+            self.write(f"  {failed}  {name:<32}{ms}  {event.error}")
         elif kind == "setup":
             self.write(f"  setup   {name:<32}{ms}")
         elif kind == "setup_failed":
-            self.write(f"  FAILED  setup of {name:<23}{ms}  {event.error}")
+            self.write(f"  {failed}  setup of {name:<23}{ms}  {event.error}")
         elif kind == "teardown":
             self.write(f"  down    {name:<32}{ms}")
         elif kind == "teardown_failed":
-            self.write(f"  FAILED  teardown of {name:<20}{ms}  {event.error}")
+            self.write(f"  {failed}  teardown of {name:<20}{ms}  {event.error}")
         self.draw_status()
 
     def draw_status(self) -> None:

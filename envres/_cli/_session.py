@@ -7,8 +7,9 @@ way to print from the command line.
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 
@@ -28,6 +29,15 @@ class Session:
         self.stdout: TextIO = sys.stdout
         self.stderr: TextIO = sys.stderr
         self.broken: set[TextIO] = set()  # streams whose reader has gone away
+
+    @property
+    def color(self) -> bool:
+        """Colour on a terminal, unless NO_COLOR is set (https://no-color.org)."""
+        return not os.environ.get("NO_COLOR") and self.stdout.isatty()
+
+    def style(self, text: str, **styles: Any) -> str:
+        """``text`` with click's ANSI styles when colour is on, else unchanged."""
+        return click.style(text, **styles) if self.color else text
 
     def learn(self, redactor: Redactor) -> None:
         """Mask these secrets too from now on."""

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import threading
+import urllib.error
 import urllib.parse
 import urllib.request
 from abc import abstractmethod
@@ -120,11 +121,20 @@ class Warehouse(envres.Resource):
         """How many rows ``table`` has."""
         return int(self.query(f"SELECT COUNT(*) FROM {_ident(table)}")[0][0])
 
+    def check(self) -> str:
+        """The connection check of ``envres check``: one round trip; the server's version."""
+        version = str(self.query(self.version_sql)[0][0])
+        return " ".join(version.split()[:2])
+
+    #: A query that answers with the database's name and version.
+    version_sql: ClassVar[str] = "SELECT version()"
+
 
 class DuckDBWarehouse(Warehouse):
     """An embedded DuckDB database: a file (created with its folder) or ``:memory:``."""
 
     dialect: ClassVar[str] = "duckdb"
+    version_sql: ClassVar[str] = "SELECT 'DuckDB ' || version()"
 
     path: str = ":memory:"
     threads: int | None = Field(default=None, ge=1, description="DuckDB worker threads")
@@ -327,6 +337,25 @@ class WebhookNotifier(Notifier):
         # A non-2xx answer raises urllib.error.HTTPError, which fails the asset.
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             response.read()
+
+    def check(self) -> str:
+        """The connection check of ``envres check``: a HEAD request, nothing posted.
+
+        Any answer below 400 passes, and 405 too (the hook is there; it takes only
+        POST); 401/403 (a wrong token) and 5xx fail.
+        """
+        request = urllib.request.Request(
+            self.url, method="HEAD", headers={"User-Agent": "envres-shop"}
+        )
+        if self.token is not None:
+            request.add_header("Authorization", f"Bearer {self.token.get_secret_value()}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return f"HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            if exc.code == 405:
+                return "HTTP 405 (answers POST only)"
+            raise
 
 
 # -- the report folder -------------------------------------------------------------------

@@ -1,0 +1,109 @@
+"""``envres check``: set each resource up, call its ``check()``, tear everything down.
+
+Like ``dbt debug``: does the profile's warehouse accept these credentials, does the
+webhook answer? Each resource is set up (its references first) in a worker
+thread, so a resource that hangs is given up after ``timeout`` seconds and the
+others are still checked; then everything set up is torn down, in reverse. A
+resource's ``check()`` (on the instance assets receive) raises to fail and may
+return a short text to show (a server version, an HTTP status).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from envres._errors import INTERRUPTS, SetupError, UsageError, suggest
+from envres._resolved import ResolvedProfile
+from envres._scope import ResourceScope
+
+__all__ = ["Checked", "check_resources"]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The outcome of one resource's check; ``reason`` is one masked line."""
+
+    key: str
+    type_name: str
+    ok: bool
+    seconds: float
+    reason: str
+
+
+def _order(profile: ResolvedProfile, keys: Sequence[str]) -> list[str]:
+    """``keys`` (default: all) and what they refer to, dependencies first."""
+    resources = profile.resources
+    for key in keys:
+        if key not in resources:
+            raise UsageError(
+                f"resource '{key}' is not defined in profile '{profile.name}'"
+                f"{suggest(key, sorted(resources))} (resources: {', '.join(resources)})"
+            )
+    order: list[str] = []
+    seen: set[str] = set()
+    for start in keys or list(resources):
+        if start in seen:
+            continue
+        seen.add(start)
+        stack = [(start, iter(resources[start].deps))]
+        while stack:
+            node, deps = stack[-1]
+            for dep in deps:
+                if dep not in seen and dep in resources:
+                    seen.add(dep)
+                    stack.append((dep, iter(resources[dep].deps)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def check_resources(profile: ResolvedProfile, keys: Sequence[str], timeout: float) -> list[Checked]:
+    """Check ``keys`` (default: every key) and what they need; always tears down."""
+    order = _order(profile, keys)
+    redactor = profile.redactor
+    results: list[Checked] = []
+    with ResourceScope(profile) as scope:
+        for key in order:
+            outcome: dict[str, Any] = {}
+
+            def attempt(key: str = key, outcome: dict[str, Any] = outcome) -> None:
+                try:
+                    value = scope.get(key)
+                    check = getattr(value, "check", None)
+                    outcome["said"] = check() if callable(check) else None
+                except BaseException as exc:  # the worker thread reports, never raises
+                    outcome["error"] = exc
+
+            started = time.perf_counter()
+            worker = threading.Thread(target=attempt, name=f"envres-check-{key}", daemon=True)
+            worker.start()
+            worker.join(timeout)
+            seconds = time.perf_counter() - started
+            type_name = profile.resources[key].type_name
+            if worker.is_alive():
+                reason = f"timed out after {timeout:g} s"
+                results.append(Checked(key, type_name, False, seconds, reason))
+                continue
+            error = outcome.get("error")
+            if isinstance(error, INTERRUPTS):
+                raise error
+            if isinstance(error, SetupError):
+                reason = (
+                    error.detail
+                    if error.key == key
+                    else f"not checked: resource '{error.key}' could not be set up"
+                )
+                results.append(Checked(key, type_name, False, seconds, reason))
+            elif error is not None:
+                results.append(Checked(key, type_name, False, seconds, redactor.describe(error)))
+            else:
+                said = outcome.get("said")
+                reason = redactor.redact(" ".join(str(said).split())) if said is not None else ""
+                results.append(Checked(key, type_name, True, seconds, reason))
+    return results
