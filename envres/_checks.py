@@ -46,6 +46,13 @@ def satisfies(provided: type, annotation: Any) -> bool | None:
 
 
 def _describe(annotation: Any) -> str:
+    """``a Warehouse``, ``a Warehouse or a Cache``: what an annotation asks for."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _describe(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return " or ".join(_describe(a) for a in members)
     name = getattr(annotation, "__qualname__", None) or str(annotation)
     return f"a {name}"
 

@@ -26,6 +26,7 @@ running, as ``KeyboardInterrupt`` does for Ctrl-C, so teardown runs the same way
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -50,6 +51,14 @@ __all__ = [
     "YamlError",
     "suggest",
 ]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _one_line(text: str) -> str:
+    """Control characters (a newline in a file name) escaped, as repr() writes them."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def suggest(word: str, choices: Sequence[str]) -> str:
@@ -88,7 +97,8 @@ class Problem:
         where = str(self.loc) if self.loc is not None else self.source
         what = f"{self.path}: {self.message}" if self.path else self.message
         prefix = "warning: " if self.severity == "warning" else ""
-        return f"{where}: {prefix}{what}"
+        # One problem, one line, whatever a file or profile name holds.
+        return _one_line(f"{where}: {prefix}{what}")
 
 
 class EnvresError(Exception):

@@ -7,10 +7,8 @@ validation. The definitions module is imported elsewhere (:mod:`envres._project`
 from __future__ import annotations
 
 import contextlib
-import errno
 import gc
 import os
-import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +17,7 @@ from envres._catalog import Catalog
 from envres._env import build_env
 from envres._errors import Problem
 from envres._imports import ImportPolicy
-from envres._paths import display
+from envres._paths import display, read_file
 from envres._profiles import ProfileFile, discover, load_merged
 from envres._resolved import ResolvedProfile
 from envres._secrets import DEFAULT_SECRET_NAMES, SecretNames
@@ -55,30 +53,9 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-#: The largest profile or env file envres reads; a profile is a few kilobytes.
-MAX_FILE_BYTES = 16 * 1024 * 1024
-
-
 def read_bytes(path: Path) -> bytes:
-    """A profile or env file's bytes: a regular file, at most :data:`MAX_FILE_BYTES`.
-
-    Anything else (a FIFO that would block, ``/dev/zero`` that never ends, a path
-    with a NUL in it) is an ``OSError`` whose ``strerror`` says why in words.
-    """
-    try:
-        st = os.stat(path)
-    except ValueError:  # a NUL character: not a path any system accepts
-        raise OSError(errno.EINVAL, "the path holds a NUL character") from None
-    if not stat.S_ISREG(st.st_mode):
-        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-        raise OSError(errno.EINVAL, f"it is {kind}")
-    if st.st_size > MAX_FILE_BYTES:
-        raise OSError(errno.EFBIG, f"it is larger than {MAX_FILE_BYTES // 2**20} MiB")
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise OSError(errno.EFBIG, f"it is larger than {MAX_FILE_BYTES // 2**20} MiB")
-    return data
+    """A profile or env file's bytes (see :func:`envres._paths.read_file`)."""
+    return read_file(path)
 
 
 def profile_files(

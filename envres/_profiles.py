@@ -98,10 +98,13 @@ def discover(
     one (``prod eu.yaml``, ``prod.YAML``) is skipped, with a warning in ``ignored``.
     """
     if not profiles_dir.is_dir():
+        text = str(profiles_dir)
+        shown = repr(text) if "\0" in text else str(profiles_dir.absolute())
+        what = "is not a folder" if "\0" not in text and profiles_dir.exists() else "does not exist"
         raise ProfileNotFoundError(
             [
                 Problem(
-                    f"profiles folder {profiles_dir.resolve()} does not exist "
+                    f"profiles folder {shown} {what} "
                     "(set profiles_dir in [tool.envres], --profiles-dir, or run `envres init`)",
                     source="envres",
                 )
@@ -144,7 +147,7 @@ def discover(
             continue
         found[name] = ProfileFile(name, path, display(path))
     if problems:
-        raise ProfileError(problems)
+        raise ProfileError([*problems, *(ignored or [])])
     return found
 
 
@@ -190,14 +193,16 @@ def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Proble
                 )
             )
     extends = tuple(_names(top.get("extends"), "extends", problems))
-    env_files = tuple(
-        EnvFile(
-            (pf.path.parent / name).resolve(),
-            str(Path(pf.display).parent / name),
-            loc,
+    env_files: list[EnvFile] = []
+    for name, loc in _names(top.get("env_files"), "env_files", problems):
+        if "\0" in name:
+            problems.append(
+                Problem("an env file's path cannot hold a NUL character", loc, "env_files")
+            )
+            continue
+        env_files.append(
+            EnvFile((pf.path.parent / name).resolve(), str(Path(pf.display).parent / name), loc)
         )
-        for name, loc in _names(top.get("env_files"), "env_files", problems)
-    )
     resources: dict[str, Entry | None] = {}
     removals: dict[str, Loc] = {}
     res_node = top.get("resources")
@@ -216,7 +221,7 @@ def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Proble
                     resources[key] = entry
                 if entry is None:
                     removals[key] = node.key_loc or node.loc
-    return _Parsed(pf, extends, env_files, resources, removals)
+    return _Parsed(pf, extends, tuple(env_files), resources, removals)
 
 
 def _parse_entry(key: str, node: Node, problems: list[Problem]) -> Entry | bool | None:

@@ -149,7 +149,7 @@ class _Plain(Shape):
     """Nothing is secret by type (keys met inside are still checked by name)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=True)
 class _Fields(Shape):
     """A model, dataclass or TypedDict: a shape per field."""
 
@@ -259,10 +259,13 @@ def _wrap(kind: Callable[[Shape], Shape], inner: Shape) -> Shape:
 def _union(shapes: list[Shape]) -> Shape:
     if any(s is SECRET for s in shapes):
         return SECRET  # the value may be the secret: hide it whatever it turns out to be
-    structured = tuple(dict.fromkeys(s for s in shapes if s is not PLAIN))
+    structured: list[Shape] = []
+    for s in shapes:  # shapes hold dicts (not hashable): compare, do not hash
+        if s is not PLAIN and s not in structured:
+            structured.append(s)
     if not structured:
         return PLAIN
-    return structured[0] if len(structured) == 1 else _AnyOf(structured)
+    return structured[0] if len(structured) == 1 else _AnyOf(tuple(structured))
 
 
 def _child(shape: Shape, key: str | int | None) -> Shape:

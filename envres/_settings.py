@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from envres._errors import Loc, Problem, ProfileError, suggest
+from envres._paths import display, read_file
 
 __all__ = ["TABLE_KEYS", "Settings", "load_settings"]
 
@@ -84,7 +85,7 @@ def load_settings(
                 Problem(
                     f"unknown key '{unknown[0]}' in [tool.envres]{suggest(unknown[0], TABLE_KEYS)} "
                     f"(allowed: {', '.join(TABLE_KEYS)})",
-                    Loc(str(pyproject), 1, 1),
+                    Loc(display(pyproject), _line_of(pyproject, unknown[0]), 1),
                 )
             ]
         )
@@ -128,13 +129,36 @@ class _MappingEnvSource(EnvSettingsSource):
         return self._given
 
 
+def _line_of(pyproject: Path, key: str) -> int:
+    """The line where ``key`` is written in the file's [tool.envres] table (1 if not found)."""
+    try:
+        lines = read_file(pyproject).decode("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return 1
+    inside = False
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            inside = stripped.replace(" ", "") in ("[tool.envres]", '[tool."envres"]')
+        elif inside and stripped.split("=", 1)[0].strip().strip('"') == key:
+            return number
+    return 1
+
+
 def _read_table(pyproject: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_file(pyproject).decode("utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ProfileError([Problem(f"cannot read: {exc}", Loc(str(pyproject), 1, 1))]) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ProfileError(
+            [Problem(f"cannot read it: {reason}", Loc(display(pyproject), 1, 1))]
+        ) from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ProfileError(
+            [Problem(f"cannot read it: {exc}", Loc(display(pyproject), 1, 1))]
+        ) from None
     tool = data.get("tool", {})
     table = tool.get("envres", {}) if isinstance(tool, dict) else {}
     return table if isinstance(table, dict) else {}

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from envres._catalog import Catalog
-from envres._checks import check_assets, check_refs
+from envres._checks import check_assets, check_refs, satisfies
 from envres._env import Env
 from envres._errors import INTERRUPTS, Problem, ProfileError, suggest
 from envres._imports import one_line
@@ -155,6 +155,14 @@ def _with_placeholders(value: Any, placeholders: Mapping[str, object | None]) ->
     return value
 
 
+def _checked_as_a_reference(ref: Ref, info: Any, placeholders: Mapping[str, object | None]) -> bool:
+    """Whether check_refs judges this field (a class it can compare); if not, validate it."""
+    stand_in = placeholders.get(ref.key)
+    if stand_in is None or info is None:
+        return True
+    return satisfies(type(stand_in), info.annotation) is not None
+
+
 def _validate_entry(
     p: _Prepared,
     problems: list[Problem],
@@ -172,8 +180,12 @@ def _validate_entry(
     # unvalidated instance of the referenced class standing in for the resource.
     dropped: set[str] = set()
     to_validate: dict[str, Any] = {}
+    fields = rtype.model.model_fields
     for name, value in inputs.items():
-        if isinstance(value, Ref) or contains_missing(value):
+        if contains_missing(value) or (
+            isinstance(value, Ref)
+            and _checked_as_a_reference(value, fields.get(name), placeholders)
+        ):
             dropped.add(name)
             continue
         try:
@@ -184,9 +196,27 @@ def _validate_entry(
     try:
         validated = rtype.model.model_validate(to_validate)
     except ValidationError as exc:
+        direct = {n for n, v in inputs.items() if isinstance(v, Ref) and n not in dropped}
+        reported: set[str] = set()
         for err in exc.errors():
             loc = tuple(err["loc"])
             if loc and loc[0] in dropped:
+                continue
+            if loc and loc[0] in direct:
+                # A whole field given {resource: key}: one problem, not one per item of a
+                # stand-in that pydantic took apart.
+                name = str(loc[0])
+                if name not in reported:
+                    reported.add(name)
+                    at = _node_at(config, (name,))
+                    ref_key = inputs[name].key
+                    problems.append(
+                        Problem(
+                            f"a resource does not fit this field's type (got resource '{ref_key}')",
+                            at.loc if at is not None else entry.key_loc,
+                            f"{base}.config.{name}",
+                        )
+                    )
                 continue
             at = _node_at(config, loc)
             if err["type"] == "extra_forbidden" and at is not None:
@@ -267,13 +297,7 @@ def resolve(
     # Stand-ins only for the resources that nested references name (rare, and
     # model_construct is not free at 10,000 resources).
     by_key = {p.entry.key: p for p in prepared}
-    nested = {
-        ref.key
-        for p in prepared
-        for v in p.config.inputs.values()
-        if not isinstance(v, Ref)
-        for ref in refs_in(v)
-    }
+    nested = {ref.key for p in prepared for v in p.config.inputs.values() for ref in refs_in(v)}
     placeholders = {k: _placeholder(by_key[k].rtype) for k in nested if k in by_key}
     standing_in = {id(obj): key for key, obj in placeholders.items() if obj is not None}
     resources = {

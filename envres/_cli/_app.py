@@ -30,6 +30,18 @@ __all__ = ["AlreadyReported", "ChecksFailed", "cli"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class Folder(click.Path):
+    """A folder option; a path no system accepts (a NUL in it) is a usage error."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and "\0" in value:
+            self.fail(f"{value!r} is not a path: it holds a NUL character", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class AlreadyReported(EnvresError):
     """Validation failed and the problems were printed; only the summary is left."""
 
@@ -39,7 +51,7 @@ def common(fn: F) -> F:
     options = [
         click.option(
             "--project",
-            type=click.Path(file_okay=False, path_type=Path),
+            type=Folder(),
             default=None,
             help="Folder holding pyproject.toml [tool.envres] (default: $ENVRES_PROJECT, else .).",
         ),
@@ -50,7 +62,7 @@ def common(fn: F) -> F:
         ),
         click.option(
             "--profiles-dir",
-            type=click.Path(file_okay=False, path_type=Path),
+            type=Folder(),
             default=None,
             help="Profiles folder (else $ENVRES_PROFILES_DIR, else [tool.envres] profiles_dir).",
         ),
@@ -462,7 +474,7 @@ def run(
 @cli.command()
 @click.option(
     "--project",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=Folder(),
     default=None,
     help="Folder to scaffold (default: current folder).",
 )

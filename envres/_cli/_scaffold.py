@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 
 from envres._errors import Problem, ProfileError
-from envres._paths import display
+from envres._paths import display, read_file
 
 __all__ = ["scaffold"]
 
@@ -114,10 +114,13 @@ def scaffold(folder: Path) -> list[str]:
     folder, or a ``pyproject.toml`` that is not valid TOML refuses the whole
     scaffold with a :class:`ProfileError`, and nothing is written.
     """
-    if folder.exists() and not folder.is_dir():
-        raise ProfileError(
-            [Problem(f"{display(folder)} exists and is not a folder", source=_SOURCE)]
-        )
+    for parent in (folder, *folder.parents):
+        if parent.is_symlink() or parent.exists():
+            if not parent.is_dir():
+                raise ProfileError(
+                    [Problem(f"{display(parent)} exists and is not a folder", source=_SOURCE)]
+                )
+            break
     pyproject = folder / "pyproject.toml"
     profiles = folder / "profiles"
     files = {
@@ -137,11 +140,26 @@ def scaffold(folder: Path) -> list[str]:
     if profiles.exists() and not profiles.is_dir():
         problems.append(Problem(f"{display(profiles)} exists and is not a folder", source=_SOURCE))
     existing: str | None = None
-    if pyproject.exists():
+    if pyproject.is_symlink():
+        problems.append(
+            Problem(
+                f"{display(pyproject)} is a symbolic link; envres init does not write through "
+                "links",
+                source=_SOURCE,
+            )
+        )
+    elif pyproject.exists():
         try:
-            existing = pyproject.read_text(encoding="utf-8")
+            existing = read_file(pyproject).decode("utf-8")
             data = tomllib.loads(existing)
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        except OSError as exc:
+            problems.append(
+                Problem(
+                    f"{display(pyproject)} cannot be read: {exc.strerror or exc}",
+                    source=_SOURCE,
+                )
+            )
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             problems.append(
                 Problem(
                     f"{display(pyproject)} cannot be read as TOML ({exc}); fix it first",
