@@ -19,7 +19,14 @@ from typing import Any, Generic, TypeVar, overload
 from pydantic import BaseModel, ConfigDict, create_model
 
 from envres._errors import DefinitionError
-from envres._secrets import DEFAULT_SECRET_NAMES, mask, model_shape, part
+from envres._secrets import (
+    DEFAULT_SECRET_NAMES,
+    Redactor,
+    SecretNames,
+    masked_repr,
+    model_shape,
+    part,
+)
 
 __all__ = [
     "Resource",
@@ -61,20 +68,26 @@ class Resource(BaseModel):
         """Set up before ``yield``, tear down after it. The default does nothing."""
         yield
 
+    # repr() and str() of a resource (in a log line, a traceback, a debugger) mask what
+    # is secret by type or by name, as `envres show` does; once set up from a profile,
+    # with the project's secret names and every secret value the profile knows.
+
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        # repr() and str() of a resource (in a log line, a traceback, a debugger) mask
-        # what is secret by type or by name, as `envres show` does.
-        shape = model_shape(type(self))
+        names, _ = _masking_of(self)
+        shape = model_shape(type(self), names)
         for name, value in super().__repr_args__():
-            if name is None:
-                yield name, value
-            else:
-                yield (
-                    name,
-                    mask(
-                        value, part(shape, name, DEFAULT_SECRET_NAMES), DEFAULT_SECRET_NAMES, _none
-                    ),
-                )
+            yield (
+                name,
+                value if name is None else masked_repr(value, part(shape, name, names), names),
+            )
+
+    def __repr__(self) -> str:
+        _, redactor = _masking_of(self)
+        return redactor.redact_untrusted(super().__repr__())
+
+    def __str__(self) -> str:
+        _, redactor = _masking_of(self)
+        return redactor.redact_untrusted(super().__str__())
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -210,14 +223,20 @@ class ResourceType:
     model: type[BaseModel]
     provides: type | None
 
-    def lifecycle(self, config: Mapping[str, Any]) -> contextlib.AbstractContextManager[Any]:
+    def lifecycle(
+        self, config: Mapping[str, Any], masking: Masking | None = None
+    ) -> contextlib.AbstractContextManager[Any]:
         """Validate ``config`` into a fresh instance and return its setup/teardown.
 
         Entering the context manager sets up and returns what assets receive.
+        ``masking`` (the profile's secret names and redactor) is what the instance's
+        repr masks with.
         """
         target = self.target
         if isinstance(target, type):
             instance = target.model_validate(dict(config))
+            if masking is not None:
+                object.__setattr__(instance, "_envres_masking", masking)
             return lifespan_cm(instance.lifespan, instance)
         validated = self.model.model_validate(dict(config))
         kwargs = {name: getattr(validated, name) for name in type(validated).model_fields}
@@ -248,8 +267,15 @@ def lifespan_cm(make: Callable[[], Iterator[Any]], instance: Any) -> Iterator[An
             raise DefinitionError("lifespan yielded more than once; it must yield exactly once")
 
 
-def _none(value: object) -> bool:
-    return value is None
+Masking = tuple[SecretNames, Redactor]
+
+
+def _masking_of(resource: Resource) -> Masking:
+    found = resource.__dict__.get("_envres_masking")
+    return found if found is not None else (DEFAULT_SECRET_NAMES, _NO_SECRETS)
+
+
+_NO_SECRETS = Redactor()
 
 
 def resource_type_of(target: object, name: str | None = None) -> ResourceType:

@@ -257,7 +257,7 @@ class ResourceScope:
             # Validated with --allow-missing-env: the variable is still not set here.
             raise _Unresolved("; ".join(res.unresolved))
         config = {name: self._live(value) for name, value in res.inputs.items()}
-        return res.rtype.lifecycle(config)
+        return res.rtype.lifecycle(config, (self.profile.names, self.profile.redactor))
 
     def _live(self, value: Any) -> Any:
         if isinstance(value, Ref):

@@ -45,6 +45,7 @@ from envres._errors import INTERRUPTS
 
 __all__ = [
     "DEFAULT_SECRET_NAMES",
+    "FRAGMENT",
     "MASK",
     "PLAIN",
     "SECRET",
@@ -54,6 +55,7 @@ __all__ = [
     "SecretNames",
     "Shape",
     "mask",
+    "masked_repr",
     "model_shape",
     "part",
     "redacted_logs",
@@ -64,6 +66,10 @@ __all__ = [
 
 #: What is shown instead of a secret, whatever its length.
 MASK: Final = "**********"
+
+#: A run of this many characters of a secret, in text user code wrote, is masked too:
+#: a secret cut short (``password[:12]``) or folded over lines is still a secret.
+FRAGMENT: Final = 8
 
 # Secrets shorter than this are masked only where they stand as a whole token
 # ("pw" in "user:pw@host", not the "pw" inside "npw3"): masking every occurrence of
@@ -241,7 +247,7 @@ def _field_types(cls: type) -> dict[str, Any] | None:
     """Field names and annotations of a model, dataclass or TypedDict; None for others."""
     if isinstance(cls, type) and issubclass(cls, BaseModel):
         return {name: f.annotation for name, f in cls.model_fields.items()}
-    if dataclasses.is_dataclass(cls) or typing.is_typeddict(cls):
+    if dataclasses.is_dataclass(cls) or _is_typeddict(cls):
         try:
             hints = typing.get_type_hints(cls)
         except Exception:
@@ -250,6 +256,14 @@ def _field_types(cls: type) -> dict[str, Any] | None:
             return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls)}
         return hints
     return None
+
+
+def _is_typeddict(cls: type) -> bool:
+    # pydantic wants typing_extensions.TypedDict on Python < 3.12, which typing's own
+    # is_typeddict does not recognise.
+    import typing_extensions
+
+    return typing.is_typeddict(cls) or typing_extensions.is_typeddict(cls)
 
 
 def _wrap(kind: Callable[[Shape], Shape], inner: Shape) -> Shape:
@@ -350,6 +364,41 @@ def mask(value: Any, shape: Shape, names: SecretNames, keep: Callable[[Any], boo
     return value
 
 
+class _Shown:
+    """Stands for a value in a repr: ``Login(user='svc', password='**********')``."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def __repr__(self) -> str:
+        return self._text
+
+
+def masked_repr(value: Any, shape: Shape, names: SecretNames) -> Any:
+    """``value`` for a repr: secret parts replaced by :data:`MASK`, nested models too."""
+    if shape is SECRET:
+        return value if value is None else MASK
+    if isinstance(value, BaseModel):
+        fields = ", ".join(
+            f"{k}={masked_repr(getattr(value, k), part(shape, k, names), names)!r}"
+            for k in type(value).model_fields
+        )
+        return _Shown(f"{type(value).__name__}({fields})")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = ", ".join(
+            f"{f.name}={masked_repr(getattr(value, f.name), part(shape, f.name, names), names)!r}"
+            for f in dataclasses.fields(value)
+        )
+        return _Shown(f"{type(value).__name__}({fields})")
+    if isinstance(value, Mapping):
+        return {k: masked_repr(v, part(shape, k, names), names) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [masked_repr(v, part(shape, i, names), names) for i, v in enumerate(value)]
+    return value
+
+
 # -- redacting text ----------------------------------------------------------------------
 
 
@@ -364,11 +413,12 @@ class Redactor:
         "login failed: '**********'"
     """
 
-    __slots__ = ("_pattern", "_secrets")
+    __slots__ = ("_grams", "_pattern", "_secrets")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: frozenset[str] = frozenset(s for s in secrets if s and s != MASK)
         self._pattern: re.Pattern[str] | None = _pattern(self._secrets) if self._secrets else None
+        self._grams: frozenset[str] | None = None  # built on first use by redact_untrusted
 
     def __repr__(self) -> str:
         return f"<Redactor of {len(self._secrets)} secret(s)>"
@@ -403,6 +453,43 @@ class Redactor:
             return text
         return self._pattern.sub(MASK, text)
 
+    def redact_untrusted(self, text: str) -> str:
+        """Like :meth:`redact`, and any run of :data:`FRAGMENT` characters of a secret too.
+
+        For text that user code wrote (an exception's message, what an asset prints, a
+        traceback), which may hold a secret cut short or split over lines. envres's own
+        output (``show``, tables) uses :meth:`redact`: a fragment there would mask a
+        legitimate value that happens to share eight characters with a secret.
+        """
+        text = self.redact(text)
+        if not self._secrets or len(text) < FRAGMENT:
+            return text
+        if self._grams is None:
+            self._grams = frozenset(
+                s[i : i + FRAGMENT]
+                for s in self._secrets
+                for i in range(len(s) - FRAGMENT + 1)
+                if MASK not in s[i : i + FRAGMENT]
+            )
+        grams = self._grams
+        marked: list[tuple[int, int]] = []
+        for i in range(len(text) - FRAGMENT + 1):
+            if text[i : i + FRAGMENT] in grams:
+                if marked and i <= marked[-1][1]:
+                    marked[-1] = (marked[-1][0], i + FRAGMENT)
+                else:
+                    marked.append((i, i + FRAGMENT))
+        if not marked:
+            return text
+        parts: list[str] = []
+        last = 0
+        for start, end in marked:
+            parts.append(text[last:start])
+            parts.append(MASK)
+            last = end
+        parts.append(text[last:])
+        return "".join(parts)
+
     def hides(self, text: str) -> bool:
         """Whether ``text`` holds a secret (in any form)."""
         return self._pattern is not None and self._pattern.search(text) is not None
@@ -425,7 +512,7 @@ class Redactor:
     def describe(self, exc: BaseException) -> str:
         """``Type: first line`` of an exception, masked before it is cut to one line."""
         try:
-            text = self.redact(str(exc)).strip()
+            text = self.redact_untrusted(str(exc)).strip()
         except INTERRUPTS:
             raise
         except BaseException:  # an exception whose __str__ raises
@@ -456,17 +543,34 @@ def _pattern(secrets: frozenset[str]) -> re.Pattern[str]:
     return re.compile("|".join(alternatives))
 
 
+def _yaml_quoted(text: str, unicode: bool) -> str:
+    import yaml
+
+    dumped = yaml.safe_dump(text, default_style='"', width=2**31, allow_unicode=unicode)
+    return dumped.strip().removesuffix("...").strip()[1:-1]
+
+
+# How output spells a string: escaped for Python, JSON, YAML or a URL, or as UTF-8 bytes.
+_SPELLINGS: tuple[Callable[[str], str], ...] = (
+    lambda s: repr(s)[1:-1],
+    lambda s: ascii(s)[1:-1],
+    lambda s: s.encode("unicode_escape").decode("ascii"),
+    lambda s: repr(s.encode("utf-8", "surrogatepass"))[2:-1],
+    lambda s: json.dumps(s)[1:-1],
+    lambda s: json.dumps(s, ensure_ascii=False)[1:-1],
+    lambda s: s.replace("'", "''"),  # YAML single-quoted
+    lambda s: _yaml_quoted(s, unicode=True),
+    lambda s: _yaml_quoted(s, unicode=False),
+    lambda s: urllib.parse.quote(s, safe=""),
+    lambda s: urllib.parse.quote_plus(s, safe=""),
+)
+
+
 def _forms(secret: str) -> set[str]:
-    """The ways output can spell ``secret``."""
-    forms = {
-        secret,
-        repr(secret)[1:-1],
-        json.dumps(secret)[1:-1],
-        json.dumps(secret, ensure_ascii=False)[1:-1],
-        secret.replace("'", "''"),  # YAML single-quoted
-        urllib.parse.quote(secret, safe=""),
-        urllib.parse.quote_plus(secret, safe=""),
-    }
+    """The ways output can spell ``secret``: each spelling, and each spelling of a spelling
+    (a JSON document quoted in an exception's repr), and each line of a multi-line one."""
+    once = {secret} | {spell(secret) for spell in _SPELLINGS}
+    forms = once | {spell(form) for form in once for spell in _SPELLINGS}
     lines = [line for line in secret.splitlines() if line.strip()]
     if len(lines) > 1:
         forms.update(lines)
@@ -494,13 +598,13 @@ class RedactingStream(io.TextIOBase):
             self._pending += text
             if "\n" in self._pending:
                 lines, _, self._pending = self._pending.rpartition("\n")
-                self.inner.write(self._redactor.redact(lines + "\n"))
+                self.inner.write(self._redactor.redact_untrusted(lines + "\n"))
         return len(text)
 
     def flush(self) -> None:
         with self._lock:
             if self._pending:
-                self.inner.write(self._redactor.redact(self._pending))
+                self.inner.write(self._redactor.redact_untrusted(self._pending))
                 self._pending = ""
         self.inner.flush()
 
@@ -517,9 +621,9 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:
             message = str(record.msg)
-        record.msg, record.args = self.redactor.redact(message), ()
+        record.msg, record.args = self.redactor.redact_untrusted(message), ()
         if record.exc_info and not record.exc_text:
-            record.exc_text = self.redactor.redact(
+            record.exc_text = self.redactor.redact_untrusted(
                 logging.Formatter().formatException(record.exc_info)
             )
         return True

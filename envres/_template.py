@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from envres._errors import TemplateError
+from envres._errors import MissingVariableError, TemplateError
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -75,7 +75,8 @@ def render(
     ``env`` is what the template's ``env()`` function reads (never ``os.environ``);
     ``profile`` is exposed as the variable ``profile``. When ``variables_read`` is a
     list, every name passed to ``env()`` is appended to it once, in first-use order,
-    whether or not it was set. Raises :class:`TemplateError` and nothing else.
+    whether or not it was set. Raises :class:`TemplateError`, or
+    :class:`MissingVariableError` when ``env(name)`` names an unset variable.
 
         >>> read: list[str] = []
         >>> render("{{ env('A') }}-{{ profile }}", env={"A": "1"}, profile="dev",
@@ -95,7 +96,8 @@ def render(
             return value
         if default is not _MISSING:
             return default
-        raise TemplateError(f"environment variable {name} is not set")
+        # The same error as ${NAME}: with --allow-missing-env it is a warning too.
+        raise MissingVariableError(f"environment variable {name} is not set", variable=name)
 
     multiline = "\n" in text.rstrip("\n")
     outer = getattr(_budget, "current", None)
@@ -112,7 +114,7 @@ def render(
                 )
             chunks.append(chunk)
         return "".join(chunks)
-    except TemplateError:
+    except (TemplateError, MissingVariableError):
         raise
     except Exception as exc:
         raise _convert(exc, multiline) from exc

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticUndefined
 
 from envres._catalog import Catalog
 from envres._checks import check_assets, check_refs, satisfies
@@ -260,6 +261,15 @@ def _validate_entry(
     )
 
 
+def _secret_defaults(prepared: list[_Prepared], names: SecretNames) -> Iterator[str]:
+    """Secret values written as defaults in code (``password: str = "changeme"``)."""
+    for p in prepared:
+        for name, info in p.rtype.model.model_fields.items():
+            if name in p.config.inputs or info.default is None or info.default is PydanticUndefined:
+                continue
+            yield from secret_leaves({name: info.default}, p.shape, names)
+
+
 def resolve(
     merged: MergedProfile,
     env: Env,
@@ -292,6 +302,7 @@ def resolve(
     for p in prepared:
         secrets.update(secret_leaves(p.config.inputs, p.shape, names))
     secrets.update(env.values[v] for v in reader.secret_variables if v in env.values)
+    secrets.update(_secret_defaults(prepared, names))
     redactor = Redactor(secrets)
     problems = reader.problems
     # Stand-ins only for the resources that nested references name (rare, and
@@ -321,7 +332,7 @@ def resolve(
     if problems:
         raise ProfileError(
             [
-                Problem(redactor.redact(p.message), p.loc, p.path, p.severity, p.source)
+                Problem(redactor.redact_untrusted(p.message), p.loc, p.path, p.severity, p.source)
                 for p in [*problems, *reader.warnings]
             ],
             merged.name,
@@ -334,7 +345,7 @@ def resolve(
         redactor=redactor,
         names=names,
         warnings=tuple(
-            Problem(redactor.redact(p.message), p.loc, p.path, p.severity, p.source)
+            Problem(redactor.redact_untrusted(p.message), p.loc, p.path, p.severity, p.source)
             for p in reader.warnings
         ),
         variables=tuple(reader.records),

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envres._errors import TemplateError
+from envres._errors import MissingVariableError, TemplateError
 from envres._template import MAX_OUTPUT, render
 from envres._values import resolve_string
 
@@ -77,8 +77,13 @@ def test_env_default_may_be_none_for_conditionals() -> None:
     assert run(text, {"DEBUG": "1"}) == "on"
 
 
-def test_env_without_default_raises_for_unset_variable() -> None:
-    assert error_of("{{ env('NOPE') }}") == "environment variable NOPE is not set"
+def test_env_without_default_raises_the_missing_variable_error_of_interpolation() -> None:
+    with pytest.raises(MissingVariableError) as info:
+        run("{{ env('NOPE') }}")
+    assert (str(info.value), info.value.variable) == (
+        "environment variable NOPE is not set",
+        "NOPE",
+    )
 
 
 def test_env_with_non_string_name_is_a_template_error() -> None:
@@ -87,9 +92,8 @@ def test_env_with_non_string_name_is_a_template_error() -> None:
 
 def test_env_reads_only_the_given_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENVRES_TEST_ONLY_IN_OS_ENVIRON", "1")
-    assert error_of("{{ env('ENVRES_TEST_ONLY_IN_OS_ENVIRON') }}") == (
-        "environment variable ENVRES_TEST_ONLY_IN_OS_ENVIRON is not set"
-    )
+    with pytest.raises(MissingVariableError, match="ENVRES_TEST_ONLY_IN_OS_ENVIRON is not set"):
+        run("{{ env('ENVRES_TEST_ONLY_IN_OS_ENVIRON') }}")
 
 
 def test_variables_read_lists_each_name_once_in_first_use_order() -> None:
@@ -101,7 +105,7 @@ def test_variables_read_lists_each_name_once_in_first_use_order() -> None:
 
 def test_variables_read_includes_the_missing_variable_that_failed() -> None:
     read: list[str] = []
-    with pytest.raises(TemplateError):
+    with pytest.raises(MissingVariableError):
         render("{{ env('A') }}{{ env('B') }}", env={"A": "a"}, profile="dev", variables_read=read)
     assert read == ["A", "B"]
 

@@ -119,4 +119,7 @@ def _stopped(session: Session, exc: BaseException, how: str) -> None:
 
 def _debug(session: Session, exc: BaseException) -> None:
     if session.debug:
-        session.err("".join(traceback.format_exception(exc)).rstrip())
+        # A traceback quotes user code's messages and pydantic's shortened inputs: any
+        # part of a secret in it is masked, not only the whole.
+        text = "".join(traceback.format_exception(exc)).rstrip()
+        session.err(session.redactor.redact_untrusted(text))

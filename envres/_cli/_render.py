@@ -105,10 +105,7 @@ def explain_yaml(profile: ResolvedProfile) -> str:
             continue
         lines.append("    config:")
         for name, value in config.items():
-            origin = res.origins.get((name,))
-            if origin is None and isinstance(res.inputs.get(name), dict):
-                origin = _first_origin(res.origins, name)
-            note = _explain_origin(origin, res, name, profile.env)
+            note = _explain_origin(_origin_of(res, name), res, name, profile.env)
             lines.append(f"      {name}: {_scalar(value)}  # {note}")
     return "\n".join(lines)
 
@@ -118,14 +115,21 @@ def explain_json(profile: ResolvedProfile) -> str:
     where: dict[str, str] = {}
     for key, res in profile.resources.items():
         for name in _shown(profile, res):
-            origin = res.origins.get((name,)) or (
-                _first_origin(res.origins, name) if isinstance(res.inputs.get(name), dict) else None
-            )
             where[f"resources.{key}.config.{name}"] = _explain_origin(
-                origin, res, name, profile.env
+                _origin_of(res, name), res, name, profile.env
             )
     data["explain"] = where
     return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def _origin_of(res: ResolvedResource, field: str) -> Origin | None:
+    """Where a field's value was written: the field itself, or its first written part
+    (a mapping or a list); found under its alias if it has one. None: a default."""
+    key = _input_key(res, field)
+    origin = res.origins.get((key,))
+    if origin is None and isinstance(res.inputs.get(key), dict | list):
+        origin = _first_origin(res.origins, key)
+    return origin
 
 
 def _first_origin(origins: Mapping[tuple[str | int, ...], Origin], name: str) -> Origin | None:
@@ -195,9 +199,26 @@ def _raw_at(profile: ResolvedProfile, path: tuple[str, ...]) -> str:
     """
     res = profile.resources.get(path[1])
     value: Any = dict(res.inputs) if res is not None else None
-    for part in path[3:]:
+    if res is not None and len(path) > 3:
+        value = value.get(_input_key(res, path[3]))
+    for part in path[4:]:
         value = value.get(part) if isinstance(value, dict) else None
     return hashlib.sha256(repr(value).encode()).hexdigest()
+
+
+def _input_key(res: ResolvedResource, field: str) -> str:
+    """The key a field is written under in the profile: its alias, when it has one."""
+    if field in res.inputs:
+        return field
+    info = res.rtype.model.model_fields.get(field)
+    for alias in (getattr(info, "alias", None), getattr(info, "validation_alias", None)):
+        if isinstance(alias, str) and alias in res.inputs:
+            return alias
+    return field
+
+
+def _holds_mask(value: Any) -> bool:
+    return MASK in json.dumps(value, default=str)
 
 
 def diff_lines(a: ResolvedProfile, b: ResolvedProfile) -> list[str]:
@@ -223,8 +244,7 @@ def diff_lines(a: ResolvedProfile, b: ResolvedProfile) -> list[str]:
             elif flat_a[path] != flat_b[path]:
                 out.append(f"~ {dotted}: {_scalar(flat_a[path])} -> {_scalar(flat_b[path])}")
             elif (
-                isinstance(flat_a[path], str)
-                and MASK in flat_a[path]
+                _holds_mask(flat_a[path])
                 and path[2:3] == ("config",)
                 and _raw_at(a, path) != _raw_at(b, path)
             ):
