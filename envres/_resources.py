@@ -32,6 +32,7 @@ __all__ = [
     "Resource",
     "ResourceFunction",
     "ResourceType",
+    "attach_masking",
     "lifespan_cm",
     "resource",
     "resource_type_of",
@@ -42,7 +43,34 @@ T = TypeVar("T")
 _CONFIG = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
 
-class Resource(BaseModel):
+class _Masked(BaseModel):
+    """Config models whose repr and str mask what is secret (resources, function configs)."""
+
+    model_config = _CONFIG
+
+    # repr() and str() of a resource (in a log line, a traceback, a debugger) mask what
+    # is secret by type or by name, as `envres show` does; once set up from a profile,
+    # with the project's secret names and every secret value the profile knows.
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        names, _ = _masking_of(self)
+        shape = model_shape(type(self), names)
+        for name, value in super().__repr_args__():
+            yield (
+                name,
+                value if name is None else masked_repr(value, part(shape, name, names), names),
+            )
+
+    def __repr__(self) -> str:
+        _, redactor = _masking_of(self)
+        return redactor.redact_untrusted(super().__repr__())
+
+    def __str__(self) -> str:
+        _, redactor = _masking_of(self)
+        return redactor.redact_untrusted(super().__str__())
+
+
+class Resource(_Masked):
     """A configurable resource with a lifecycle.
 
     Subclass it to declare an interface (``class Warehouse(Resource)``) and again
@@ -67,27 +95,6 @@ class Resource(BaseModel):
     def lifespan(self) -> Iterator[None]:
         """Set up before ``yield``, tear down after it. The default does nothing."""
         yield
-
-    # repr() and str() of a resource (in a log line, a traceback, a debugger) mask what
-    # is secret by type or by name, as `envres show` does; once set up from a profile,
-    # with the project's secret names and every secret value the profile knows.
-
-    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        names, _ = _masking_of(self)
-        shape = model_shape(type(self), names)
-        for name, value in super().__repr_args__():
-            yield (
-                name,
-                value if name is None else masked_repr(value, part(shape, name, names), names),
-            )
-
-    def __repr__(self) -> str:
-        _, redactor = _masking_of(self)
-        return redactor.redact_untrusted(super().__repr__())
-
-    def __str__(self) -> str:
-        _, redactor = _masking_of(self)
-        return redactor.redact_untrusted(super().__str__())
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -187,7 +194,7 @@ def _model_from_signature(fn: Callable[..., Any], name: str) -> type[BaseModel]:
         annotation = hints.get(param.name, Any)
         default = ... if param.default is param.empty else param.default
         fields[param.name] = (annotation, default)
-    model: type[BaseModel] = create_model(f"{name}_config", __config__=_CONFIG, **fields)
+    model: type[BaseModel] = create_model(f"{name}_config", __base__=_Masked, **fields)
     return model
 
 
@@ -236,7 +243,7 @@ class ResourceType:
         if isinstance(target, type):
             instance = target.model_validate(dict(config))
             if masking is not None:
-                object.__setattr__(instance, "_envres_masking", masking)
+                attach_masking(instance, masking)
             return lifespan_cm(instance.lifespan, instance)
         validated = self.model.model_validate(dict(config))
         kwargs = {name: getattr(validated, name) for name in type(validated).model_fields}
@@ -270,12 +277,17 @@ def lifespan_cm(make: Callable[[], Iterator[Any]], instance: Any) -> Iterator[An
 Masking = tuple[SecretNames, Redactor]
 
 
-def _masking_of(resource: Resource) -> Masking:
+def _masking_of(resource: BaseModel) -> Masking:
     found = resource.__dict__.get("_envres_masking")
     return found if found is not None else (DEFAULT_SECRET_NAMES, _NO_SECRETS)
 
 
 _NO_SECRETS = Redactor()
+
+
+def attach_masking(instance: BaseModel, masking: Masking) -> None:
+    """Make ``instance``'s repr mask with a profile's secret names and secrets."""
+    object.__setattr__(instance, "_envres_masking", masking)
 
 
 def resource_type_of(target: object, name: str | None = None) -> ResourceType:

@@ -27,7 +27,7 @@ from envres._imports import one_line
 from envres._nodes import Node
 from envres._profiles import Entry, MergedProfile
 from envres._resolved import Config, ResolvedProfile, ResolvedResource
-from envres._resources import ResourceType
+from envres._resources import ResourceType, attach_masking
 from envres._secrets import (
     DEFAULT_SECRET_NAMES,
     MASK,
@@ -246,6 +246,8 @@ def _validate_entry(
             )
         )
     assert entry.type is not None
+    if validated is not None:
+        attach_masking(validated, (names, redactor))
     return ResolvedResource(
         key=entry.key,
         type_name=p.type_name,

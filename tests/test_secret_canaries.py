@@ -911,9 +911,17 @@ def test_a_canary_failing_its_own_validation_is_not_shown_nor_its_length(
         {"dev.yaml": profile_yaml("dev"), "prod.yaml": profile_yaml("prod"), "strict.yaml": strict},
     )
     result = envres_cli(*args, "--profile", "strict", cwd=root, env={**ENV, **env})
-    assert result.code == 1, result
     leaks = find_leaks(result.out, result.err, values=(*_STRICT.values(), *ALL_VALUES))
     assert leaks == [], leaks
+    if args == ("env",) and "env(env(" in line:
+        # env() of an unset variable is a missing variable like ${X}: `env` lists it
+        # (by a masked name, in a column sized after masking), and fails nothing.
+        assert result.code == 0, result
+        widths = {len(x) - len(x.lstrip()) for x in result.out.splitlines()[1:] if MASK in x}
+        assert widths == {0}
+        assert result.out.splitlines()[0].startswith("VARIABLE")
+        return
+    assert result.code == 1, result
     assert "Traceback" not in result.err or "--debug" in args
     problems = [x for x in result.err_lines if x.startswith("profiles/strict.yaml:6:")]
     assert len(problems) == 1, result.err

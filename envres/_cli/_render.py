@@ -171,6 +171,10 @@ def env_table(profile: ResolvedProfile) -> str:
                 (name, state, value, default, where) if i == 0 else ("", "", "", "", where)
             )
     header = ("VARIABLE", "STATE", "VALUE", "DEFAULT", "USED AT")
+    # Masked before the columns are sized: a padded column must not tell a secret's
+    # length (a template's env(env('X')) can make a secret the name of a variable).
+    redact = profile.redactor.redact_untrusted
+    table = [(redact(a), b, c, redact(d), redact(e)) for a, b, c, d, e in table]
     widths = [max(len(r[i]) for r in [header, *table]) + 2 for i in range(4)]
     return "\n".join(
         "".join(cell.ljust(w) for cell, w in zip(r[:4], widths, strict=True)) + r[4]
