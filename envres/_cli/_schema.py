@@ -115,9 +115,9 @@ def _widen(node: Any) -> Any:
             out[key] = [_value(s) for s in sub]
         elif key in ("anyOf", "oneOf", "allOf"):
             # A widened branch may overlap another ("${X}" fits each one of a tagged
-            # union), so "exactly one" becomes "at least one".
+            # union), so "exactly one" becomes "at least one" (where that loses nothing).
             widened = [_widen(s) for s in sub]
-            out["anyOf" if key == "oneOf" else key] = widened
+            out["anyOf" if key == "oneOf" and "anyOf" not in node else key] = widened
         elif key == "$defs":
             out[key] = {name: _widen(s) for name, s in sub.items()}
         else:
