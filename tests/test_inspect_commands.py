@@ -224,7 +224,14 @@ def test_schema_describes_every_registered_type(envres_cli: Cli, project: Projec
     pg = schema["$defs"]["postgres"]["properties"]["config"]
     assert pg["required"] == ["dsn", "password"]
     assert pg["additionalProperties"] is False
-    assert pg["properties"]["password"]["format"] == "password"
+    # A field is what its type accepts, or an interpolated string, or a reference; the
+    # annotations stay outside, for an editor's hover.
+    password = pg["properties"]["password"]
+    assert password["writeOnly"] is True
+    literal, interpolated, reference = password["anyOf"]
+    assert literal == {"format": "password", "type": "string"}
+    assert interpolated == {"type": "string", "pattern": r"\$\{|\{\{|\{%"}
+    assert reference["required"] == ["resource"]
 
 
 def test_schema_validates_a_real_profile(envres_cli: Cli, prod: Project) -> None:

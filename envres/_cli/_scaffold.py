@@ -1,10 +1,27 @@
-"""``envres init``: a small working project to start from."""
+"""``envres init``: a small working project to start from.
+
+Besides ``pyproject.toml``, the profiles and ``pipeline.py``, it writes
+``profiles/envres.schema.json``, the JSON Schema of a profile for the scaffolded
+resource types (what ``envres schema`` prints), and each profile's first line points
+an editor with a YAML language server (VS Code's YAML extension, Neovim, Helix, ...)
+at it::
+
+    # yaml-language-server: $schema=envres.schema.json
+
+so a mistyped field or a literal of the wrong type is underlined as you type. After
+adding or changing resource types, regenerate it::
+
+    envres schema > profiles/envres.schema.json
+"""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
+from typing import Any
 
+from envres._cli._schema import schema
 from envres._errors import Problem, ProfileError
 from envres._paths import display, read_file
 
@@ -31,7 +48,11 @@ profiles_dir = "profiles"
 default_profile = "dev"
 """
 
-_BASE = """# Shared by every profile: each key is a resource the assets ask for by name.
+#: The schema file, next to the profiles; each profile's first line points editors at it.
+_SCHEMA_FILE = "envres.schema.json"
+
+_BASE = """# yaml-language-server: $schema=envres.schema.json
+# Shared by every profile: each key is a resource the assets ask for by name.
 resources:
   warehouse:
     type: sqlite
@@ -43,10 +64,12 @@ resources:
       prefix: "[{{ profile }}]"
 """
 
-_DEV = """extends: base
+_DEV = """# yaml-language-server: $schema=envres.schema.json
+extends: base
 """
 
-_PROD = """extends: base
+_PROD = """# yaml-language-server: $schema=envres.schema.json
+extends: base
 resources:
   warehouse:
     config:
@@ -127,6 +150,7 @@ def scaffold(folder: Path) -> list[str]:
         profiles / "base.yaml": _BASE,
         profiles / "dev.yaml": _DEV,
         profiles / "prod.yaml": _PROD,
+        profiles / _SCHEMA_FILE: _schema_text(),
         folder / "pipeline.py": _PIPELINE,
     }
     problems = [
@@ -201,6 +225,19 @@ def scaffold(folder: Path) -> list[str]:
         path.write_text(text, encoding="utf-8")
         done.append(f"created {display(path)}")
     return done
+
+
+def _schema_text() -> str:
+    """The profile schema for the resource types of ``pipeline.py``, as ``envres schema`` prints it.
+
+    The types come from running the very source that is written to ``pipeline.py``
+    (a constant of this module, not the user's file) in a namespace of its own: nothing
+    is imported from the folder, ``sys.path`` and ``sys.modules`` are left alone, and
+    it happens before anything is written.
+    """
+    namespace: dict[str, Any] = {"__name__": "envres_init_pipeline"}
+    exec(compile(_PIPELINE, "pipeline.py", "exec"), namespace)
+    return json.dumps(schema(namespace["defs"].resource_types), indent=2) + "\n"
 
 
 def _appendable(text: str) -> bool:

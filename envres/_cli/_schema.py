@@ -1,4 +1,12 @@
-"""The JSON Schema of a profile file, for editors (``envres schema``)."""
+"""The JSON Schema of a profile file, for editors (``envres schema``).
+
+Each resource type's config model becomes a schema (pydantic's), then every place a
+value goes in it (a field, at any depth: nested models, items of lists, values of
+dicts) is widened to what a profile may write there besides a literal: a string
+that is interpolated or rendered (it contains ``${``, ``{{`` or ``{%``), whose type
+is only known once the profile is loaded, and a ``{resource: key}`` reference. A
+literal of the wrong type or an unknown field is still an error.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +20,7 @@ __all__ = ["schema"]
 
 
 def schema(resource_types: Mapping[str, ResourceType]) -> dict[str, Any]:
-    """A JSON Schema of a profile file for the registered resource types."""
+    """A JSON Schema (draft 2020-12) of a profile file for the registered resource types."""
     from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
     from pydantic_core import core_schema
 
@@ -22,7 +30,6 @@ def schema(resource_types: Mapping[str, ResourceType]) -> dict[str, Any]:
         ) -> JsonSchemaValue:
             return {}
 
-    interpolated = {"type": "string", "pattern": r"\$\{|\{\{|\{%"}
     defs: dict[str, Any] = {}
     options: list[dict[str, Any]] = [{"type": "null"}]
     for name, rtype in sorted(resource_types.items()):
@@ -30,14 +37,10 @@ def schema(resource_types: Mapping[str, ResourceType]) -> dict[str, Any]:
             schema_generator=_Lenient, ref_template=f"#/$defs/{name}.{{model}}"
         )
         for sub_name, sub in cfg.pop("$defs", {}).items():
-            defs[f"{name}.{sub_name}"] = sub
-        props = cfg.get("properties", {})
-        for field, sub in props.items():
-            if sub.get("type") != "string":
-                props[field] = {"anyOf": [sub, interpolated, _REF_SCHEMA]}
+            defs[f"{name}.{sub_name}"] = _widen(sub)
         defs[name] = {
             "type": "object",
-            "properties": {"type": {"const": name}, "config": cfg},
+            "properties": {"type": {"const": name}, "config": _widen(cfg)},
             "required": ["type"],
             "additionalProperties": False,
         }
@@ -77,9 +80,62 @@ def schema(resource_types: Mapping[str, ResourceType]) -> dict[str, Any]:
     }
 
 
-_REF_SCHEMA = {
+#: A string the loader interpolates (``${VAR}``, ``${VAR:-default}``, ...) or renders
+#: (``{{ ... }}``, ``{% ... %}``): what it becomes is checked when the profile loads.
+_INTERPOLATED: dict[str, Any] = {"type": "string", "pattern": r"\$\{|\{\{|\{%"}
+
+#: ``{resource: key}``: the value is another resource of the profile.
+_REFERENCE: dict[str, Any] = {
     "type": "object",
     "properties": {"resource": {"type": "string"}},
     "required": ["resource"],
     "additionalProperties": False,
 }
+
+#: Keywords that describe a value without constraining it; they stay on the outside of
+#: a widened value so that an editor's hover and completion still show them.
+_ANNOTATIONS = frozenset(
+    {"title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly"}
+)
+
+_ANY_STRING: dict[str, Any] = {"type": "string"}
+
+
+def _widen(node: Any) -> Any:
+    """``node`` (a schema that is not itself a value position) with its values widened."""
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, sub in node.items():
+        if key in ("properties", "patternProperties"):
+            out[key] = {name: _value(s) for name, s in sub.items()}
+        elif key in ("additionalProperties", "items"):
+            out[key] = _value(sub)
+        elif key == "prefixItems":
+            out[key] = [_value(s) for s in sub]
+        elif key in ("anyOf", "oneOf", "allOf"):
+            # A widened branch may overlap another ("${X}" fits each one of a tagged
+            # union), so "exactly one" becomes "at least one" (where that loses nothing).
+            widened = [_widen(s) for s in sub]
+            out["anyOf" if key == "oneOf" and "anyOf" not in node else key] = widened
+        elif key == "$defs":
+            out[key] = {name: _widen(s) for name, s in sub.items()}
+        else:
+            out[key] = sub
+    return out
+
+
+def _value(node: Any) -> Any:
+    """The schema of one value: ``node``, or an interpolated string, or a reference."""
+    if not isinstance(node, dict):  # a boolean schema: true accepts all, false nothing
+        return node
+    widened = _widen(node)
+    notes = {k: v for k, v in widened.items() if k in _ANNOTATIONS}
+    rest = {k: v for k, v in widened.items() if k not in _ANNOTATIONS}
+    if not rest:  # accepts anything already
+        return widened
+    branches: list[Any] = list(rest["anyOf"]) if set(rest) == {"anyOf"} else [rest]
+    if _ANY_STRING not in branches:
+        branches.append(_INTERPOLATED)
+    branches.append(_REFERENCE)
+    return {**notes, "anyOf": branches}
