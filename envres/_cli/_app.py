@@ -342,6 +342,54 @@ def graph(fmt: str, **kwargs: Any) -> None:
 
 @cli.command()
 @common
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("envres-docs"),
+    show_default=True,
+    help="Folder to write the site into (created if missing).",
+)
+def docs(out: Path, **kwargs: Any) -> None:
+    """Write a static HTML site of the profiles: matrix, values and origins, graphs, diffs.
+
+    It opens from file:// with nothing fetched; secrets are masked. Unset variables
+    show as <not set>; the index draws the selected profile's graph.
+    """
+    from envres._cli import _docs
+    from envres._load import read_bytes
+    from envres._paths import display
+    from envres._profiles import load_merged
+
+    ctx = Context(kwargs)
+    session = ctx.session
+    files = ctx.files()
+    names = [n for n in files if not files[n].partial]
+    shown: list[_docs.SiteProfile] = []
+    failed: list[ProfileError] = []
+    for name in names:
+        try:
+            profile = ctx.load(name, allow_missing_env=True, quiet=True)
+        except ProfileError as exc:
+            failed.append(exc)
+            session.err(str(exc))
+            continue
+        parent_keys: set[str] = set()
+        for parent in profile.merged.extends:
+            merged = load_merged(parent, files, read_bytes, allow_partial=True, cache=ctx.parsed)
+            parent_keys.update(merged.resources)
+        shown.append(_docs.SiteProfile(profile, frozenset(parent_keys)))
+    if failed:
+        raise AlreadyReported(
+            f"{len(failed)} of {len(names)} profiles invalid, no site written: "
+            + ", ".join(e.profile or "?" for e in failed)
+        )
+    site = _docs.site(shown, ctx.definitions(), ctx.settings.profile)
+    for path in _docs.write_site(out, site):
+        session.out(display(path))
+
+
+@cli.command()
+@common
 def schema(**kwargs: Any) -> None:
     """Print a JSON Schema of a profile file for the registered resource types."""
 

@@ -32,6 +32,7 @@ __all__ = [
     "explain_json",
     "explain_yaml",
     "profile_data",
+    "scalar",
     "show_text",
 ]
 
@@ -52,7 +53,8 @@ def _shown(profile: ResolvedProfile, res: ResolvedResource) -> dict[str, Any]:
     return shown
 
 
-def _scalar(value: Any) -> str:
+def scalar(value: Any) -> str:
+    """One value as a YAML flow scalar on one line, as ``show --explain`` and ``diff`` print it."""
     text = yaml.safe_dump(value, default_flow_style=True, width=10**9, allow_unicode=True)
     text = text.strip()
     if text.endswith("\n..."):
@@ -144,11 +146,11 @@ def explain_yaml(profile: ResolvedProfile) -> str:
     lines = ["resources:"]
     for res in explain(profile):
         lines.append(f"  {res.key}:")
-        lines.append(f"    type: {_scalar(res.type_name)}  # {res.type_where}")
+        lines.append(f"    type: {scalar(res.type_name)}  # {res.type_where}")
         if not res.config:
             continue
         lines.append("    config:")
-        lines.extend(f"      {v.name}: {_scalar(v.value)}  # {v.origin}" for v in res.config)
+        lines.extend(f"      {v.name}: {scalar(v.value)}  # {v.origin}" for v in res.config)
     return "\n".join(lines)
 
 
@@ -278,17 +280,17 @@ def diff_lines(a: ResolvedProfile, b: ResolvedProfile) -> list[str]:
         for path in paths:
             dotted = ".".join(path)
             if path in flat_a and path not in flat_b:
-                out.append(f"- {dotted}: {_scalar(flat_a[path])}")
+                out.append(f"- {dotted}: {scalar(flat_a[path])}")
             elif path in flat_b and path not in flat_a:
-                out.append(f"+ {dotted}: {_scalar(flat_b[path])}")
+                out.append(f"+ {dotted}: {scalar(flat_b[path])}")
             elif flat_a[path] != flat_b[path]:
-                out.append(f"~ {dotted}: {_scalar(flat_a[path])} -> {_scalar(flat_b[path])}")
+                out.append(f"~ {dotted}: {scalar(flat_a[path])} -> {scalar(flat_b[path])}")
             elif (
                 isinstance(flat_a[path], str)
                 and MASK in flat_a[path]
                 and path[2:3] == ("config",)
                 and _raw_at(a, path) != _raw_at(b, path)
             ):
-                shown = _scalar(flat_a[path])
+                shown = scalar(flat_a[path])
                 out.append(f"~ {dotted}: {shown} -> {shown} (secret differs)")
     return out
