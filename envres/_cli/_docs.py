@@ -456,7 +456,7 @@ def _resources(s: Site, sp: SiteProfile) -> str:
     removed = sp.profile.merged.removed
     if removed:
         items = "".join(
-            f'<li><code>{_text(s, key)}</code> at <span class="mono">'
+            f'<li><code>{_text(s, key)}</code> removed at <span class="mono">'
             f"{_text(s, f'{loc.file}:{loc.line}')}</span></li>"
             for key, loc in removed.items()
         )
