@@ -43,8 +43,8 @@ def imports(name: str, path: Path, known: set[str]) -> set[tuple[str, str | None
                 sub = f"{base}.{alias.name}"
                 if sub in known:
                     out.add((sub, None))
-                elif base in known:
-                    out.add((base, alias.name))
+                if base in known:  # `from pkg import mod` imports pkg/__init__ too
+                    out.add((base, None if sub in known else alias.name))
     return {(m, n) for m, n in out if m not in (name, "envres")}
 
 

@@ -338,18 +338,18 @@ def assets(**kwargs: Any) -> None:
 )
 def graph(fmt: str, **kwargs: Any) -> None:
     """Draw the assets and the resources of the selected profile, each with its type."""
-    from envres._cli import _graph
+    from envres._cli._graph import build, to_dot, to_mermaid, to_svg
 
     ctx = Context(kwargs)
     # The shape of the graph needs no secret: unset variables do not stop it.
     profile = ctx.load(allow_missing_env=True, quiet=True)
-    drawn = _graph.build(ctx.definitions(), profile)
+    drawn = build(ctx.definitions(), profile)
     if fmt == "mermaid":
-        ctx.session.out(_graph.to_mermaid(drawn))
+        ctx.session.out(to_mermaid(drawn))
     elif fmt == "dot":
-        ctx.session.out(_graph.to_dot(drawn))
+        ctx.session.out(to_dot(drawn))
     else:
-        ctx.session.out(_graph.to_svg(drawn))
+        ctx.session.out(to_svg(drawn))
 
 
 @cli.command()
@@ -394,6 +394,54 @@ class ChecksFailed(RunError):
 
 @cli.command()
 @common
+@click.option(
+    "--out",
+    type=Folder(),
+    default=Path("envres-docs"),
+    show_default=True,
+    help="Folder to write the site into (created if missing).",
+)
+def docs(out: Path, **kwargs: Any) -> None:
+    """Write a static HTML site of the profiles: matrix, values and origins, graphs, diffs.
+
+    It opens from file:// with nothing fetched; secrets are masked. Unset variables
+    show as <not set>; the index draws the selected profile's graph.
+    """
+    from envres._cli._docs import SiteProfile, site, write_site
+    from envres._load import read_bytes
+    from envres._paths import display
+    from envres._profiles import load_merged
+
+    ctx = Context(kwargs)
+    session = ctx.session
+    files = ctx.files()
+    names = [n for n in files if not files[n].partial]
+    shown: list[SiteProfile] = []
+    failed: list[ProfileError] = []
+    for name in names:
+        try:
+            profile = ctx.load(name, allow_missing_env=True, quiet=True)
+        except ProfileError as exc:
+            failed.append(exc)
+            session.err(str(exc))
+            continue
+        parent_keys: set[str] = set()
+        for parent in profile.merged.extends:
+            merged = load_merged(parent, files, read_bytes, allow_partial=True, cache=ctx.parsed)
+            parent_keys.update(merged.resources)
+        shown.append(SiteProfile(profile, frozenset(parent_keys)))
+    if failed:
+        raise AlreadyReported(
+            f"{len(failed)} of {len(names)} profiles invalid, no site written: "
+            + ", ".join(e.profile or "?" for e in failed)
+        )
+    pages = site(shown, ctx.definitions(), ctx.settings.profile)
+    for path in write_site(out, pages):
+        session.out(display(path))
+
+
+@cli.command()
+@common
 def schema(**kwargs: Any) -> None:
     """Print a JSON Schema of a profile file for the registered resource types."""
 
@@ -402,7 +450,9 @@ def schema(**kwargs: Any) -> None:
     ctx = Context(kwargs)
     defs = ctx.definitions()
     types = defs.resource_types if defs is not None else {}
-    ctx.session.out(json.dumps(profile_schema(types), indent=2))
+    from envres._load import secret_names
+
+    ctx.session.out(json.dumps(profile_schema(types, secret_names(ctx.settings)), indent=2))
 
 
 @cli.command()

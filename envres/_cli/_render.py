@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -20,10 +21,20 @@ from envres._resolved import ResolvedProfile, ResolvedResource
 from envres._secrets import MASK
 from envres._values import Origin
 
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["diff_lines", "env_table", "explain_json", "explain_yaml", "profile_data", "show_text"]
+__all__ = [
+    "EnvRow",
+    "ExplainedResource",
+    "ExplainedValue",
+    "diff_lines",
+    "env_rows",
+    "env_table",
+    "explain",
+    "explain_json",
+    "explain_yaml",
+    "profile_data",
+    "scalar",
+    "show_text",
+]
 
 
 def profile_data(profile: ResolvedProfile) -> dict[str, Any]:
@@ -42,7 +53,8 @@ def _shown(profile: ResolvedProfile, res: ResolvedResource) -> dict[str, Any]:
     return shown
 
 
-def _scalar(value: Any) -> str:
+def scalar(value: Any) -> str:
+    """One value as a YAML flow scalar on one line, as ``show --explain`` and ``diff`` print it."""
     text = yaml.safe_dump(value, default_flow_style=True, width=10**9, allow_unicode=True)
     text = text.strip()
     if text.endswith("\n..."):
@@ -93,32 +105,58 @@ def _explain_origin(origin: Origin | None, res: ResolvedResource, field: str, en
     return where + (" <- " + ", ".join(uses) if uses else "")
 
 
+@dataclass(frozen=True)
+class ExplainedValue:
+    """One config value as shown (secrets masked) and where it came from."""
+
+    name: str
+    value: Any
+    origin: str
+
+
+@dataclass(frozen=True)
+class ExplainedResource:
+    """One resource key of a profile: its type, where the type was written, its values."""
+
+    key: str
+    type_name: str
+    type_where: str
+    config: tuple[ExplainedValue, ...]
+
+
+def explain(profile: ResolvedProfile) -> list[ExplainedResource]:
+    """What ``envres show --explain`` says, as data: every value masked, with its origin."""
+    out: list[ExplainedResource] = []
+    for key, res in profile.resources.items():
+        type_where = f"{res.type_loc.file}:{res.type_loc.line}" if res.type_loc else ""
+        values = []
+        for name, value in _shown(profile, res).items():
+            origin = _explain_origin(_origin_of(res, name), res, name, profile.env)
+            values.append(ExplainedValue(name, value, origin))
+        out.append(ExplainedResource(key, res.type_name, type_where, tuple(values)))
+    return out
+
+
 def explain_yaml(profile: ResolvedProfile) -> str:
     """The resolved profile as YAML with a comment on each value saying where it came from."""
     lines = ["resources:"]
-    for key, res in profile.resources.items():
-        type_where = f"{res.type_loc.file}:{res.type_loc.line}" if res.type_loc else ""
-        lines.append(f"  {key}:")
-        lines.append(f"    type: {_scalar(res.type_name)}  # {type_where}")
-        config = _shown(profile, res)
-        if not config:
+    for res in explain(profile):
+        lines.append(f"  {res.key}:")
+        lines.append(f"    type: {scalar(res.type_name)}  # {res.type_where}")
+        if not res.config:
             continue
         lines.append("    config:")
-        for name, value in config.items():
-            note = _explain_origin(_origin_of(res, name), res, name, profile.env)
-            lines.append(f"      {name}: {_scalar(value)}  # {note}")
+        lines.extend(f"      {v.name}: {scalar(v.value)}  # {v.origin}" for v in res.config)
     return "\n".join(lines)
 
 
 def explain_json(profile: ResolvedProfile) -> str:
     data = profile_data(profile)
-    where: dict[str, str] = {}
-    for key, res in profile.resources.items():
-        for name in _shown(profile, res):
-            where[f"resources.{key}.config.{name}"] = _explain_origin(
-                _origin_of(res, name), res, name, profile.env
-            )
-    data["explain"] = where
+    data["explain"] = {
+        f"resources.{res.key}.config.{v.name}": v.origin
+        for res in explain(profile)
+        for v in res.config
+    }
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
@@ -139,36 +177,63 @@ def _first_origin(origins: Mapping[tuple[str | int, ...], Origin], name: str) ->
     return None
 
 
-def env_table(profile: ResolvedProfile) -> str:
-    """One row per variable the merged profile reads: state, value, default, where used."""
+@dataclass(frozen=True)
+class EnvRow:
+    """One variable the profile reads, as ``envres env`` shows it.
+
+    ``value`` is masked (the mask for a variable that feeds a secret, else every
+    known secret masked in it) and ``None`` when the variable is not set.
+    """
+
+    name: str
+    state: str
+    value: str | None
+    defaults: tuple[str, ...]
+    used_at: tuple[str, ...]
+    secret: bool
+
+
+def env_rows(profile: ResolvedProfile) -> list[EnvRow]:
+    """The variables the merged profile reads, by name: state, masked value, defaults, uses."""
     rows: dict[str, dict[str, Any]] = {}
     for rec in profile.variables:
         name = rec.use.name
-        row = rows.setdefault(
-            name, {"secret": False, "where": [], "defaults": [], "set": rec.use.is_set}
-        )
+        row = rows.setdefault(name, {"secret": False, "where": [], "defaults": []})
         row["secret"] = row["secret"] or rec.secret
         row["where"].append(f"{rec.loc.file}:{rec.loc.line} {rec.path}")
         default = _default_of(rec.use.expr)
         if default is not None and default not in row["defaults"]:
             row["defaults"].append(default)
-    if not rows:
-        return "the profile reads no environment variables"
-    table: list[tuple[str, str, str, str, str]] = []
+    out: list[EnvRow] = []
     for name in sorted(rows):
         row = rows[name]
+        value: str | None = None
         if name in profile.env.values:
             source = profile.env.sources.get(name, PROCESS)
             state = "set (environment)" if source == PROCESS else f"set ({source})"
-            # Masked before it is cut, so a cut never shows the start of a secret.
-            raw = profile.redactor.redact(profile.env.values[name])
-            value = MASK if row["secret"] else (raw if len(raw) <= 40 else raw[:39] + "…")
+            value = MASK if row["secret"] else profile.redactor.redact(profile.env.values[name])
         else:
-            state, value = "not set", "-"
-        default = ", ".join(row["defaults"]) or "-"
-        for i, where in enumerate(row["where"]):
+            state = "not set"
+        out.append(
+            EnvRow(name, state, value, tuple(row["defaults"]), tuple(row["where"]), row["secret"])
+        )
+    return out
+
+
+def env_table(profile: ResolvedProfile) -> str:
+    """One row per variable the merged profile reads: state, value, default, where used."""
+    rows = env_rows(profile)
+    if not rows:
+        return "the profile reads no environment variables"
+    table: list[tuple[str, str, str, str, str]] = []
+    for row in rows:
+        # Masked before it is cut, so a cut never shows the start of a secret.
+        raw = row.value
+        value = "-" if raw is None else (raw if len(raw) <= 40 else raw[:39] + "…")
+        default = ", ".join(row.defaults) or "-"
+        for i, where in enumerate(row.used_at):
             table.append(
-                (name, state, value, default, where) if i == 0 else ("", "", "", "", where)
+                (row.name, row.state, value, default, where) if i == 0 else ("", "", "", "", where)
             )
     header = ("VARIABLE", "STATE", "VALUE", "DEFAULT", "USED AT")
     # Masked before the columns are sized: a padded column must not tell a secret's
@@ -242,16 +307,16 @@ def diff_lines(a: ResolvedProfile, b: ResolvedProfile) -> list[str]:
         for path in paths:
             dotted = ".".join(path)
             if path in flat_a and path not in flat_b:
-                out.append(f"- {dotted}: {_scalar(flat_a[path])}")
+                out.append(f"- {dotted}: {scalar(flat_a[path])}")
             elif path in flat_b and path not in flat_a:
-                out.append(f"+ {dotted}: {_scalar(flat_b[path])}")
+                out.append(f"+ {dotted}: {scalar(flat_b[path])}")
             elif flat_a[path] != flat_b[path]:
-                out.append(f"~ {dotted}: {_scalar(flat_a[path])} -> {_scalar(flat_b[path])}")
+                out.append(f"~ {dotted}: {scalar(flat_a[path])} -> {scalar(flat_b[path])}")
             elif (
                 _holds_mask(flat_a[path])
                 and path[2:3] == ("config",)
                 and _raw_at(a, path) != _raw_at(b, path)
             ):
-                shown = _scalar(flat_a[path])
+                shown = scalar(flat_a[path])
                 out.append(f"~ {dotted}: {shown} -> {shown} (secret differs)")
     return out
