@@ -29,6 +29,7 @@ from envres._secrets import (
 )
 
 __all__ = [
+    "Lifespan",
     "Resource",
     "ResourceFunction",
     "ResourceType",
@@ -250,28 +251,50 @@ class ResourceType:
         return lifespan_cm(lambda: target.fn(**kwargs), None)
 
 
-@contextlib.contextmanager
-def lifespan_cm(make: Callable[[], Iterator[Any]], instance: Any) -> Iterator[Any]:
+class Lifespan:
     """One lifespan as a context manager: entering sets up, leaving tears down.
 
-    It yields ``instance`` (a Resource is what assets receive) or, for a resource
-    function, what the generator yielded.
+    Entering returns ``instance`` (a Resource is what assets receive) or, for a
+    resource function, what the generator yielded. ``live`` tells, from the
+    generator itself, whether the setup has run and the teardown is still owed:
+    an interrupt that lands just after the setup's last line cannot hide that.
     """
-    gen = make()
-    if not isinstance(gen, Generator):
-        raise DefinitionError("a lifespan must return a generator")
-    # The setup half runs here; a failure in it propagates as the setup's error.
-    yielded = next(gen)
-    try:
-        yield instance if instance is not None else yielded
-    finally:
+
+    __slots__ = ("_gen", "_instance", "_make")
+
+    def __init__(self, make: Callable[[], Iterator[Any]], instance: Any) -> None:
+        self._make = make
+        self._instance = instance
+        self._gen: Generator[Any, None, None] | None = None
+
+    @property
+    def live(self) -> bool:
+        gen = self._gen
+        return gen is not None and inspect.getgeneratorstate(gen) == inspect.GEN_SUSPENDED
+
+    def __enter__(self) -> Any:
+        gen = self._make()
+        if not isinstance(gen, Generator):
+            raise DefinitionError("a lifespan must return a generator")
+        self._gen = gen
+        yielded = next(gen)  # the setup half; a failure in it is the setup's error
+        return self._instance if self._instance is not None else yielded
+
+    def __exit__(self, *exc_info: object) -> None:
+        gen = self._gen
+        if gen is None or not self.live:
+            return
         try:
-            next(gen)
+            next(gen)  # the teardown half
         except StopIteration:
-            pass
-        else:
-            gen.close()
-            raise DefinitionError("lifespan yielded more than once; it must yield exactly once")
+            return
+        gen.close()
+        raise DefinitionError("lifespan yielded more than once; it must yield exactly once")
+
+
+def lifespan_cm(make: Callable[[], Iterator[Any]], instance: Any) -> Lifespan:
+    """The context manager of one lifespan (see :class:`Lifespan`)."""
+    return Lifespan(make, instance)
 
 
 Masking = tuple[SecretNames, Redactor]

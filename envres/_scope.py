@@ -118,7 +118,7 @@ class ResourceScope:
         except INTERRUPTS:
             if not self._closing:
                 raise
-        except Exception:
+        except BaseException:  # SystemExit from a callback included
             pass  # reporting must never stop a setup or a teardown
 
     @property
@@ -217,14 +217,26 @@ class ResourceScope:
 
     def _setup_counted(self, key: str) -> Any:
         started = time.perf_counter()
+        cm: contextlib.AbstractContextManager[Any] | None = None
         try:
             cm = self._lifecycle(key)
             value = cm.__enter__()
+            with self._lock:
+                closed = self._closed
+                if not closed:
+                    self._stack.append((key, cm))
+                    self._values[key] = value
+        except INTERRUPTS:
+            # Ctrl-C may land just after the setup's own code finished: it is set up,
+            # and owes its teardown (in reverse order, with the others).
+            if cm is not None and getattr(cm, "live", False):
+                with self._lock:
+                    if not self._closed and all(c is not cm for _, c in self._stack):
+                        self._stack.append((key, cm))
+            raise
         except SetupError as exc:
             if exc.key != key:
                 self._failed[key] = exc
-            raise
-        except INTERRUPTS:
             raise
         except BaseException as exc:  # SystemExit too: user code's, so the setup's failure
             detail = str(exc) if isinstance(exc, _Unresolved) else None
@@ -232,11 +244,6 @@ class ResourceScope:
             self._failed[key] = error
             self._emit(Event("setup_failed", key, time.perf_counter() - started, error.detail))
             raise error from exc
-        with self._lock:
-            closed = self._closed
-            if not closed:
-                self._stack.append((key, cm))
-                self._values[key] = value
         if closed:
             # close() stopped waiting for this setup and unwound everything else; what
             # this setup depends on is still up (pinned), so tearing it down now keeps
@@ -297,7 +304,7 @@ class ResourceScope:
                 return []
             self._closing = True
         handling = sys.exc_info()[1]
-        with deferred() as held:
+        with deferred(handling if isinstance(handling, INTERRUPTS) else None) as held:
             # A setup still in flight (another thread, --jobs) joins the stack when it
             # completes; waiting for it keeps teardown in exact reverse order. The wait
             # is bounded: a setup hung on a network call must not hold up Ctrl-C.
@@ -367,7 +374,12 @@ class ResourceScope:
             except BaseException as exc:
                 if isinstance(exc, INTERRUPTS) and interrupt is None:
                     interrupt = exc  # raised by the teardown itself: after the others
-                error = TeardownError(key, self.profile.redactor.describe(exc))
+                try:
+                    detail = self.profile.redactor.describe(exc)
+                except BaseException as again:  # its __str__ raised an interrupt
+                    interrupt = interrupt or again
+                    detail = type(exc).__name__
+                error = TeardownError(key, detail)
                 error.__cause__ = exc
                 errors.append(error)
                 self._emit(

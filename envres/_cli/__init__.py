@@ -42,7 +42,7 @@ EXIT_TERMINATED = 143
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point of the ``envres`` command and ``python -m envres``."""
-    code = invoke(argv)
+    code = invoke(argv, process=True)
     try:
         sys.stdout.flush()
     except OSError:
@@ -52,9 +52,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
     sys.exit(code)
 
 
-def invoke(argv: list[str] | None) -> int:
-    """Run one command and return its exit code; every error is reported here, once."""
+def invoke(argv: list[str] | None, *, process: bool = False) -> int:
+    """Run one command and return its exit code; every error is reported here, once.
+
+    ``process``: the process ends with this command (``main``), so once a signal has
+    stopped a run, later ones are ignored rather than killing it.
+    """
     session = Session()
+    session.process = process
     try:
         cli.main(args=argv, prog_name="envres", standalone_mode=False, obj=session)
     except click.exceptions.NoArgsIsHelpError as exc:

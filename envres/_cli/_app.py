@@ -510,7 +510,10 @@ def run(
     started = time.perf_counter()
     # The first Ctrl-C or SIGTERM stops the run (every resource is still torn down);
     # later ones are only counted, so a burst cannot cut the teardown short.
-    with stop_once(), guarded_streams(progress, session.redactor.redact_untrusted):
+    with (
+        stop_once(final=session.process),
+        guarded_streams(progress, session.redactor.redact_untrusted),
+    ):
         try:
             bound.run(list(order), jobs=jobs, on_event=progress, executor=target)
         except RunError:

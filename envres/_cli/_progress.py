@@ -122,6 +122,7 @@ class _Guarded(io.TextIOBase):
         self._progress = progress
         self._redact = redact
         self._pending = ""
+        self._broken = False
 
     def writable(self) -> bool:
         return True
@@ -134,18 +135,27 @@ class _Guarded(io.TextIOBase):
                 return len(text)
             lines, _, self._pending = self._pending.rpartition("\n")
             self._progress.clear()
-            self._inner.write(self._redact(lines + "\n"))
-            self._inner.flush()
+            self._put(lines + "\n")
             self._progress.draw_status()
         return len(text)
+
+    def _put(self, text: str) -> None:
+        # A closed pipe (`envres run | head`) must not fail the asset or the teardown
+        # that prints: what cannot be printed is dropped.
+        if self._broken:
+            return
+        try:
+            self._inner.write(self._redact(text))
+            self._inner.flush()
+        except OSError:
+            self._broken = True
 
     def flush(self) -> None:
         with self._progress.lock:
             if self._pending:
                 self._progress.clear()
-                self._inner.write(self._redact(self._pending))
-                self._pending = ""
-            self._inner.flush()
+                pending, self._pending = self._pending, ""
+                self._put(pending)
 
     @property
     def encoding(self) -> str:  # type: ignore[override]

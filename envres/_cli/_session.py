@@ -23,6 +23,7 @@ class Session:
 
     def __init__(self) -> None:
         self.debug = False
+        self.process = False  # the process exits after this command
         self.redactor = Redactor()
         # The streams of the invocation, kept apart from sys.stdout/sys.stderr, which a
         # run replaces (see _progress.guarded_streams) for the user code's own prints.

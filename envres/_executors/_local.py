@@ -142,8 +142,8 @@ def _run_parallel(
             if name is None:
                 return
             started = time.perf_counter()
-            emit(Event("asset_started", name))
-            try:
+            try:  # the worker reports whatever happens, or the run would wait forever
+                emit(Event("asset_started", name))
                 value = calls[name](result.outputs)
             except BaseException as exc:
                 done.put((name, time.perf_counter() - started, exc, None))
