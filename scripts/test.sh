@@ -5,6 +5,9 @@
 #   ./scripts/test.sh --newest [PYTEST ARGS...]   the newest release of every dependency,
 #                                                 in .venv-newest (uv.lock is not touched)
 #
+# pytest runs on two worker processes (pytest-xdist); pass `-n 0` to run in one process,
+# or `-n auto` to use every core. Later arguments win.
+#
 # Needs only python3 (>= 3.11) with pip. The suite starts its own PostgreSQL server from
 # Debian's postgresql package (see tests/pgserver.py); without it those tests are
 # skipped locally and fail under CI.
@@ -21,7 +24,7 @@ if [[ ${1:-} == --newest ]]; then
     step "installing the newest release of every dependency into $venv"
     "$UV" venv --quiet --allow-existing "$venv"
     "$UV" pip install --quiet --python "$venv/bin/python" --upgrade \
-        -e . -e ./examples/shop --group test --group lint
+        -e . -e ./examples/shop -e ./examples/dagster_shop --group test --group lint
     "$UV" pip list --python "$venv/bin/python" --format freeze 2>/dev/null \
         | grep -iE '^(pydantic|pydantic-settings|pyyaml|jinja2|python-dotenv|click|dask|duckdb|psycopg)==' \
         | tr '\n' ' '
@@ -47,5 +50,5 @@ mypy
 step "benchmark smoke run (envres side; times are not checked)"
 python bench/compare.py --quick
 
-step "pytest $*"
-python -m pytest "$@"
+step "pytest -n 2 $*"
+python -m pytest -n 2 "$@"
