@@ -729,27 +729,57 @@ class _DaskRun:
             if not waiting[n]:
                 self.emit(Event("asset_started", n))
         failure: RunError | None = None
-        for future in as_completed(list(futures.values()), loop=self.client.loop):
-            name = names[future.key]
-            outcome = self._outcome(name, future)
-            if isinstance(outcome, RunError):
-                failure = outcome
+        # Results come back in batches, each in one request: what finished while the
+        # last batch travelled. Gathering future by future costs a round trip per asset.
+        for batch in as_completed(list(futures.values()), loop=self.client.loop).batches():
+            values = self._gather(batch)
+            for future in batch:
+                name = names[future.key]
+                done = values.get(future.key)
+                if done is None:
+                    if failure is not None:
+                        continue  # the run stops at the first failure
+                    outcome = self._outcome(name, future)
+                    if isinstance(outcome, RunError):
+                        failure = outcome
+                        continue
+                    done = outcome
+                self._record(name, done, result)
+                if failure is not None:
+                    continue
+                for d in dependents[name]:
+                    waiting[d].discard(name)
+                    if not waiting[d]:
+                        self.emit(Event("asset_started", d))
+            if failure is not None:
                 break
-            self._record(name, outcome, result)
-            for d in dependents[name]:
-                waiting[d].discard(name)
-                if not waiting[d]:
-                    self.emit(Event("asset_started", d))
         if failure is None:
             return result
         # No new asset starts; those that finished meanwhile still count.
         self.client.cancel([f for f in futures.values() if not f.done()])
-        for name, future in futures.items():
-            if name not in result.outputs and future.status == "finished":
-                outcome = self._outcome(name, future)
-                if not isinstance(outcome, RunError):
-                    self._record(name, outcome, result)
+        late = [f for n, f in futures.items() if n not in result.outputs and f.status == "finished"]
+        values = self._gather(late)
+        for future in late:
+            name = names[future.key]
+            outcome = values.get(future.key) or self._outcome(name, future)
+            if not isinstance(outcome, RunError):
+                self._record(name, outcome, result)
         raise failure from failure.__cause__
+
+    def _gather(self, futures: Sequence[Future[Any]]) -> dict[Any, _Done]:
+        """The finished ones of ``futures``, by key, in one request; {} if that fails.
+
+        A failed asset, or a value that does not come back, is then asked for on its
+        own (:meth:`_outcome`), which names the asset in the error.
+        """
+        finished = [f for f in futures if f.status == "finished"]
+        if not finished:
+            return {}
+        try:
+            values = self.client.gather(finished)
+        except Exception:
+            return {}
+        return {f.key: v for f, v in zip(finished, values, strict=True) if isinstance(v, _Done)}
 
     def _outcome(self, name: str, future: Future[Any]) -> _Done | RunError:
         """The finished asset, or the error it failed with (its events already emitted)."""
