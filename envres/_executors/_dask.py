@@ -364,8 +364,10 @@ class WorkerResources(WorkerPlugin):
     _closing: bool
     _functions: dict[str, Callable[..., Any]]
 
-    def __init__(self, spec: _ProfileSpec) -> None:
+    def __init__(self, spec: _ProfileSpec, tasks: Mapping[str, _AssetTask] | None = None) -> None:
         self.spec = spec
+        # The run's assets travel once, with the plugin: a task names its asset.
+        self.tasks: Mapping[str, _AssetTask] = tasks or {}
 
     def __repr__(self) -> str:
         return f"<envres resources {self.spec!r}>"
@@ -490,8 +492,9 @@ class WorkerResources(WorkerPlugin):
         self._functions[task.path] = fn
         return fn
 
-    def run_asset(self, task: _AssetTask, upstream: Sequence[_Done]) -> _Done:
+    def run_asset(self, name: str, upstream: Sequence[_Done]) -> _Done:
         """Run one asset here with this worker's resources; raise a _TaskFailure if it fails."""
+        task = self.tasks[name]
         with self._idle:
             if self._closing:
                 raise _TaskFailure(task.name, "asset", task.name, "the run was stopped")
@@ -554,18 +557,18 @@ def _portable(exc: BaseException | None) -> BaseException | None:
     return exc
 
 
-def _run_asset(plugin: str, task: _AssetTask, *upstream: _Done) -> _Done:
+def _run_asset(plugin: str, name: str, upstream: tuple[_Done, ...]) -> _Done:
     """The Dask task of one asset: run it with the resources of the worker it landed on."""
     worker = get_worker()
     resources = worker.plugins.get(plugin)
     if not isinstance(resources, WorkerResources):
         raise _TaskFailure(
-            task.name,
+            name,
             "asset",
-            task.name,
+            name,
             f"worker {worker.name} has no envres resources for this run (plugin {plugin})",
         )
-    return resources.run_asset(task, upstream)
+    return resources.run_asset(name, upstream)
 
 
 async def _close_on_worker(plugin: str, dask_worker: Worker) -> _WorkerReport | None:
@@ -703,7 +706,7 @@ class _DaskRun:
 
     def _execute(self) -> RunResult:
         try:
-            self.client.register_plugin(WorkerResources(self.spec), name=self.plugin)
+            self.client.register_plugin(WorkerResources(self.spec, self.tasks), name=self.plugin)
         except _TaskFailure as exc:
             error = exc.error()
             raise error from error.__cause__
@@ -711,12 +714,7 @@ class _DaskRun:
             raise RunError(
                 f"cannot start the run on the Dask workers: {self.redactor.describe(exc)}"
             ) from exc
-        futures: dict[str, Future[Any]] = {}
-        for name, task in self.tasks.items():
-            ups = [futures[u] for u in task.upstream]
-            futures[name] = self.client.submit(
-                _run_asset, self.plugin, task, *ups, key=f"{name}-{self.token}", pure=False
-            )
+        futures = self._submit()
         names = {f.key: n for n, f in futures.items()}
         self.names = {str(k): n for k, n in names.items()}
         waiting = {n: set(t.upstream) for n, t in self.tasks.items()}
@@ -780,6 +778,33 @@ class _DaskRun:
         except Exception:
             return {}
         return {f.key: v for f, v in zip(finished, values, strict=True) if isinstance(v, _Done)}
+
+    def _submit(self) -> dict[str, Future[Any]]:
+        """Every asset as a task: one ``client.map`` (one message) per level of the graph.
+
+        A level is the assets whose upstream assets are all on earlier levels, so
+        independent assets go in one request; a task's arguments are the plugin's
+        name, the asset's and its upstream futures (the asset itself is in the plugin).
+        """
+        depth: dict[str, int] = {}
+        levels: list[list[str]] = []
+        for name, task in self.tasks.items():  # upstream first
+            depth[name] = 1 + max((depth[u] for u in task.upstream), default=-1)
+            if depth[name] == len(levels):
+                levels.append([])
+            levels[depth[name]].append(name)
+        futures: dict[str, Future[Any]] = {}
+        for level in levels:
+            submitted = self.client.map(
+                _run_asset,
+                [self.plugin] * len(level),
+                level,
+                [tuple(futures[u] for u in self.tasks[n].upstream) for n in level],
+                key=[f"{n}-{self.token}" for n in level],
+                pure=False,
+            )
+            futures.update(zip(level, submitted, strict=True))
+        return futures
 
     def _outcome(self, name: str, future: Future[Any]) -> _Done | RunError:
         """The finished asset, or the error it failed with (its events already emitted)."""
