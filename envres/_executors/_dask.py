@@ -800,7 +800,10 @@ class _DaskRun:
                 [self.plugin] * len(level),
                 level,
                 [tuple(futures[u] for u in self.tasks[n].upstream) for n in level],
-                key=[f"{n}-{self.token}" for n in level],
+                # One task prefix ("envres") for every asset: Dask's scheduler sums its
+                # per-prefix duration estimates over the prefixes a worker is processing on
+                # each transition, so a prefix per asset makes a run quadratic in its size.
+                key=[f"envres-{self.token}-{n}" for n in level],
                 pure=False,
             )
             futures.update(zip(level, submitted, strict=True))
