@@ -176,9 +176,38 @@ def shouts(pool: Step, vault: Vault) -> int:
     return 1
 
 
+def quick(name: str, many: Step) -> int:
+    log(many.log, f"asset {name}")
+    time.sleep(0.02)
+    if many.fail == name:
+        raise ValueError(f"{name} broke")
+    return many.value * 1000 + int(name[1:])
+
+
+def worker_plugins(dask_worker: Any) -> list[str]:
+    return sorted(dask_worker.plugins)
+"""
+
+# Many small independent assets m0..m59 on one resource, and a chain k0 <- k1 <- ... <- k29
+# (each a level of its own), written out so that workers import them by name.
+MANY = [f"m{i}" for i in range(60)]
+CHAIN = [f"k{i}" for i in range(30)]
+DEFINITIONS += "".join(
+    f"\n\n@envres.asset\ndef {m}(many: Step) -> int:\n    return quick({m!r}, many)\n" for m in MANY
+)
+DEFINITIONS += "\n\n@envres.asset\ndef k0(many: Step) -> int:\n    return many.value\n"
+DEFINITIONS += "".join(
+    f"\n\n@envres.asset\ndef k{i}(k{i - 1}: int) -> int:\n    return k{i - 1} + {i}\n"
+    for i in range(1, len(CHAIN))
+)
+DEFINITIONS += f"""
+
 defs = envres.Definitions(
-    assets=[a, b, c, d, e, f, p1, p2, p3, p4, token_length, counted, boom, quits, dies, shouts],
-    resource_types={"step": Step, "vault": Vault, "tally": tally},
+    assets=[
+        a, b, c, d, e, f, p1, p2, p3, p4, token_length, counted, boom, quits, dies, shouts,
+        {", ".join(MANY + CHAIN)},
+    ],
+    resource_types={{"step": Step, "vault": Vault, "tally": tally}},
 )
 """
 
@@ -192,6 +221,7 @@ resources:
   unused: {type: step, config: {name: unused, log: "${LOG}"}}
   vault: {type: vault, config: {token: "${VAULT_TOKEN}"}}
   tally: {type: tally, config: {log_file: "${LOG}", start: 41}}
+  many: {type: step, config: {name: many, log: "${LOG}", value: 7, fail: "${FAIL_MANY:-}"}}
 """
 
 SECRET = "hunter2-but-longer"
@@ -478,6 +508,95 @@ def test_overrides_cannot_travel_to_workers(cluster: Client, proj: Project, log_
 def test_an_unknown_executor_name_is_a_usage_error(proj: Project, log_path: Path) -> None:
     with pytest.raises(envres.UsageError, match="unknown executor 'daks'"):
         bind(proj, log_path).run(["a"], executor="daks")
+
+
+# -- many assets: what submitting and gathering them in batches must keep ---------------------
+
+
+def test_many_independent_assets_give_each_result_and_each_event_once(
+    cluster: Client, proj: Project, log_path: Path
+) -> None:
+    events: list[Event] = []
+    bound = bind(proj, log_path)
+
+    on_dask = bound.run(MANY, executor=cluster, on_event=events.append)
+
+    assert on_dask.outputs == bound.run(MANY, jobs=2).outputs
+    assert on_dask.outputs == {m: 7000 + int(m[1:]) for m in MANY}
+    assert set(on_dask.seconds) == set(MANY)
+    kinds = [(e.kind, e.name) for e in events if e.kind.startswith("asset_")]
+    assert sorted(n for k, n in kinds if k == "asset_started") == sorted(MANY)
+    assert sorted(n for k, n in kinds if k == "asset_done") == sorted(MANY)
+    for m in MANY:  # each asset is reported started before done
+        assert kinds.index(("asset_started", m)) < kinds.index(("asset_done", m))
+    assert not [k for k, _ in kinds if k not in ("asset_started", "asset_done")]
+
+
+def test_many_tasks_on_a_worker_share_one_setup_and_each_asset_runs_once(
+    cluster: Client, proj: Project, log_path: Path
+) -> None:
+    events: list[Event] = []
+
+    bind(proj, log_path).run(MANY, executor=cluster, on_event=events.append)
+
+    rows = read_log(log_path)
+    ran = {name: pid for what, name, pid in rows if what == "asset"}
+    assert sorted(ran) == sorted(MANY)
+    assert len([r for r in rows if r[0] == "asset"]) == len(MANY)  # none ran twice
+    assert len(set(ran.values())) == 2, ran  # both workers ran some
+    assert by_pid(rows, "setup") == {pid: ["many"] for pid in set(ran.values())}
+    assert_each_worker_set_up_once_and_tore_down(rows)
+    setups = sorted((e.name, e.worker) for e in events if e.kind == "setup")
+    assert len(setups) == 2 and len({w for _, w in setups}) == 2
+    assert sorted((e.name, e.worker) for e in events if e.kind == "teardown") == setups
+
+
+def test_a_failure_among_many_assets_names_it_and_every_worker_tears_down(
+    cluster: Client, proj: Project, log_path: Path
+) -> None:
+    events: list[Event] = []
+    bound = bind(proj, log_path, FAIL_MANY="m30")
+
+    with pytest.raises(envres.AssetError) as info:
+        bound.run(MANY, executor=cluster, on_event=events.append)
+
+    assert info.value.message == "asset 'm30' failed: ValueError: m30 broke"
+    assert isinstance(info.value.__cause__, ValueError)
+    assert [e.name for e in events if e.kind == "asset_failed"] == ["m30"]
+    done = [e.name for e in events if e.kind == "asset_done"]
+    assert len(done) == len(set(done)) and "m30" not in done
+    rows = read_log(log_path)
+    ran = [name for what, name, _ in rows if what == "asset"]
+    assert len(ran) == len(set(ran)) and "m30" in ran  # at most once each
+    assert set(done) <= set(ran)
+    assert_each_worker_set_up_once_and_tore_down(rows)
+
+
+def test_a_chain_runs_in_order_each_asset_given_its_upstream_value(
+    cluster: Client, proj: Project, log_path: Path
+) -> None:
+    events: list[Event] = []
+
+    result = bind(proj, log_path).run([CHAIN[-1]], executor=cluster, on_event=events.append)
+
+    assert result.outputs == {k: 7 + sum(range(int(k[1:]) + 1)) for k in CHAIN}
+    kinds = [(e.kind, e.name) for e in events if e.kind in ("asset_started", "asset_done")]
+    assert kinds == [(kind, k) for k in CHAIN for kind in ("asset_started", "asset_done")]
+
+
+def test_a_run_leaves_no_plugin_on_a_long_lived_cluster(
+    cluster: Client, proj: Project, log_path: Path
+) -> None:
+    bound = bind(proj, log_path)
+    bound.run(SPREAD, executor=cluster)
+    with pytest.raises(envres.AssetError):
+        bind(proj, log_path, FAIL_MANY="m3").run(MANY, executor=cluster)
+
+    workers = cluster.run(sys.modules[MODULE].worker_plugins)
+
+    assert len(workers) == 2
+    for plugins in workers.values():
+        assert not [p for p in plugins if p.startswith("envres-")], plugins
 
 
 # -- the command line ----------------------------------------------------------------------
