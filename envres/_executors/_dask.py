@@ -149,11 +149,15 @@ class _Batch:
 
 @dataclass(frozen=True, slots=True)
 class _Done:
-    """A finished asset: its value, how long it took, and its worker's latest events."""
+    """A finished asset: its value, how long it took, and its worker's latest events.
+
+    ``batch`` is None when the worker recorded nothing since its last task (most
+    tasks, once the resources are set up): less to pickle for each result.
+    """
 
     value: Any
     seconds: float
-    batch: _Batch
+    batch: _Batch | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,12 +455,12 @@ class WorkerResources(WorkerPlugin):
         with self._idle:
             self._events.append(event)
 
-    def _latest(self) -> _Batch:
-        """The events recorded since the last call."""
+    def _latest(self) -> _Batch | None:
+        """The events recorded since the last call, None if there are none."""
         with self._idle:
             first, self._reported = self._reported, len(self._events)
             events = tuple(self._events[first:])
-        return _Batch(self._label, self._instance, first, events)
+        return _Batch(self._label, self._instance, first, events) if events else None
 
     def _resource(self, key: str) -> Any:
         if key in self._broken:
@@ -864,7 +868,8 @@ class _DaskRun:
         return done
 
     def _record(self, name: str, done: _Done, result: RunResult) -> None:
-        self._emit_batch(done.batch)
+        if done.batch is not None:
+            self._emit_batch(done.batch)
         result.outputs[name] = done.value
         result.seconds[name] = done.seconds
         self.emit(Event("asset_done", name, done.seconds))
