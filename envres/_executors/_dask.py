@@ -9,10 +9,13 @@ that, sets each one up on first use by a task on that worker (once per worker
 process, shared by its tasks, through the same :class:`ResourceScope` as local
 runs) and tears them down when the run ends or the worker closes.
 
-Each asset is one Dask task whose arguments are its upstream assets' futures,
-so upstream values flow through Dask. The client waits for the futures, emits
-the same events as local runs, and on the first failure cancels what has not
-finished, waits on every worker for running assets, then tears down there.
+Each asset is one Dask task whose arguments are the plugin's name, the asset's
+name and its upstream assets' futures, so upstream values flow through Dask;
+what an asset is travels once, in the plugin. Each level of the asset graph is
+submitted with one ``client.map``, under keys of one task prefix. The client
+gathers finished assets in batches (:meth:`_DaskRun._batches`), emits the same
+events as local runs, and on the first failure cancels what has not finished,
+waits on every worker for running assets, then tears down there.
 
 This module imports ``distributed`` at once: import it only for the dask
 executor. Without the ``envres[dask]`` extra, importing it raises a
@@ -774,10 +777,10 @@ class _DaskRun:
     def _batches(self, futures: list[Future[Any]]) -> Iterator[list[Future[Any]]]:
         """The futures as they finish, in batches at most one per ``_GATHER_EVERY``.
 
-        The first finished future comes at once, and so does the last one; in between,
-        what finishes within the interval waits for one gather together. Each gather
-        costs the scheduler and the workers a request whatever its size: a batch per
-        completion made 2,000 quick assets cost 160 of them.
+        The first finished future comes at once, and so do the last one and a failed
+        one; in between, what finishes within the interval waits for one gather. Each
+        gather costs the scheduler and the workers a request whatever its size: a
+        batch per completion made 2,000 quick assets cost 160 of them.
         """
         pending = as_completed(futures, loop=self.client.loop)
         last = float("-inf")
@@ -787,7 +790,8 @@ class _DaskRun:
             except StopIteration:
                 return
             wait = last + _GATHER_EVERY - time.monotonic()
-            if wait > 0 and pending.count():
+            # A failure stops the run: it is not held back either.
+            if wait > 0 and pending.count() and all(f.status == "finished" for f in batch):
                 time.sleep(wait)
                 batch += pending.next_batch(block=False)
             last = time.monotonic()
