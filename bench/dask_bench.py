@@ -256,12 +256,14 @@ def table(title: str, series: list[Series]) -> list[str]:
 
 
 def machine() -> dict[str, Any]:
+    # The envres measured is the one imported, which may not be this checkout's.
+    source = Path(envres.__file__).resolve().parent
     commit = subprocess.run(
         ["git", "describe", "--always", "--dirty"],
         capture_output=True,
         text=True,
         check=False,
-        cwd=Path(__file__).parent,
+        cwd=source,
     ).stdout.strip()
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -270,6 +272,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "dask": importlib.metadata.version("dask"),
         "distributed": importlib.metadata.version("distributed"),
+        "envres": str(source),
         "commit": commit or None,
         "load_average": list(os.getloadavg()),
     }
@@ -388,8 +391,7 @@ def main() -> int:
     out = [
         f"envres on Dask, {'quick' if args.quick else 'full'} run: {w} jobs / worker processes "
         f"of 1 thread, {repeat} run(s) each; {info['cpus']} CPUs, Python {info['python']}, "
-        f"dask {info['distributed']}, commit {info['commit']}, {info['date']}, "
-        f"load average {info['load_average'][0]:.2f}",
+        f"dask {info['distributed']}, envres {info['commit'] or info['envres']}, {info['date']}",
         "",
         *table(
             f"{big} independent assets x {big_ms:g} ms of pure Python ({big_iterations:,} loop "
@@ -404,11 +406,15 @@ def main() -> int:
         "targets (ratios of medians)"
         + ("" if judged else ": quick run, smaller sizes, for information only"),
         *(t.row(judged) for t in targets),
-        *(f"  (context) {name:<42}{ratio:>6.2f}x" for name, ratio in context.items()),
+        *(f"  {'(context) ' + name:<52}{ratio:>6.2f}x" for name, ratio in context.items()),
     ]
     elapsed = time.perf_counter() - began
     info["load_average_after"] = list(os.getloadavg())
-    out.append(f"\nbenchmark time {elapsed:.0f} s")
+    start, end = info["load_average"][0], info["load_average_after"][0]
+    out.append(
+        f"\nbenchmark time {elapsed:.0f} s; load average (1 min) {start:.2f} at the start, "
+        f"{end:.2f} at the end"
+    )
     print("\n".join(out))
     sys.stdout.flush()
     if args.json:
