@@ -2,31 +2,39 @@
 
     python bench/dask_bench.py [--quick] [--repeat N] [--workers W] [--json FILE]
 
-Writes a temporary project whose assets each spin a pure Python loop on a
-resource for a calibrated time, and runs two workloads through the Python API:
+Writes two temporary projects whose assets each spin a pure Python loop on a
+resource for a calibrated time (and, beside each asset, a plain function doing the
+same loop without envres), and runs two workloads through the Python API:
 
-1. CPU-bound: 200 independent assets of 50 ms (``--quick``: 20), three ways:
+1. CPU-bound: 200 independent assets of 50 ms (``--quick``: 20):
    - local threads: ``bound.run(jobs=W)`` (the GIL lets one thread run at once);
    - dask, cold: ``bound.run(jobs=W, executor="dask")``, which starts a LocalCluster
      of W worker processes and closes it after the run;
-   - dask, warm: the same on a cluster started beforehand.
+   - dask, warm: the same on a cluster started beforehand;
+   - for context, plain Dask the same two ways: a new LocalCluster, ``client.map``
+     of the 200 plain functions, ``client.gather``, close (cold); ``client.map`` and
+     ``client.gather`` on the running cluster (warm). They show what Dask itself
+     costs, the floor under envres's two rows.
 2. Per-task overhead: 2,000 independent assets of 1 ms (``--quick``: 200):
    - local threads: ``bound.run(jobs=W)``;
    - envres on dask: ``bound.run(jobs=W, executor=client)`` on a running cluster;
-   - plain dask: ``client.map`` of 2,000 plain functions doing the same work (the
-     same loop, no envres) on the SAME running cluster, then ``client.gather``.
-     envres and plain Dask run alternately, so drift on the machine hits both.
+   - plain dask: ``client.map`` of the 2,000 plain functions on the SAME running
+     cluster, then ``client.gather``.
 
 Every cluster is W worker processes of one thread each. Each measurement is repeated
-``--repeat`` times (default 3; ``--quick``: 1) and the tables show the median and the
-range. Before the running cluster's measurements, one untimed run of each kind warms
-it (workers import the project, Dask learns the task durations).
+``--repeat`` times (default 3; ``--quick``: 1), the ways of one workload in turn and
+starting one further each round, so drift on the machine hits them alike; the tables
+show the median and the range. Before the running cluster's measurements, one untimed
+run of each kind warms it (workers import the project, Dask learns task durations).
 
 Columns: "vs ideal" is the median over N x M / W; "per task" is (median - N x M / W)
 / N, what each task costs beyond its share of the ideal, perfectly parallel time;
 "asset time" is measured inside each asset (``RunResult.seconds``): above M, the
 workers were slowed by each other or by the client and scheduler (on a W-core
-machine they share the cores), and on the thread pool it includes waiting for the GIL.
+machine they share the cores), and on the thread pool it includes waiting for the
+GIL. "others" is the CPU that processes outside this benchmark used meanwhile, in
+cores (the machine's busy time minus this process's and its children's): above
+about 0.1 the measurement shared the machine and is worth repeating.
 
 Targets (ratios of medians): local threads / dask warm >= 1.8 and local threads /
 dask cold >= 1.7 on the CPU-bound workload; envres on dask / plain dask <= 1.3 on the
@@ -49,14 +57,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import envres
+import psutil  # a dependency of distributed
 
-MODULE = "dask_bench_defs"
+import envres
 
 DEFINITIONS = """
 from __future__ import annotations
@@ -78,7 +87,7 @@ class Burner(envres.Resource):
         return spin(self.iterations)
 
 
-SMALL_ITERATIONS = {small_iterations}
+ITERATIONS = {iterations}
 
 
 def call(fn):
@@ -87,34 +96,22 @@ def call(fn):
 
 {assets}
 
-BIG = [{big}]
-SMALL = [{small}]
 PLAIN = [{plain}]
 
-defs = envres.Definitions(assets=[*BIG, *SMALL], resource_types={{"burner": Burner}})
+defs = envres.Definitions(assets=[{names}], resource_types={{"burner": Burner}})
 """
 
-BIG_ASSET = """
+ASSET = """
 @envres.asset
-def t{i}(burner: Burner) -> int:
+def {name}(burner: Burner) -> int:
     return burner.burn()
+
+
+def plain_{name}() -> int:
+    return spin(ITERATIONS)
 """
 
-SMALL_ASSET = """
-@envres.asset
-def u{i}(nibbler: Burner) -> int:
-    return nibbler.burn()
-
-
-def plain_u{i}() -> int:
-    return spin(SMALL_ITERATIONS)
-"""
-
-PROFILE = """\
-resources:
-  burner: {{type: burner, config: {{iterations: {big}}}}}
-  nibbler: {{type: burner, config: {{iterations: {small}}}}}
-"""
+PROFILE = "resources:\n  burner: {{type: burner, config: {{iterations: {iterations}}}}}\n"
 
 
 def _spin(iterations: int) -> int:
@@ -141,30 +138,82 @@ def calibrate(ms: float) -> int:
     return max(1, int(n * ms / 1000 / min(timings)))
 
 
-def project(root: Path, big: int, small: int, big_iterations: int, small_iterations: int) -> Path:
-    body = "".join(BIG_ASSET.format(i=i) for i in range(big))
-    body += "".join(SMALL_ASSET.format(i=i) for i in range(small))
-    (root / f"{MODULE}.py").write_text(
-        DEFINITIONS.format(
-            small_iterations=small_iterations,
-            assets=body,
-            big=", ".join(f"t{i}" for i in range(big)),
-            small=", ".join(f"u{i}" for i in range(small)),
-            plain=", ".join(f"plain_u{i}" for i in range(small)),
-        ),
-        encoding="utf-8",
-    )
-    (root / "pyproject.toml").write_text(
-        f'[tool.envres]\ndefinitions = "{MODULE}:defs"\n', encoding="utf-8"
-    )
-    (root / "profiles").mkdir()
-    (root / "profiles" / "bench.yaml").write_text(
-        PROFILE.format(big=big_iterations, small=small_iterations), encoding="utf-8"
-    )
-    return root
+@dataclass
+class Workload:
+    """A project of ``assets`` independent assets of ``ms`` each, and its plain twins."""
+
+    root: Path
+    module: str
+    names: list[str]
+    ms: float
+    iterations: int
+    bound: envres.BoundDefinitions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.root.mkdir()
+        body = "".join(ASSET.format(name=n) for n in self.names)
+        (self.root / f"{self.module}.py").write_text(
+            DEFINITIONS.format(
+                iterations=self.iterations,
+                assets=body,
+                names=", ".join(self.names),
+                plain=", ".join(f"plain_{n}" for n in self.names),
+            ),
+            encoding="utf-8",
+        )
+        (self.root / "pyproject.toml").write_text(
+            f'[tool.envres]\ndefinitions = "{self.module}:defs"\n', encoding="utf-8"
+        )
+        (self.root / "profiles").mkdir()
+        (self.root / "profiles" / "bench.yaml").write_text(
+            PROFILE.format(iterations=self.iterations), encoding="utf-8"
+        )
+        self.bound = envres.load("bench", project=self.root, env={})
+
+    def run(self, jobs: int, executor: object = "local") -> Callable[[], envres.RunResult]:
+        return lambda: self.bound.run(self.names, jobs=jobs, executor=executor)
+
+    def plain_map(self, client: Any) -> Callable[[], list[int]]:
+        """``client.map`` of the plain functions (imported by name on the workers)."""
+        module = sys.modules[self.module]
+        client.run(sys.path.insert, 0, str(self.root))
+
+        def go() -> list[int]:
+            return list(client.gather(client.map(module.call, module.PLAIN, pure=False)))
+
+        return go
 
 
 # -- measuring -----------------------------------------------------------------------
+
+
+def _tree_cpu() -> float:
+    """CPU seconds of this process, its live children and those it has reaped."""
+    me = psutil.Process()
+    t = me.cpu_times()
+    total = t.user + t.system + t.children_user + t.children_system
+    for child in me.children(recursive=True):
+        try:
+            c = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += c.user + c.system
+    return total
+
+
+def _busy_cpu() -> float:
+    t = psutil.cpu_times()
+    return float(t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0))
+
+
+@contextmanager
+def others() -> Iterator[list[float]]:
+    """Yields a list that receives the cores other processes used during the block."""
+    out: list[float] = []
+    busy, mine, started = _busy_cpu(), _tree_cpu(), time.perf_counter()
+    yield out
+    wall = time.perf_counter() - started
+    out.append(max(0.0, (_busy_cpu() - busy) - (_tree_cpu() - mine)) / wall)
 
 
 @dataclass
@@ -177,7 +226,8 @@ class Series:
     workers: int
     walls: list[float] = field(default_factory=list)
     asset_ms: list[float] = field(default_factory=list)  # mean per run, measured inside
-    outputs: list[dict[str, int]] = field(default_factory=list)
+    others: list[float] = field(default_factory=list)  # cores used by other processes
+    outputs: list[list[int]] = field(default_factory=list)
 
     @property
     def ideal(self) -> float:
@@ -187,15 +237,17 @@ class Series:
     def median(self) -> float:
         return statistics.median(self.walls)
 
-    def measure(self, run: Callable[[], envres.RunResult | list[int]], names: list[str]) -> None:
-        started = time.perf_counter()
-        result = run()
-        self.walls.append(time.perf_counter() - started)
+    def measure(self, run: Callable[[], Any]) -> None:
+        with others() as noise:
+            started = time.perf_counter()
+            result = run()
+            self.walls.append(time.perf_counter() - started)
+        self.others.extend(noise)
         if isinstance(result, envres.RunResult):
             self.asset_ms.append(statistics.mean(result.seconds.values()) * 1000)
-            self.outputs.append(dict(result.outputs))
+            self.outputs.append(sorted(result.outputs.values()))
         else:
-            self.outputs.append(dict(zip(names, result, strict=True)))
+            self.outputs.append(sorted(result))
 
     def row(self) -> str:
         spread = f" ({min(self.walls):.2f}–{max(self.walls):.2f})" if len(self.walls) > 1 else ""
@@ -203,7 +255,7 @@ class Series:
         asset = f"{statistics.mean(self.asset_ms):.1f} ms" if self.asset_ms else "–"
         return (
             f"| {self.label} | {self.median:.2f} s{spread} | {self.median / self.ideal:.2f}x "
-            f"| {per_task:+.2f} ms | {asset} |"
+            f"| {per_task:+.2f} ms | {asset} | {max(self.others):.2f} |"
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -217,6 +269,7 @@ class Series:
             "ideal_seconds": self.ideal,
             "per_task_ms": (self.median - self.ideal) / self.assets * 1000,
             "mean_asset_ms": self.asset_ms,
+            "other_processes_cores": self.others,
         }
 
 
@@ -234,22 +287,22 @@ class Target:
     def row(self, judged: bool) -> str:
         verdict = ("PASS" if self.met else "FAIL") if judged else "(info)"
         bound = f"{'≥' if self.at_least else '≤'} {self.bound:g}x"
-        return f"  {self.name:<52}{self.measured:>6.2f}x  {bound:>7}  {verdict}"
+        return f"  {self.name:<56}{self.measured:>6.2f}x  {bound:>7}  {verdict}"
 
 
-def alternate(repeat: int, first: Callable[[], None], second: Callable[[], None]) -> None:
-    """``repeat`` rounds of both, ``first`` first in odd rounds: drift hits both alike."""
+def in_turn(repeat: int, *steps: Callable[[], None]) -> None:
+    """``repeat`` rounds of every step, each round starting one step further."""
     for i in range(repeat):
-        for step in (first, second) if i % 2 == 0 else (second, first):
-            step()
+        for j in range(len(steps)):
+            steps[(i + j) % len(steps)]()
 
 
 def table(title: str, series: list[Series]) -> list[str]:
     return [
         title,
         "",
-        "| executor | wall time: median (range) | vs ideal | per task | asset time |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| executor | wall time: median (range) | vs ideal | per task | asset time | others |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
         *(s.row() for s in series),
         "",
     ]
@@ -293,71 +346,67 @@ def main() -> int:
 
     from distributed import Client, LocalCluster
 
+    def cluster() -> LocalCluster:
+        return LocalCluster(
+            n_workers=w,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.CRITICAL,
+        )
+
     began = time.perf_counter()
     info = machine()
-    big_iterations, small_iterations = calibrate(big_ms), calibrate(small_ms)
-    big_names = [f"t{i}" for i in range(big)]
-    small_names = [f"u{i}" for i in range(small)]
     cpu_local = Series(f"local threads (`--jobs {w}`)", big, big_ms, w)
     cpu_cold = Series(f"dask, new LocalCluster of {w} processes (cold)", big, big_ms, w)
     cpu_warm = Series(f"dask, running cluster of {w} processes (warm)", big, big_ms, w)
+    cpu_plain_cold = Series("(context) plain dask `client.map`, new LocalCluster", big, big_ms, w)
+    cpu_plain_warm = Series("(context) plain dask `client.map`, running cluster", big, big_ms, w)
     small_local = Series(f"local threads (`--jobs {w}`)", small, small_ms, w)
     small_envres = Series("envres on dask, running cluster", small, small_ms, w)
     small_plain = Series("plain dask `client.map`, same cluster", small, small_ms, w)
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = project(Path(tmp), big, small, big_iterations, small_iterations)
-        bound = envres.load("bench", project=root, env={})
-        defs_module = sys.modules[MODULE]
-        plain = defs_module.PLAIN
-        call = defs_module.call
+        big_names, small_names = [f"t{i}" for i in range(big)], [f"u{i}" for i in range(small)]
+        cpu = Workload(Path(tmp) / "cpu", "dask_bench_cpu", big_names, big_ms, calibrate(big_ms))
+        quick = Workload(
+            Path(tmp) / "small", "dask_bench_small", small_names, small_ms, calibrate(small_ms)
+        )
 
-        def local(names: list[str]) -> Callable[[], envres.RunResult]:
-            return lambda: bound.run(names, jobs=w)
+        def plain_cold() -> list[int]:
+            with cluster() as local_cluster, Client(local_cluster, set_as_default=False) as c:
+                return cpu.plain_map(c)()
 
-        def on_dask(names: list[str], executor: object) -> Callable[[], envres.RunResult]:
-            return lambda: bound.run(names, jobs=w, executor=executor)
-
-        alternate(
+        in_turn(
             repeat,
-            lambda: cpu_local.measure(local(big_names), big_names),
-            lambda: cpu_cold.measure(on_dask(big_names, "dask"), big_names),
+            lambda: cpu_local.measure(cpu.run(w)),
+            lambda: cpu_cold.measure(cpu.run(w, "dask")),
+            lambda: cpu_plain_cold.measure(plain_cold),
         )
         for _ in range(repeat):
-            small_local.measure(local(small_names), small_names)
+            small_local.measure(quick.run(w))
 
-        with (
-            LocalCluster(
-                n_workers=w,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",
-                silence_logs=logging.CRITICAL,
-            ) as cluster,
-            Client(cluster, set_as_default=False) as client,
-        ):
-            # Plain Dask imports the project's module by name, like envres's workers.
-            client.run(sys.path.insert, 0, str(root))
-
-            def plain_map() -> list[int]:
-                futures = client.map(call, plain, pure=False)
-                return list(client.gather(futures))
-
-            on_dask(big_names[: 2 * w], client)()  # warm-up, untimed
-            for _ in range(repeat):
-                cpu_warm.measure(on_dask(big_names, client), big_names)
-            on_dask(small_names, client)()  # warm-up, untimed
-            plain_map()
-            alternate(
+        with cluster() as running, Client(running, set_as_default=False) as client:
+            cpu_plain, small_plain_map = cpu.plain_map(client), quick.plain_map(client)
+            for warm_up in (cpu.run(w, client), cpu_plain, quick.run(w, client), small_plain_map):
+                warm_up()
+            in_turn(
                 repeat,
-                lambda: small_envres.measure(on_dask(small_names, client), small_names),
-                lambda: small_plain.measure(plain_map, small_names),
+                lambda: cpu_warm.measure(cpu.run(w, client)),
+                lambda: cpu_plain_warm.measure(cpu_plain),
+            )
+            in_turn(
+                repeat,
+                lambda: small_envres.measure(quick.run(w, client)),
+                lambda: small_plain.measure(small_plain_map),
             )
 
-    for s in (cpu_local, cpu_cold, cpu_warm, small_local, small_envres, small_plain):
-        assert all(o == s.outputs[0] for o in s.outputs), f"{s.label}: results differ"
-    assert cpu_local.outputs[0] == cpu_cold.outputs[0] == cpu_warm.outputs[0]
-    assert small_local.outputs[0] == small_envres.outputs[0] == small_plain.outputs[0]
+    workloads = [
+        [cpu_local, cpu_cold, cpu_warm, cpu_plain_cold, cpu_plain_warm],
+        [small_local, small_envres, small_plain],
+    ]
+    for group in workloads:  # every way, every run, computed the same values
+        assert all(o == group[0].outputs[0] for s in group for o in s.outputs), group[0].label
 
     targets = [
         Target(
@@ -380,6 +429,12 @@ def main() -> int:
         ),
     ]
     context = {
+        f"{big} x {big_ms:g} ms: local threads / plain dask warm": (
+            cpu_local.median / cpu_plain_warm.median
+        ),
+        f"{big} x {big_ms:g} ms: local threads / plain dask cold": (
+            cpu_local.median / cpu_plain_cold.median
+        ),
         f"{small:,} x {small_ms:g} ms: envres on dask / local threads": (
             small_envres.median / small_local.median
         ),
@@ -388,33 +443,33 @@ def main() -> int:
         ),
     }
     judged = not args.quick
+    elapsed = time.perf_counter() - began
+    info["load_average_after"] = list(os.getloadavg())
+    noisiest = max(x for group in workloads for s in group for x in s.others)
     out = [
         f"envres on Dask, {'quick' if args.quick else 'full'} run: {w} jobs / worker processes "
         f"of 1 thread, {repeat} run(s) each; {info['cpus']} CPUs, Python {info['python']}, "
         f"dask {info['distributed']}, envres {info['commit'] or info['envres']}, {info['date']}",
         "",
         *table(
-            f"{big} independent assets x {big_ms:g} ms of pure Python ({big_iterations:,} loop "
+            f"{big} independent assets x {big_ms:g} ms of pure Python ({cpu.iterations:,} loop "
             f"steps); ideal parallel time {cpu_local.ideal:.2f} s",
-            [cpu_local, cpu_cold, cpu_warm],
+            workloads[0],
         ),
         *table(
-            f"{small:,} independent assets x {small_ms:g} ms ({small_iterations:,} loop steps); "
+            f"{small:,} independent assets x {small_ms:g} ms ({quick.iterations:,} loop steps); "
             f"ideal parallel time {small_local.ideal:.2f} s",
-            [small_local, small_envres, small_plain],
+            workloads[1],
         ),
         "targets (ratios of medians)"
         + ("" if judged else ": quick run, smaller sizes, for information only"),
         *(t.row(judged) for t in targets),
-        *(f"  {'(context) ' + name:<52}{ratio:>6.2f}x" for name, ratio in context.items()),
+        *(f"  {'(context) ' + name:<56}{ratio:>6.2f}x" for name, ratio in context.items()),
+        "",
+        f"benchmark time {elapsed:.0f} s; other processes used at most {noisiest:.2f} cores "
+        f"during a measurement"
+        + (" (the machine was not quiet: repeat the run)" if noisiest > 0.1 else ""),
     ]
-    elapsed = time.perf_counter() - began
-    info["load_average_after"] = list(os.getloadavg())
-    start, end = info["load_average"][0], info["load_average_after"][0]
-    out.append(
-        f"\nbenchmark time {elapsed:.0f} s; load average (1 min) {start:.2f} at the start, "
-        f"{end:.2f} at the end"
-    )
     print("\n".join(out))
     sys.stdout.flush()
     if args.json:
@@ -425,9 +480,9 @@ def main() -> int:
                     "quick": args.quick,
                     "repeat": repeat,
                     "workers": w,
-                    "iterations": {"50ms": big_iterations, "1ms": small_iterations},
-                    "cpu_bound": [s.as_json() for s in (cpu_local, cpu_cold, cpu_warm)],
-                    "small_tasks": [s.as_json() for s in (small_local, small_envres, small_plain)],
+                    "iterations": {"50ms": cpu.iterations, "1ms": quick.iterations},
+                    "cpu_bound": [s.as_json() for s in workloads[0]],
+                    "small_tasks": [s.as_json() for s in workloads[1]],
                     "targets": [
                         {
                             "name": t.name,
@@ -440,6 +495,7 @@ def main() -> int:
                         for t in targets
                     ],
                     "context": context,
+                    "other_processes_cores_max": noisiest,
                     "seconds": elapsed,
                 },
                 indent=2,
