@@ -588,8 +588,10 @@ async def _close_on_worker(plugin: str, dask_worker: Worker) -> _WorkerReport | 
 
 # -- the client side -------------------------------------------------------------------
 
-#: Seconds between two gathers of finished assets' results (and their events).
+#: Seconds between two gathers of finished assets' results (and their events), and
+#: how often the client looks, meanwhile, for the last future or a failed one.
 _GATHER_EVERY = 0.1
+_GATHER_POLL = 0.01
 
 
 def _worker_order(item: tuple[str, object]) -> tuple[int, str]:
@@ -777,23 +779,30 @@ class _DaskRun:
     def _batches(self, futures: list[Future[Any]]) -> Iterator[list[Future[Any]]]:
         """The futures as they finish, in batches at most one per ``_GATHER_EVERY``.
 
-        The first finished future comes at once, and so do the last one and a failed
-        one; in between, what finishes within the interval waits for one gather. Each
-        gather costs the scheduler and the workers a request whatever its size: a
-        batch per completion made 2,000 quick assets cost 160 of them.
+        The first finished future comes at once; then what finishes within the
+        interval is collected (looking every ``_GATHER_POLL``) for one gather, and a
+        batch goes as soon as it holds the last future or a failed one. Each gather
+        costs the scheduler and the workers a request whatever its size: a batch per
+        completion made 2,000 quick assets cost 160 of them.
         """
         pending = as_completed(futures, loop=self.client.loop)
+        left = len(futures)
         last = float("-inf")
-        while True:
+        while left:
             try:
                 batch = pending.next_batch(block=True)
             except StopIteration:
                 return
-            wait = last + _GATHER_EVERY - time.monotonic()
-            # A failure stops the run: it is not held back either.
-            if wait > 0 and pending.count() and all(f.status == "finished" for f in batch):
-                time.sleep(wait)
-                batch += pending.next_batch(block=False)
+            ok = all(f.status == "finished" for f in batch)
+            while ok and len(batch) < left:
+                wait = last + _GATHER_EVERY - time.monotonic()
+                if wait <= 0:
+                    break
+                time.sleep(min(wait, _GATHER_POLL))
+                more = pending.next_batch(block=False)
+                ok = all(f.status == "finished" for f in more)
+                batch += more
+            left -= len(batch)
             last = time.monotonic()
             yield batch
 
