@@ -22,7 +22,7 @@ same loop without envres), and runs two workloads through the Python API:
      cluster, then ``client.gather``.
 
 Every cluster is W worker processes of one thread each. Each measurement is repeated
-``--repeat`` times (default 3; ``--quick``: 1), the ways of one workload in turn and
+``--repeat`` times (default 5; ``--quick``: 1), the ways of one workload in turn and
 starting one further each round, so drift on the machine hits them alike; the tables
 show the median and the range. Before the running cluster's measurements, one untimed
 run of each kind warms it (workers import the project, Dask learns task durations).
@@ -334,12 +334,12 @@ def machine() -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="sizes / 10, 1 run, no verdicts")
-    parser.add_argument("--repeat", type=int, default=None, help="runs of each (default 3)")
+    parser.add_argument("--repeat", type=int, default=None, help="runs of each (default 5)")
     parser.add_argument("--workers", type=int, default=2, help="--jobs and Dask workers")
     parser.add_argument("--json", type=Path, help="also write every measurement to this file")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
-    repeat = args.repeat or (1 if args.quick else 3)
+    repeat = args.repeat or (1 if args.quick else 5)
     w = args.workers
     big, big_ms = 200 // scale, 50.0
     small, small_ms = 2000 // scale, 1.0
