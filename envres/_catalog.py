@@ -45,14 +45,22 @@ class Catalog:
         self.resource_types: Mapping[str, ResourceType] = {
             key: resource_type_of(target, key) for key, target in (resource_types or {}).items()
         }
-        self.upstream: Mapping[str, tuple[str, ...]] = {
-            a.name: tuple(p for p in a.params if p in by_name) for a in by_name.values()
-        }
-        self.resource_params: Mapping[str, tuple[str, ...]] = {
-            a.name: tuple(p for p in a.params if p not in by_name) for a in by_name.values()
-        }
+        upstream: dict[str, tuple[str, ...]] = {}
+        resource_params: dict[str, tuple[str, ...]] = {}
+        for a in by_name.values():
+            ups = [p for p in a.params if p in by_name]
+            upstream[a.name] = tuple(ups)
+            resource_params[a.name] = (
+                tuple(p for p in a.params if p not in by_name) if ups else a.params
+            )
+        self.upstream: Mapping[str, tuple[str, ...]] = upstream
+        self.resource_params: Mapping[str, tuple[str, ...]] = resource_params
+        # Only assets with upstream assets can be on a cycle.
+        linked = {name: ups for name, ups in upstream.items() if ups}
+        if not linked:
+            return
         try:
-            graphlib.TopologicalSorter(self.upstream).prepare()
+            graphlib.TopologicalSorter(linked).prepare()
         except graphlib.CycleError as exc:
             cycle = list(reversed(exc.args[1]))
             raise DefinitionError(f"assets depend on each other: {' -> '.join(cycle)}") from None

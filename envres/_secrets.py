@@ -62,6 +62,7 @@ __all__ = [
     "secret_at",
     "secret_leaves",
     "shape_of",
+    "texts",
 ]
 
 #: What is shown instead of a secret, whatever its length.
@@ -317,14 +318,15 @@ def secret_leaves(value: Any, shape: Shape, names: SecretNames) -> Iterator[str]
     while stack:
         v, s = stack.pop()
         if s is SECRET:
-            yield from _texts(v)
+            yield from texts(v)
         elif isinstance(v, Mapping):
             stack.extend((child, part(s, k, names)) for k, child in v.items())
         elif isinstance(v, list | tuple):
             stack.extend((child, _child(s, i)) for i, child in enumerate(v))
 
 
-def _texts(value: Any) -> Iterator[str]:
+def texts(value: Any) -> Iterator[str]:
+    """Every string inside a value in a secret position, as it is masked in text."""
     stack = [value]
     while stack:
         v = stack.pop()
