@@ -10,10 +10,8 @@ secret reaches a message (:mod:`envres._secrets`).
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -26,6 +24,7 @@ from envres._errors import INTERRUPTS, Problem, ProfileError, suggest
 from envres._imports import one_line
 from envres._nodes import Node
 from envres._profiles import Entry, MergedProfile
+from envres._record import Record
 from envres._resolved import Config, ResolvedProfile, ResolvedResource
 from envres._resources import ResourceType, attach_masking
 from envres._secrets import (
@@ -44,15 +43,25 @@ from envres._values import ConfigReader, ReadConfig, Ref, contains_missing
 __all__ = ["resolve"]
 
 
-@dataclass
-class _Prepared:
+class _Prepared(Record):
     """A resource entry with its type resolved and its config read."""
 
+    __slots__ = ("entry", "type_name", "rtype", "shape", "config")
     entry: Entry
     type_name: str
     rtype: ResourceType
     shape: Shape
     config: ReadConfig
+
+    def __init__(
+        self,
+        entry: Entry,
+        type_name: str,
+        rtype: ResourceType,
+        shape: Shape,
+        config: ReadConfig,
+    ) -> None:
+        self._set(entry, type_name, rtype, shape, config)
 
 
 def _prepare(
@@ -344,7 +353,7 @@ def resolve(
             )
     for key, messages in unresolved.items():
         if key in resources:
-            resources[key] = dataclasses.replace(resources[key], unresolved=tuple(messages))
+            resources[key] = resources[key].replace(unresolved=tuple(messages))
     defined = frozenset(merged.resources) | overrides
     check_refs(resources, defined, problems)
     if catalog is not None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 from envres._env import Env
@@ -26,6 +25,7 @@ from envres._errors import (
 )
 from envres._interpolate import Interpolated, Segment, VarUse, interpolate
 from envres._nodes import Node
+from envres._record import Record
 from envres._secrets import SECRET, SecretNames, Shape, part, secret_leaves, texts
 
 __all__ = [
@@ -57,36 +57,49 @@ class _Missing:
     def __repr__(self) -> str:
         return NOT_SET
 
+    def __reduce__(self) -> str:
+        # Pickled by name: a Dask worker's copy of a config still says `is MISSING`.
+        return "MISSING"
+
 
 MISSING: Final = _Missing()
 _PLACEHOLDER = re.compile("\ue000([0-9]+)\ue001")
 
 
-@dataclass(frozen=True, slots=True)
-class Ref:
+class Ref(Record):
     """A config value that is another resource of the profile: ``{resource: key}``."""
 
+    __slots__ = ("key", "loc")
     key: str
     loc: Loc
 
+    def __init__(self, key: str, loc: Loc) -> None:
+        self._set(key, loc)
 
-@dataclass(frozen=True, slots=True)
-class Origin:
+
+class Origin(Record):
     """Where one config value came from: the line that wrote it and the variables read."""
 
+    __slots__ = ("loc", "uses", "template")
     loc: Loc
-    uses: tuple[VarUse, ...] = ()
-    template: bool = False
+    uses: tuple[VarUse, ...]
+    template: bool
+
+    def __init__(self, loc: Loc, uses: tuple[VarUse, ...] = (), template: bool = False) -> None:
+        self._set(loc, uses, template)
 
 
-@dataclass(frozen=True, slots=True)
-class VarRecord:
+class VarRecord(Record):
     """One variable read by the profile: where, whether set, and whether it fed a secret."""
 
+    __slots__ = ("use", "path", "loc", "secret")
     use: VarUse
     path: str
     loc: Loc
     secret: bool
+
+    def __init__(self, use: VarUse, path: str, loc: Loc, secret: bool) -> None:
+        self._set(use, path, loc, secret)
 
 
 def resolve_string(
