@@ -103,7 +103,10 @@ class Segment(Record):
     substituted: bool
 
     def __init__(self, text: str, substituted: bool) -> None:
-        self._set(text, substituted)
+        # Made once per value or resource: each slot written directly.
+        set_text, set_substituted = self._setters
+        set_text(self, text)
+        set_substituted(self, substituted)
 
 
 class VarUse(Record):
@@ -122,7 +125,12 @@ class VarUse(Record):
     default_used: bool
 
     def __init__(self, name: str, expr: str, is_set: bool, default_used: bool) -> None:
-        self._set(name, expr, is_set, default_used)
+        # Made once per value or resource: each slot written directly.
+        set_name, set_expr, set_is_set, set_default_used = self._setters
+        set_name(self, name)
+        set_expr(self, expr)
+        set_is_set(self, is_set)
+        set_default_used(self, default_used)
 
 
 class Interpolated(Record):
@@ -147,7 +155,10 @@ Segment(text='$', substituted=False))
     uses: tuple[VarUse, ...]
 
     def __init__(self, segments: tuple[Segment, ...], uses: tuple[VarUse, ...]) -> None:
-        self._set(segments, uses)
+        # Made once per value or resource: each slot written directly.
+        set_segments, set_uses = self._setters
+        set_segments(self, segments)
+        set_uses(self, uses)
 
     @property
     def value(self) -> str:

@@ -57,7 +57,12 @@ class Entry(Record):
     config: Node | None
 
     def __init__(self, key: str, key_loc: Loc, type: Node | None, config: Node | None) -> None:
-        self._set(key, key_loc, type, config)
+        # Made once per value or resource: each slot written directly.
+        set_key, set_key_loc, set_type, set_config = self._setters
+        set_key(self, key)
+        set_key_loc(self, key_loc)
+        set_type(self, type)
+        set_config(self, config)
 
 
 class EnvFile(Record):

@@ -103,20 +103,33 @@ class ResolvedResource(Record):
         names: SecretNames,
         unresolved: tuple[str, ...] = (),
     ) -> None:
-        self._set(
-            key,
-            type_name,
-            rtype,
-            inputs,
-            deps,
-            origins,
-            key_loc,
-            type_loc,
-            validated,
-            shape,
-            names,
-            unresolved,
-        )
+        # Made once per value or resource: each slot written directly.
+        (
+            set_key,
+            set_type_name,
+            set_rtype,
+            set_inputs,
+            set_deps,
+            set_origins,
+            set_key_loc,
+            set_type_loc,
+            set_validated,
+            set_shape,
+            set_names,
+            set_unresolved,
+        ) = self._setters
+        set_key(self, key)
+        set_type_name(self, type_name)
+        set_rtype(self, rtype)
+        set_inputs(self, inputs)
+        set_deps(self, deps)
+        set_origins(self, origins)
+        set_key_loc(self, key_loc)
+        set_type_loc(self, type_loc)
+        set_validated(self, validated)
+        set_shape(self, shape)
+        set_names(self, names)
+        set_unresolved(self, unresolved)
 
     def __repr__(self) -> str:
         return f"<ResolvedResource {self.key!r} type={self.type_name!r} deps={list(self.deps)}>"

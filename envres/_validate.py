@@ -61,7 +61,13 @@ class _Prepared(Record):
         shape: Shape,
         config: ReadConfig,
     ) -> None:
-        self._set(entry, type_name, rtype, shape, config)
+        # Made once per value or resource: each slot written directly.
+        set_entry, set_type_name, set_rtype, set_shape, set_config = self._setters
+        set_entry(self, entry)
+        set_type_name(self, type_name)
+        set_rtype(self, rtype)
+        set_shape(self, shape)
+        set_config(self, config)
 
 
 def _prepare(

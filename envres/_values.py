@@ -74,7 +74,10 @@ class Ref(Record):
     loc: Loc
 
     def __init__(self, key: str, loc: Loc) -> None:
-        self._set(key, loc)
+        # Made once per value or resource: each slot written directly.
+        set_key, set_loc = self._setters
+        set_key(self, key)
+        set_loc(self, loc)
 
 
 class Origin(Record):
@@ -86,7 +89,11 @@ class Origin(Record):
     template: bool
 
     def __init__(self, loc: Loc, uses: tuple[VarUse, ...] = (), template: bool = False) -> None:
-        self._set(loc, uses, template)
+        # Made once per value or resource: each slot written directly.
+        set_loc, set_uses, set_template = self._setters
+        set_loc(self, loc)
+        set_uses(self, uses)
+        set_template(self, template)
 
 
 class VarRecord(Record):
@@ -99,7 +106,12 @@ class VarRecord(Record):
     secret: bool
 
     def __init__(self, use: VarUse, path: str, loc: Loc, secret: bool) -> None:
-        self._set(use, path, loc, secret)
+        # Made once per value or resource: each slot written directly.
+        set_use, set_path, set_loc, set_secret = self._setters
+        set_use(self, use)
+        set_path(self, path)
+        set_loc(self, loc)
+        set_secret(self, secret)
 
 
 def resolve_string(

@@ -15,6 +15,8 @@ import importlib
 import inspect
 import pickle
 import pkgutil
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +26,7 @@ from envres._nodes import Node
 from envres._record import Record
 from envres._secrets import PLAIN, SECRET, part, shape_of
 from envres._values import MISSING, Origin
-from tests.conftest import Project
+from tests.conftest import make_project
 
 
 def _all_records() -> list[type[Record]]:
@@ -86,9 +88,16 @@ def test_markers_keep_their_identity_through_pickle() -> None:
     assert pickle.loads(pickle.dumps(MISSING)) is MISSING
 
 
-def test_what_a_dask_worker_receives_survives_pickling(project: Project) -> None:
+def test_what_a_dask_worker_receives_survives_pickling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pydantic import SecretStr
 
+    # A module name of its own, and sys.path restored: other tests import `pipeline`.
+    project = make_project(tmp_path / "proj", module="record_pipeline")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setitem(sys.modules, "record_pipeline", None)
+    del sys.modules["record_pipeline"]
     bound = envres.load("dev", project=project.root, env={"SLACK_TOKEN": "tok-5c1f8a77e2"})
     profile = bound.profile
     # The merged profile (entries and located nodes), the environment, and per resource
