@@ -344,7 +344,6 @@ class ConfigReader:
                     self._interpolated[text] = cached
             value, result = cached
         except MissingVariableError as exc:
-            out.origins.failed.add(path)
             self._failed_reads(read, dotted, node.loc, secret)
             if self.allow_missing:
                 self.warnings.append(Problem(exc.message, node.loc, dotted, "warning"))
@@ -353,6 +352,10 @@ class ConfigReader:
             if exc.variable:
                 use = VarUse(exc.variable, f"${{{exc.variable}}}", False, False)
                 self._record(exc.variable, use, dotted, node.loc, secret)
+                # `show --explain` names the line and the unset variable, not a default.
+                out.origins.found[path] = Origin(node.loc, (use,), templated)
+            else:
+                out.origins.failed.add(path)
             return MISSING
         except (InterpolationError, TemplateError) as exc:
             out.origins.failed.add(path)
