@@ -14,11 +14,12 @@
 
 Everything public is re-exported here; the modules behind it are private.
 
-What a definitions module uses (``Resource``, ``resource``, ``asset``,
-``Definitions``, the errors) is imported with the package. The loader and the
-runner (``load``, ``BoundDefinitions``, ``ResourceScope``, ``RunResult``,
-``Event``) are imported on first use, so a module that only declares resources
-and assets does not pay for YAML, interpolation and execution.
+The errors, ``asset`` and ``Definitions`` are imported with the package; every
+other name is imported on first use: ``Resource``, ``ResourceFunction`` and
+``resource`` (with pydantic), and the loader and the runner (``load``,
+``BoundDefinitions``, ``ResourceScope``, ``RunResult``, ``Event``). A module that
+declares resources and assets pays for pydantic and nothing more, and the
+``envres`` command gets to pause the garbage collector before pydantic loads.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -42,12 +43,12 @@ from envres._errors import (
     UsageError,
     YamlError,
 )
-from envres._resources import Resource, ResourceFunction, resource
 
 if TYPE_CHECKING:
     from envres._bound import BoundDefinitions
     from envres._events import Event
     from envres._project import load
+    from envres._resources import Resource, ResourceFunction, resource
     from envres._run import RunResult
     from envres._scope import ResourceScope
 
@@ -107,6 +108,9 @@ __all__ = [
 _LAZY = {
     "BoundDefinitions": "envres._bound",
     "Event": "envres._events",
+    "Resource": "envres._resources",
+    "ResourceFunction": "envres._resources",
+    "resource": "envres._resources",
     "ResourceScope": "envres._scope",
     "RunResult": "envres._run",
     "load": "envres._project",

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import graphlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envres._assets import AssetDef
 from envres._errors import DefinitionError, UsageError, suggest
-from envres._resources import Resource, ResourceFunction, ResourceType, resource_type_of
+
+if TYPE_CHECKING:
+    from envres._resources import Resource, ResourceFunction, ResourceType
 
 __all__ = ["Catalog"]
 
@@ -42,6 +44,9 @@ class Catalog:
                 raise DefinitionError(f"two assets are named '{a.name}'")
             by_name[a.name] = a
         self.assets: Mapping[str, AssetDef] = by_name
+        # pydantic loads with the first resource type (or the first Resource subclass).
+        from envres._resources import resource_type_of
+
         self.resource_types: Mapping[str, ResourceType] = {
             key: resource_type_of(target, key) for key, target in (resource_types or {}).items()
         }
