@@ -494,7 +494,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if n == small:  # warms every code path of every side
                 for s in trio.values():
                     runner.warm(s.cmd, s.cwd)
-            runner.alternate(list(trio.values()), repeat if n < huge or quick else min(repeat, 3))
+            # The smallest size is the noisiest (start-up dominates) and the cheapest: more
+            # rounds; the largest takes seconds a run: three are enough.
+            rounds = repeat if quick else (max(repeat, 11) if n == small else repeat)
+            if n == huge and not quick:
+                rounds = min(repeat, 3)
+            runner.alternate(list(trio.values()), rounds)
             validate[n] = trio
             results[title] = list(trio.values())
 
