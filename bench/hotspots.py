@@ -1,16 +1,13 @@
 """Where envres spends its time on the benchmark's workload (issue #5).
 
-    bench/.venv/bin/python bench/hotspots.py [--validate N] [--run N] [--top K]
+    .venv-bench/bin/python bench/hotspots.py [--validate N] [--run N] [--top K]
 
 Writes the workload of bench/workload.py (envres side only) to a temporary folder and:
 
-1. runs ``python -m cProfile -o ... -m envres validate`` (N resources, default 10,000)
-   and ``... -m envres run`` (N assets, default 1,000) and prints, for each, the time
-   of envres's main phases (cumulative time of named functions, so it survives line
-   changes in src/) and the top functions by own time;
-2. runs each command a few times as it is and with the cyclic garbage collector
-   turned off (``gc.disable()`` before envres's CLI starts), without the profiler, to
-   show what the collector costs on this workload.
+runs ``python -m cProfile -o ... -m envres validate`` (N resources, default 10,000)
+and ``... -m envres run`` (N assets, default 1,000) and prints, for each, the time of
+envres's main phases (cumulative time of named functions, so it survives line
+changes) and the top functions by own time.
 
 cProfile slows Python-level code down by roughly 1.3x; read its numbers as shares.
 """
@@ -20,11 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import pstats
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import workload
@@ -34,19 +29,22 @@ PY = sys.executable
 #: envres's phases, by function name (file name part, function name).
 PHASES = [
     ("import envres (package)", "envres/__init__.py", "<module>"),
-    ("import the CLI", "envres/_cli.py", "<module>"),
-    ("settings (pydantic-settings)", "envres/_settings.py", "<module>"),
-    ("import the definitions module", "envres/_load.py", "import_definitions"),
-    ("  of which AssetDef/Definitions __init__", "envres/_definitions.py", "__init__"),
+    ("import the command line", "envres/_cli/_app.py", "<module>"),
+    ("settings (pydantic-settings)", "envres/_settings.py", "load_settings"),
+    ("import the definitions module", "envres/_project.py", "import_definitions"),
+    ("  of which @asset (AssetDef.__init__)", "envres/_assets.py", "__init__"),
+    ("  of which Definitions (Catalog.__init__)", "envres/_catalog.py", "__init__"),
     ("load profile (all)", "envres/_load.py", "load_profile"),
     ("  YAML (load_yaml)", "envres/_yaml.py", "load_yaml"),
     ("  merge + structure (load_merged)", "envres/_profiles.py", "load_merged"),
     ("  resolve (interpolate + validate + checks)", "envres/_validate.py", "resolve"),
+    ("    read configs (ConfigReader.read)", "envres/_values.py", "read"),
     ("    interpolation", "envres/_interpolate.py", "interpolate"),
     ("    pydantic model_validate", "pydantic/main.py", "model_validate"),
-    ("    asset checks (_check_assets)", "envres/_validate.py", "_check_assets"),
+    ("    reference checks (check_refs)", "envres/_checks.py", "check_refs"),
+    ("    asset checks (check_assets)", "envres/_checks.py", "check_assets"),
     ("run: bound.run (setup, assets, teardown)", "envres/_bound.py", "run"),
-    ("  progress lines (_Progress.__call__)", "envres/_cli.py", "__call__"),
+    ("  progress lines", "envres/_cli/_progress.py", "__call__"),
 ]
 
 
@@ -94,33 +92,11 @@ def profile(cmd: list[str], cwd: Path, top: int, out: Path) -> None:
     print()
 
 
-def gc_share(cmd: list[str], cwd: Path, repeat: int) -> None:
-    def times(prelude: str) -> list[float]:
-        code = f"import gc, sys; {prelude}; from envres._cli import main; main({cmd!r})"
-        out = []
-        for _ in range(repeat):
-            started = time.perf_counter()
-            subprocess.run(
-                [PY, "-c", code], cwd=cwd, env=child_env(), stdout=subprocess.DEVNULL, check=True
-            )
-            out.append(time.perf_counter() - started)
-        return out
-
-    on, off = times("pass"), times("gc.disable()")
-    m_on, m_off = statistics.median(on), statistics.median(off)
-    print(
-        f"envres {cmd[0]} without the profiler, median of {repeat}: gc on {m_on * 1000:.0f} ms, "
-        f"gc off {m_off * 1000:.0f} ms: the collector costs {(m_on - m_off) * 1000:.0f} ms "
-        f"({(m_on - m_off) / m_on:.0%})"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--validate", type=int, default=10_000, help="resources (validate)")
     parser.add_argument("--run", type=int, default=1000, help="assets (run)")
     parser.add_argument("--top", type=int, default=20, help="functions listed by own time")
-    parser.add_argument("--repeat", type=int, default=5, help="runs for the gc comparison")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="envres-hotspots-") as tmpname:
         tmp = Path(tmpname)
@@ -129,8 +105,6 @@ def main() -> None:
             argv = [cmd, "--project", str(project)]
             print(f"== envres {cmd}, {n:,} resources / assets\n")
             profile(argv, project, args.top, tmp / f"{cmd}_{n}")
-            gc_share(argv, project, args.repeat)
-            print()
 
 
 if __name__ == "__main__":

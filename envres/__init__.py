@@ -13,10 +13,18 @@
     defs.with_profile("dev").run()
 
 Everything public is re-exported here; the modules behind it are private.
+
+The errors, ``asset`` and ``Definitions`` are imported with the package; every
+other name is imported on first use: ``Resource``, ``ResourceFunction`` and
+``resource`` (with pydantic), and the loader and the runner (``load``,
+``BoundDefinitions``, ``ResourceScope``, ``RunResult``, ``Event``). A module that
+declares resources and assets pays for pydantic and nothing more, and the
+``envres`` command gets to pause the garbage collector before pydantic loads.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from envres._assets import AssetDef, asset
-from envres._bound import BoundDefinitions
 from envres._definitions import Definitions
 from envres._errors import (
     AssetError,
@@ -35,11 +43,14 @@ from envres._errors import (
     UsageError,
     YamlError,
 )
-from envres._events import Event
-from envres._project import load
-from envres._resources import Resource, ResourceFunction, resource
-from envres._run import RunResult
-from envres._scope import ResourceScope
+
+if TYPE_CHECKING:
+    from envres._bound import BoundDefinitions
+    from envres._events import Event
+    from envres._project import load
+    from envres._resources import Resource, ResourceFunction, resource
+    from envres._run import RunResult
+    from envres._scope import ResourceScope
 
 __version__ = "0.1.0"
 
@@ -92,3 +103,30 @@ __all__ = [
     "load",
     "resource",
 ]
+
+# Public name -> the private module that defines it, imported on first use.
+_LAZY = {
+    "BoundDefinitions": "envres._bound",
+    "Event": "envres._events",
+    "Resource": "envres._resources",
+    "ResourceFunction": "envres._resources",
+    "resource": "envres._resources",
+    "ResourceScope": "envres._scope",
+    "RunResult": "envres._run",
+    "load": "envres._project",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'envres' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once imported, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import graphlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envres._assets import AssetDef
 from envres._errors import DefinitionError, UsageError, suggest
-from envres._resources import Resource, ResourceFunction, ResourceType, resource_type_of
+
+if TYPE_CHECKING:
+    from envres._resources import Resource, ResourceFunction, ResourceType
 
 __all__ = ["Catalog"]
 
@@ -42,17 +44,28 @@ class Catalog:
                 raise DefinitionError(f"two assets are named '{a.name}'")
             by_name[a.name] = a
         self.assets: Mapping[str, AssetDef] = by_name
+        # pydantic loads with the first resource type (or the first Resource subclass).
+        from envres._resources import resource_type_of
+
         self.resource_types: Mapping[str, ResourceType] = {
             key: resource_type_of(target, key) for key, target in (resource_types or {}).items()
         }
-        self.upstream: Mapping[str, tuple[str, ...]] = {
-            a.name: tuple(p for p in a.params if p in by_name) for a in by_name.values()
-        }
-        self.resource_params: Mapping[str, tuple[str, ...]] = {
-            a.name: tuple(p for p in a.params if p not in by_name) for a in by_name.values()
-        }
+        upstream: dict[str, tuple[str, ...]] = {}
+        resource_params: dict[str, tuple[str, ...]] = {}
+        for a in by_name.values():
+            ups = [p for p in a.params if p in by_name]
+            upstream[a.name] = tuple(ups)
+            resource_params[a.name] = (
+                tuple(p for p in a.params if p not in by_name) if ups else a.params
+            )
+        self.upstream: Mapping[str, tuple[str, ...]] = upstream
+        self.resource_params: Mapping[str, tuple[str, ...]] = resource_params
+        # Only assets with upstream assets can be on a cycle.
+        linked = {name: ups for name, ups in upstream.items() if ups}
+        if not linked:
+            return
         try:
-            graphlib.TopologicalSorter(self.upstream).prepare()
+            graphlib.TopologicalSorter(linked).prepare()
         except graphlib.CycleError as exc:
             cycle = list(reversed(exc.args[1]))
             raise DefinitionError(f"assets depend on each other: {' -> '.join(cycle)}") from None

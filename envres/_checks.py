@@ -62,6 +62,8 @@ def check_refs(
 ) -> None:
     """Each ``{resource: key}`` names a defined key of a fitting type; no dependency cycle."""
     for res in resources.values():
+        if not res.deps:  # no reference anywhere in its config
+            continue
         for name, value in res.inputs.items():
             for ref in refs_in(value):
                 if ref.key not in defined:
@@ -98,12 +100,12 @@ def check_refs(
 def _check_cycles(resources: Mapping[str, ResolvedResource], problems: list[Problem]) -> None:
     """Report each dependency cycle once, at the reference that closes it."""
     state: dict[str, int] = {}  # 1: on the current path, 2: done
-    for start in resources:
-        if start in state:
+    for start, first in resources.items():
+        if start in state or not first.deps:
             continue
         path = [start]
         state[start] = 1
-        stack = [iter(resources[start].deps)]
+        stack = [iter(first.deps)]
         while stack:
             key = path[-1]
             for dep in stack[-1]:
@@ -146,7 +148,8 @@ def check_assets(
 
     A key the profile removed with ``key: null`` is traced to the line that removed it.
     """
-    assets = sorted(catalog.assets)
+    assets: list[str] | None = None  # sorted names, for suggestions only
+    fits: dict[tuple[type, Any], bool | None] = {}
     for a in catalog.assets.values():
         for param in catalog.resource_params[a.name]:
             res = resources.get(param)
@@ -161,6 +164,7 @@ def check_assets(
                     hint = ""
                 else:
                     why = "does not define"
+                    assets = assets or sorted(catalog.assets)
                     hint = suggest(param, sorted(resources)) or suggest(param, assets).replace(
                         "did you mean", "did you mean the asset"
                     )
@@ -171,9 +175,17 @@ def check_assets(
                     )
                 )
                 continue
-            ann = a.annotations.get(param)
             provided = res.rtype.provides
-            if provided is not None and satisfies(provided, ann) is False:
+            if provided is None:
+                continue
+            ann = a.annotations.get(param)
+            try:
+                fit = fits[provided, ann]
+            except KeyError:
+                fit = fits[provided, ann] = satisfies(provided, ann)
+            except TypeError:  # an annotation that cannot be hashed
+                fit = satisfies(provided, ann)
+            if fit is False:
                 problems.append(
                     Problem(
                         f"asset '{a.name}' expects {_describe(ann)} for '{param}', but type "

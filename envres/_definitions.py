@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from envres._bound import BoundDefinitions, bind
 from envres._catalog import Catalog
+
+if TYPE_CHECKING:
+    from envres._bound import BoundDefinitions
 
 __all__ = ["Definitions"]
 
@@ -44,6 +46,10 @@ class Definitions(Catalog):
         up until you run or open a scope. ``env`` replaces the process environment
         (handy in tests); ``overrides`` binds keys to objects of your own.
         """
+        # The loader and the runner load on first use: a module that only defines
+        # resources and assets (and `envres validate`) does not pay for them.
+        from envres._bound import bind
+
         return bind(
             self,
             profile=profile,

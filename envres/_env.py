@@ -11,25 +11,28 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from envres._errors import Loc, Problem
+from envres._record import Record
 
 __all__ = ["PROCESS", "Env", "build_env"]
 
 PROCESS = "environment"
 
 
-@dataclass(frozen=True, repr=False)
-class Env:
+class Env(Record):
     """Variable values and, for each, its source: ``"environment"`` or an env file path.
 
     Its repr names no value: the environment holds secrets.
     """
 
+    __slots__ = ("values", "sources")
     values: Mapping[str, str]
     sources: Mapping[str, str]
+
+    def __init__(self, values: Mapping[str, str], sources: Mapping[str, str]) -> None:
+        self._set(values, sources)
 
     def __repr__(self) -> str:
         return f"<Env of {len(self.values)} variables>"

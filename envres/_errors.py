@@ -25,7 +25,6 @@ running, as ``KeyboardInterrupt`` does for Ctrl-C, so teardown runs the same way
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,6 +62,8 @@ def _one_line(text: str) -> str:
 
 def suggest(word: str, choices: Sequence[str]) -> str:
     """``"; did you mean 'x'?"`` for a near miss among ``choices``, else ``""``."""
+    import difflib  # only when there is something to suggest
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 

@@ -20,10 +20,10 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Final, Literal
 
 from envres._errors import INTERRUPTS, EnvresError
+from envres._record import Record
 
 __all__ = ["ImportPathError", "ImportPolicy", "import_object", "one_line", "stdout_to_stderr"]
 
@@ -46,8 +46,7 @@ class ImportPathError(EnvresError, ImportError):
         super().__init__(f"cannot import '{path}': {reason}")
 
 
-@dataclass(frozen=True, slots=True)
-class ImportPolicy:
+class ImportPolicy(Record):
     """Which import paths a profile's ``type:`` may name.
 
     ``prefixes`` is ``None`` to allow any module, or the module prefixes allowed
@@ -55,7 +54,11 @@ class ImportPolicy:
     empty tuple turns import paths off, leaving short names and plugins.
     """
 
-    prefixes: tuple[str, ...] | None = None
+    __slots__ = ("prefixes",)
+    prefixes: tuple[str, ...] | None
+
+    def __init__(self, prefixes: tuple[str, ...] | None = None) -> None:
+        self._set(prefixes)
 
     def refusal(self, path: str) -> str | None:
         """Why ``path`` is not allowed, or ``None`` when it is."""

@@ -61,10 +61,10 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TypeAlias
 
 from envres._errors import InterpolationError, MissingVariableError
+from envres._record import Record
 
 __all__ = [
     "MAX_DEPTH",
@@ -90,8 +90,7 @@ _BRACE_TOKEN = re.compile(r"\$\$|\{|\}")
 _OPERATORS_HINT = 'expected "}" or one of ":-", "-", ":?", "?", ":+", "+"'
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
+class Segment(Record):
     """A run of the interpolated string.
 
     ``substituted`` is False for text the user wrote (``$$`` already turned into
@@ -99,12 +98,18 @@ class Segment:
     it came from a variable or from a default written in the expression.
     """
 
+    __slots__ = ("text", "substituted")
     text: str
     substituted: bool
 
+    def __init__(self, text: str, substituted: bool) -> None:
+        # Made once per value or resource: each slot written directly.
+        set_text, set_substituted = self._setters
+        set_text(self, text)
+        set_substituted(self, substituted)
 
-@dataclass(frozen=True, slots=True)
-class VarUse:
+
+class VarUse(Record):
     """One variable looked up while interpolating.
 
     ``expr`` is the top-level braced expression the lookup belongs to, as written
@@ -113,14 +118,22 @@ class VarUse:
     ``default_used`` says a default or alternative branch supplied the value.
     """
 
+    __slots__ = ("name", "expr", "is_set", "default_used")
     name: str
     expr: str
     is_set: bool
     default_used: bool
 
+    def __init__(self, name: str, expr: str, is_set: bool, default_used: bool) -> None:
+        # Made once per value or resource: each slot written directly.
+        set_name, set_expr, set_is_set, set_default_used = self._setters
+        set_name(self, name)
+        set_expr(self, expr)
+        set_is_set(self, is_set)
+        set_default_used(self, default_used)
 
-@dataclass(frozen=True, slots=True)
-class Interpolated:
+
+class Interpolated(Record):
     """The result of :func:`interpolate`.
 
     ``segments`` alternate between literal text and substituted values: literal
@@ -137,8 +150,15 @@ Segment(text='$', substituted=False))
         ('ab$', False)
     """
 
+    __slots__ = ("segments", "uses")
     segments: tuple[Segment, ...]
     uses: tuple[VarUse, ...]
+
+    def __init__(self, segments: tuple[Segment, ...], uses: tuple[VarUse, ...]) -> None:
+        # Made once per value or resource: each slot written directly.
+        set_segments, set_uses = self._setters
+        set_segments(self, segments)
+        set_uses(self, uses)
 
     @property
     def value(self) -> str:
@@ -151,16 +171,27 @@ Segment(text='$', substituted=False))
         return not any(s.substituted for s in self.segments)
 
 
-@dataclass(frozen=True, slots=True)
-class _Expr:
+class _Expr(Record):
     """A parsed ``${name<op>arg}``; ``op`` is ``""`` for plain ``${name}``."""
 
+    __slots__ = ("name", "op", "arg", "raw_arg", "start", "end")
     name: str
     op: str
     arg: tuple[_Piece, ...]
     raw_arg: str
     start: int  # index of the "$"
     end: int  # index just after the closing "}"
+
+    def __init__(
+        self,
+        name: str,
+        op: str,
+        arg: tuple[_Piece, ...],
+        raw_arg: str,
+        start: int,
+        end: int,
+    ) -> None:
+        self._set(name, op, arg, raw_arg, start, end)
 
 
 _Piece: TypeAlias = "str | _Expr"

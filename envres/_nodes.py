@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from envres._errors import Loc
+from envres._record import Record
 
 Scalar = str | int | float | bool | None
 NodeValue = Scalar | dict[str, "Node"] | list["Node"]
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+class Node(Record):
     """A YAML value and where it was written.
 
     ``value`` is a scalar, a ``dict[str, Node]`` or a ``list[Node]``; treat the
@@ -19,9 +17,16 @@ class Node:
     where its mapping key starts (``None`` for list items and the document root).
     """
 
+    __slots__ = ("value", "loc", "key_loc")
     value: NodeValue
     loc: Loc
-    key_loc: Loc | None = None
+    key_loc: Loc | None
+
+    def __init__(self, value: NodeValue, loc: Loc, key_loc: Loc | None = None) -> None:
+        # The YAML builder makes one per value: the slots are written directly.
+        _set_value(self, value)
+        _set_loc(self, loc)
+        _set_key_loc(self, key_loc)
 
     def plain(self) -> object:
         """The value with every Node unwrapped: plain dicts, lists and scalars."""
@@ -31,3 +36,6 @@ class Node:
         if isinstance(v, list):
             return [n.plain() for n in v]
         return v
+
+
+_set_value, _set_loc, _set_key_loc = Node._setters

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from envres._errors import Loc, Problem, ProfileError, ProfileNotFoundError, YamlError, suggest
 from envres._nodes import Node
+from envres._record import Record
 from envres._yaml import load_yaml
 
 __all__ = [
@@ -31,38 +31,51 @@ _TOP_KEYS = ("extends", "env_files", "resources")
 _ENTRY_KEYS = ("type", "config")
 
 
-@dataclass(frozen=True, slots=True)
-class ProfileFile:
+class ProfileFile(Record):
     """A profile on disk. ``display`` is the path as errors print it."""
 
+    __slots__ = ("name", "path", "display")
     name: str
     path: Path
     display: str
+
+    def __init__(self, name: str, path: Path, display: str) -> None:
+        self._set(name, path, display)
 
     @property
     def partial(self) -> bool:
         return self.name.startswith("_")
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(Record):
     """One resource key of a profile, after merging: where, which type, which config."""
 
+    __slots__ = ("key", "key_loc", "type", "config")
     key: str
     key_loc: Loc
     type: Node | None
     config: Node | None
 
+    def __init__(self, key: str, key_loc: Loc, type: Node | None, config: Node | None) -> None:
+        # Made once per value or resource: each slot written directly.
+        set_key, set_key_loc, set_type, set_config = self._setters
+        set_key(self, key)
+        set_key_loc(self, key_loc)
+        set_type(self, type)
+        set_config(self, config)
 
-@dataclass(frozen=True, slots=True)
-class EnvFile:
+
+class EnvFile(Record):
+    __slots__ = ("path", "display", "loc")
     path: Path
     display: str
     loc: Loc
 
+    def __init__(self, path: Path, display: str, loc: Loc) -> None:
+        self._set(path, display, loc)
 
-@dataclass(frozen=True)
-class MergedProfile:
+
+class MergedProfile(Record):
     """A profile with its ``extends`` chain merged in.
 
     ``chain`` lists every file merged, ancestors first. ``env_files`` are in
@@ -70,13 +83,28 @@ class MergedProfile:
     a parent defined was removed with ``key: null``.
     """
 
+    __slots__ = ("name", "file", "extends", "chain", "resources", "env_files", "removed")
     name: str
     file: ProfileFile
     extends: tuple[str, ...]
     chain: tuple[str, ...]
     resources: Mapping[str, Entry]
-    env_files: tuple[EnvFile, ...] = field(default=())
-    removed: Mapping[str, Loc] = field(default_factory=dict)
+    env_files: tuple[EnvFile, ...]
+    removed: Mapping[str, Loc]
+
+    def __init__(
+        self,
+        name: str,
+        file: ProfileFile,
+        extends: tuple[str, ...],
+        chain: tuple[str, ...],
+        resources: Mapping[str, Entry],
+        env_files: tuple[EnvFile, ...] = (),
+        removed: Mapping[str, Loc] | None = None,
+    ) -> None:
+        self._set(
+            name, file, extends, chain, resources, env_files, {} if removed is None else removed
+        )
 
 
 def check_profile_name(name: str) -> str | None:
@@ -151,13 +179,23 @@ def discover(
     return found
 
 
-@dataclass(frozen=True)
-class _Parsed:
+class _Parsed(Record):
+    __slots__ = ("file", "extends", "env_files", "resources", "removals")
     file: ProfileFile
     extends: tuple[tuple[str, Loc], ...]
     env_files: tuple[EnvFile, ...]
     resources: dict[str, Entry | None]
-    removals: dict[str, Loc] = field(default_factory=dict)
+    removals: dict[str, Loc]
+
+    def __init__(
+        self,
+        file: ProfileFile,
+        extends: tuple[tuple[str, Loc], ...],
+        env_files: tuple[EnvFile, ...],
+        resources: dict[str, Entry | None],
+        removals: dict[str, Loc] | None = None,
+    ) -> None:
+        self._set(file, extends, env_files, resources, {} if removals is None else removals)
 
 
 def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Problem]) -> _Parsed:

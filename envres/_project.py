@@ -6,14 +6,16 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from envres._bound import BoundDefinitions, bind
 from envres._definitions import Definitions
 from envres._errors import Problem, ProfileError
 from envres._imports import ImportPathError, import_object
 from envres._load import gc_paused
 from envres._paths import display
+
+if TYPE_CHECKING:
+    from envres._bound import BoundDefinitions
 
 __all__ = ["import_definitions", "load"]
 
@@ -71,6 +73,7 @@ def load(
     else ``default_profile`` else ``dev``; ``project`` else ``ENVRES_PROJECT``
     else the current folder.
     """
+    from envres._bound import bind  # the runner: paid only when binding
     from envres._settings import load_settings  # pydantic-settings: paid only when loading
 
     environ = os.environ if env is None else env

@@ -7,7 +7,6 @@ are what a resource is set up from), so no repr here shows a value.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
@@ -15,6 +14,7 @@ from pydantic import BaseModel, TypeAdapter
 from envres._env import Env
 from envres._errors import INTERRUPTS, Loc, Problem
 from envres._profiles import MergedProfile
+from envres._record import Record
 from envres._resources import ResourceType
 from envres._secrets import Redactor, SecretNames, Shape, mask
 from envres._values import (
@@ -51,8 +51,7 @@ class Config(Mapping[str, Any]):
         return f"<Config fields={list(self._data)}>"
 
 
-@dataclass(frozen=True, repr=False)
-class ResolvedResource:
+class ResolvedResource(Record):
     """One resource key, validated: its type, its config inputs and where they came from.
 
     ``inputs`` are the interpolated config values, with :class:`~envres._values.Ref`
@@ -62,6 +61,20 @@ class ResolvedResource:
     (``environment variable X is not set``): setting the resource up fails with it.
     """
 
+    __slots__ = (
+        "key",
+        "type_name",
+        "rtype",
+        "inputs",
+        "deps",
+        "origins",
+        "key_loc",
+        "type_loc",
+        "validated",
+        "shape",
+        "names",
+        "unresolved",
+    )
     key: str
     type_name: str
     rtype: ResourceType
@@ -73,7 +86,50 @@ class ResolvedResource:
     validated: BaseModel | None
     shape: Shape
     names: SecretNames
-    unresolved: tuple[str, ...] = ()
+    unresolved: tuple[str, ...]
+
+    def __init__(
+        self,
+        key: str,
+        type_name: str,
+        rtype: ResourceType,
+        inputs: Config,
+        deps: tuple[str, ...],
+        origins: Mapping[tuple[str | int, ...], Origin],
+        key_loc: Loc,
+        type_loc: Loc | None,
+        validated: BaseModel | None,
+        shape: Shape,
+        names: SecretNames,
+        unresolved: tuple[str, ...] = (),
+    ) -> None:
+        # Made once per value or resource: each slot written directly.
+        (
+            set_key,
+            set_type_name,
+            set_rtype,
+            set_inputs,
+            set_deps,
+            set_origins,
+            set_key_loc,
+            set_type_loc,
+            set_validated,
+            set_shape,
+            set_names,
+            set_unresolved,
+        ) = self._setters
+        set_key(self, key)
+        set_type_name(self, type_name)
+        set_rtype(self, rtype)
+        set_inputs(self, inputs)
+        set_deps(self, deps)
+        set_origins(self, origins)
+        set_key_loc(self, key_loc)
+        set_type_loc(self, type_loc)
+        set_validated(self, validated)
+        set_shape(self, shape)
+        set_names(self, names)
+        set_unresolved(self, unresolved)
 
     def __repr__(self) -> str:
         return f"<ResolvedResource {self.key!r} type={self.type_name!r} deps={list(self.deps)}>"
@@ -137,22 +193,35 @@ def _dump(model: BaseModel, exclude: set[str]) -> dict[str, Any]:
         return {k: repr(getattr(model, k)) for k in type(model).model_fields}
 
 
-@dataclass(frozen=True, repr=False)
-class ResolvedProfile:
+class ResolvedProfile(Record):
     """A profile merged, interpolated and validated: ready to set up.
 
     ``redactor`` masks every secret of the profile; ``variables`` lists every
     variable read, in reading order.
     """
 
+    __slots__ = ("name", "merged", "env", "resources", "redactor", "names", "warnings", "variables")
     name: str
     merged: MergedProfile
     env: Env
     resources: Mapping[str, ResolvedResource]
     redactor: Redactor
     names: SecretNames
-    warnings: tuple[Problem, ...] = ()
-    variables: tuple[VarRecord, ...] = field(default=())
+    warnings: tuple[Problem, ...]
+    variables: tuple[VarRecord, ...]
+
+    def __init__(
+        self,
+        name: str,
+        merged: MergedProfile,
+        env: Env,
+        resources: Mapping[str, ResolvedResource],
+        redactor: Redactor,
+        names: SecretNames,
+        warnings: tuple[Problem, ...] = (),
+        variables: tuple[VarRecord, ...] = (),
+    ) -> None:
+        self._set(name, merged, env, resources, redactor, names, warnings, variables)
 
     def __repr__(self) -> str:
         return f"<ResolvedProfile {self.name!r} resources={list(self.resources)}>"

@@ -13,20 +13,15 @@ import contextlib
 import inspect
 import typing
 from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, create_model
 
 from envres._errors import DefinitionError
-from envres._secrets import (
-    DEFAULT_SECRET_NAMES,
-    Redactor,
-    SecretNames,
-    masked_repr,
-    model_shape,
-    part,
-)
+from envres._record import Record
+
+if TYPE_CHECKING:
+    from envres._secrets import Redactor, SecretNames
 
 __all__ = [
     "Lifespan",
@@ -54,6 +49,8 @@ class _Masked(BaseModel):
     # with the project's secret names and every secret value the profile knows.
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        from envres._secrets import masked_repr, model_shape, part
+
         names, _ = _masking_of(self)
         shape = model_shape(type(self), names)
         for name, value in super().__repr_args__():
@@ -217,8 +214,7 @@ def _yielded_type(fn: Callable[..., Any]) -> type | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceType:
+class ResourceType(Record):
     """One resource implementation, whichever way it was written.
 
     ``model`` validates the config; ``provides`` is the class assets receive (for
@@ -226,10 +222,20 @@ class ResourceType:
     ``envres._secrets``' business (``model_shape(model)``).
     """
 
+    __slots__ = ("name", "target", "model", "provides")
     name: str
     target: type[Resource] | ResourceFunction[Any]
     model: type[BaseModel]
     provides: type | None
+
+    def __init__(
+        self,
+        name: str,
+        target: type[Resource] | ResourceFunction[Any],
+        model: type[BaseModel],
+        provides: type | None,
+    ) -> None:
+        self._set(name, target, model, provides)
 
     def lifecycle(
         self, config: Mapping[str, Any], masking: Masking | None = None
@@ -297,15 +303,18 @@ def lifespan_cm(make: Callable[[], Iterator[Any]], instance: Any) -> Lifespan:
     return Lifespan(make, instance)
 
 
-Masking = tuple[SecretNames, Redactor]
+Masking = tuple["SecretNames", "Redactor"]
 
 
 def _masking_of(resource: BaseModel) -> Masking:
-    found = resource.__dict__.get("_envres_masking")
-    return found if found is not None else (DEFAULT_SECRET_NAMES, _NO_SECRETS)
+    found: Masking | None = resource.__dict__.get("_envres_masking")
+    if found is not None:
+        return found
+    # Not set up from a profile: the default names, no known secrets. The secrets
+    # module loads here, on the first repr, not with `import envres`.
+    from envres._secrets import DEFAULT_SECRET_NAMES, Redactor
 
-
-_NO_SECRETS = Redactor()
+    return DEFAULT_SECRET_NAMES, Redactor()
 
 
 def attach_masking(instance: BaseModel, masking: Masking) -> None:

@@ -36,12 +36,12 @@ import types
 import typing
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
 from pydantic import BaseModel, Secret, SecretBytes, SecretStr
 
 from envres._errors import INTERRUPTS
+from envres._record import Record
 
 __all__ = [
     "DEFAULT_SECRET_NAMES",
@@ -62,6 +62,7 @@ __all__ = [
     "secret_at",
     "secret_leaves",
     "shape_of",
+    "texts",
 ]
 
 #: What is shown instead of a secret, whatever its length.
@@ -85,8 +86,7 @@ def _normal(name: str) -> str:
     return name.lower().replace("-", "").replace("_", "").replace(".", "")
 
 
-@dataclass(frozen=True)
-class SecretNames:
+class SecretNames(Record):
     """The name rule: a field, key or variable whose name contains a pattern is secret.
 
     Matching ignores case and the characters ``-``, ``_`` and ``.``, so the pattern
@@ -97,7 +97,11 @@ class SecretNames:
         (True, False)
     """
 
+    __slots__ = ("patterns",)
     patterns: tuple[str, ...]
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self._set(patterns)
 
     @classmethod
     def default(cls) -> SecretNames:
@@ -145,42 +149,64 @@ class Shape:
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class _Whole(Shape):
-    """The whole value is a secret."""
+class _Whole(Shape, Record):
+    """The whole value is a secret. One instance, :data:`SECRET`, compared with ``is``."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:  # type: ignore[override]
+        # Pickled by name, so a Dask worker's copy of a shape still says `is SECRET`.
+        return "SECRET"
 
 
-@dataclass(frozen=True, slots=True)
-class _Plain(Shape):
-    """Nothing is secret by type (keys met inside are still checked by name)."""
+class _Plain(Shape, Record):
+    """Nothing is secret by type (keys met inside are still checked by name). One
+    instance, :data:`PLAIN`."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:  # type: ignore[override]
+        return "PLAIN"
 
 
-@dataclass(frozen=True, slots=True, eq=True)
-class _Fields(Shape):
+class _Fields(Shape, Record):
     """A model, dataclass or TypedDict: a shape per field."""
 
+    __slots__ = ("fields",)
     fields: Mapping[str, Shape]
 
+    def __init__(self, fields: Mapping[str, Shape]) -> None:
+        self._set(fields)
 
-@dataclass(frozen=True, slots=True)
-class _Items(Shape):
+
+class _Items(Shape, Record):
     """A list, tuple or set: the items' shape."""
 
+    __slots__ = ("item",)
     item: Shape
 
+    def __init__(self, item: Shape) -> None:
+        self._set(item)
 
-@dataclass(frozen=True, slots=True)
-class _Values(Shape):
+
+class _Values(Shape, Record):
     """A dict: the values' shape (its keys are checked by name)."""
 
+    __slots__ = ("value",)
     value: Shape
 
+    def __init__(self, value: Shape) -> None:
+        self._set(value)
 
-@dataclass(frozen=True, slots=True)
-class _AnyOf(Shape):
+
+class _AnyOf(Shape, Record):
     """A union of several structured shapes: each applies where it fits."""
 
+    __slots__ = ("options",)
     options: tuple[Shape, ...]
+
+    def __init__(self, options: tuple[Shape, ...]) -> None:
+        self._set(options)
 
 
 SECRET: Final[Shape] = _Whole()
@@ -317,14 +343,15 @@ def secret_leaves(value: Any, shape: Shape, names: SecretNames) -> Iterator[str]
     while stack:
         v, s = stack.pop()
         if s is SECRET:
-            yield from _texts(v)
+            yield from texts(v)
         elif isinstance(v, Mapping):
             stack.extend((child, part(s, k, names)) for k, child in v.items())
         elif isinstance(v, list | tuple):
             stack.extend((child, _child(s, i)) for i, child in enumerate(v))
 
 
-def _texts(value: Any) -> Iterator[str]:
+def texts(value: Any) -> Iterator[str]:
+    """Every string inside a value in a secret position, as it is masked in text."""
     stack = [value]
     while stack:
         v = stack.pop()

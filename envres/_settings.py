@@ -3,13 +3,15 @@
 Precedence, highest first: command-line flags (passed as init arguments), then
 ``ENVRES_*`` environment variables, then ``[tool.envres]`` in the project's
 ``pyproject.toml``, then the defaults. pydantic-settings does the layering; this
-module only says where the pyproject file is.
+module reads the pyproject table once (through the bounded file reader) and
+hands pydantic-settings the three layers.
 """
 
 from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,6 @@ from pydantic_settings import (
     EnvSettingsSource,
     InitSettingsSource,
     PydanticBaseSettingsSource,
-    PyprojectTomlConfigSettingsSource,
     SettingsConfigDict,
 )
 
@@ -46,7 +47,6 @@ class Settings(BaseSettings):
         extra="forbid",
         frozen=True,
         populate_by_name=True,
-        pyproject_toml_table_header=("tool", "envres"),
     )
 
     project: Path = Path()
@@ -90,32 +90,46 @@ def load_settings(
             ]
         )
     env = {k: v for k, v in environ.items() if k.startswith("ENVRES_")}
-
-    class _Located(Settings):
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls: type[BaseSettings],
-            init_settings: PydanticBaseSettingsSource,
-            env_settings: PydanticBaseSettingsSource,
-            dotenv_settings: PydanticBaseSettingsSource,
-            file_secret_settings: PydanticBaseSettingsSource,
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (
-                InitSettingsSource(settings_cls, init_kwargs=given),
-                _MappingEnvSource(settings_cls, env),
-                PyprojectTomlConfigSettingsSource(settings_cls, toml_file=pyproject),
-            )
-
+    token = _LAYERS.set((given, env, table))
     try:
-        located = _Located()
+        located = _Layered()
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
         raise ProfileError(
             [Problem(f"envres setting '{field}': {err['msg']}", Loc(str(pyproject), 1, 1))]
         ) from None
+    finally:
+        _LAYERS.reset(token)
     return Settings.model_construct(**{k: getattr(located, k) for k in Settings.model_fields})
+
+
+#: The layers of the settings being built: flags, ``ENVRES_*`` variables, the table.
+_LAYERS: ContextVar[tuple[dict[str, Any], dict[str, str], dict[str, Any]]] = ContextVar(
+    "envres_settings_layers"
+)
+
+
+class _Layered(Settings):
+    """Settings from the layers in :data:`_LAYERS`, highest precedence first."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        given, env, table = _LAYERS.get()
+        return (
+            InitSettingsSource(settings_cls, init_kwargs=given),
+            _MappingEnvSource(settings_cls, env),
+            # [tool.envres] as read above (once, through the bounded reader): what
+            # pydantic-settings' pyproject source does with the same table.
+            InitSettingsSource(settings_cls, init_kwargs=table),
+        )
 
 
 class _MappingEnvSource(EnvSettingsSource):

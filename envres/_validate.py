@@ -10,10 +10,8 @@ secret reaches a message (:mod:`envres._secrets`).
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -26,6 +24,7 @@ from envres._errors import INTERRUPTS, Problem, ProfileError, suggest
 from envres._imports import one_line
 from envres._nodes import Node
 from envres._profiles import Entry, MergedProfile
+from envres._record import Record
 from envres._resolved import Config, ResolvedProfile, ResolvedResource
 from envres._resources import ResourceType, attach_masking
 from envres._secrets import (
@@ -39,23 +38,41 @@ from envres._secrets import (
     secret_leaves,
 )
 from envres._types import TypeResolver
-from envres._values import ConfigReader, ReadConfig, Ref, contains_missing, refs_in
+from envres._values import ConfigReader, ReadConfig, Ref, contains_missing
 
 __all__ = ["resolve"]
 
 
-@dataclass
-class _Prepared:
+class _Prepared(Record):
     """A resource entry with its type resolved and its config read."""
 
+    __slots__ = ("entry", "type_name", "rtype", "shape", "config")
     entry: Entry
     type_name: str
     rtype: ResourceType
     shape: Shape
     config: ReadConfig
 
+    def __init__(
+        self,
+        entry: Entry,
+        type_name: str,
+        rtype: ResourceType,
+        shape: Shape,
+        config: ReadConfig,
+    ) -> None:
+        # Made once per value or resource: each slot written directly.
+        set_entry, set_type_name, set_rtype, set_shape, set_config = self._setters
+        set_entry(self, entry)
+        set_type_name(self, type_name)
+        set_rtype(self, rtype)
+        set_shape(self, shape)
+        set_config(self, config)
 
-def _prepare(entry: Entry, types: TypeResolver, reader: ConfigReader) -> _Prepared | None:
+
+def _prepare(
+    entry: Entry, types: TypeResolver, reader: ConfigReader, shapes: dict[type[BaseModel], Shape]
+) -> _Prepared | None:
     base = f"resources.{entry.key}"
     if entry.type is None:
         reader.problems.append(
@@ -71,7 +88,9 @@ def _prepare(entry: Entry, types: TypeResolver, reader: ConfigReader) -> _Prepar
     if isinstance(found, str):
         reader.problems.append(Problem(found, entry.type.loc, f"{base}.type"))
         return None
-    shape = model_shape(found.model, reader.names)
+    shape = shapes.get(found.model)
+    if shape is None:
+        shape = shapes[found.model] = model_shape(found.model, reader.names)
     config = reader.read(entry.config, f"{base}.config", shape)
     return _Prepared(entry, type_name, found, shape, config)
 
@@ -180,19 +199,26 @@ def _validate_entry(
     # reference deeper inside a field ([{resource: db}]) is validated here, with an
     # unvalidated instance of the referenced class standing in for the resource.
     dropped: set[str] = set()
-    to_validate: dict[str, Any] = {}
-    fields = rtype.model.model_fields
-    for name, value in inputs.items():
-        if contains_missing(value) or (
-            isinstance(value, Ref)
-            and _checked_as_a_reference(value, fields.get(name), placeholders)
-        ):
-            dropped.add(name)
-            continue
-        try:
-            to_validate[name] = _with_placeholders(value, placeholders)
-        except _Unknown:
-            dropped.add(name)
+    to_validate: dict[str, Any]
+    if p.config.flat:
+        # Scalars only, each read as written or interpolated: nothing to leave out or
+        # stand in for. pydantic copies nothing it is not asked to, and scalars are
+        # immutable, so the inputs can be validated as they are.
+        to_validate = inputs
+    else:
+        to_validate = {}
+        fields = rtype.model.model_fields
+        for name, value in inputs.items():
+            if contains_missing(value) or (
+                isinstance(value, Ref)
+                and _checked_as_a_reference(value, fields.get(name), placeholders)
+            ):
+                dropped.add(name)
+                continue
+            try:
+                to_validate[name] = _with_placeholders(value, placeholders)
+            except _Unknown:
+                dropped.add(name)
     validated: BaseModel | None = None
     try:
         validated = rtype.model.model_validate(to_validate)
@@ -253,7 +279,7 @@ def _validate_entry(
         type_name=p.type_name,
         rtype=rtype,
         inputs=Config(inputs),
-        deps=tuple(dict.fromkeys(r.key for r in p.config.refs)),
+        deps=tuple(dict.fromkeys(r.key for r in p.config.refs)) if p.config.refs else (),
         origins=p.config.origins,
         key_loc=entry.key_loc,
         type_loc=entry.type.loc,
@@ -265,11 +291,19 @@ def _validate_entry(
 
 def _secret_defaults(prepared: list[_Prepared], names: SecretNames) -> Iterator[str]:
     """Secret values written as defaults in code (``password: str = "changeme"``)."""
+    defaults: dict[type[BaseModel], list[tuple[str, Any]]] = {}
     for p in prepared:
-        for name, info in p.rtype.model.model_fields.items():
-            if name in p.config.inputs or info.default is None or info.default is PydanticUndefined:
-                continue
-            yield from secret_leaves({name: info.default}, p.shape, names)
+        model = p.rtype.model
+        given = defaults.get(model)
+        if given is None:
+            given = defaults[model] = [
+                (name, info.default)
+                for name, info in model.model_fields.items()
+                if info.default is not None and info.default is not PydanticUndefined
+            ]
+        for name, default in given:
+            if name not in p.config.inputs:
+                yield from secret_leaves({name: default}, p.shape, names)
 
 
 def resolve(
@@ -293,16 +327,15 @@ def resolve(
         types = TypeResolver(catalog.resource_types if catalog is not None else {})
     reader = ConfigReader(env, merged.name, allow_missing_env, names)
     reader.problems.extend(earlier or ())
+    shapes: dict[type[BaseModel], Shape] = {}
     prepared = [
         p
         for key, entry in merged.resources.items()
-        if key not in overrides and (p := _prepare(entry, types, reader)) is not None
+        if key not in overrides and (p := _prepare(entry, types, reader, shapes)) is not None
     ]
     # Every secret of the profile is known before any message is written, so a value
     # shared by a secret field and another field is masked in both.
-    secrets: set[str] = set()
-    for p in prepared:
-        secrets.update(secret_leaves(p.config.inputs, p.shape, names))
+    secrets: set[str] = set(reader.secrets)
     secrets.update(env.values[v] for v in reader.secret_variables if v in env.values)
     secrets.update(_secret_defaults(prepared, names))
     redactor = Redactor(secrets)
@@ -310,7 +343,7 @@ def resolve(
     # Stand-ins only for the resources that nested references name (rare, and
     # model_construct is not free at 10,000 resources).
     by_key = {p.entry.key: p for p in prepared}
-    nested = {ref.key for p in prepared for v in p.config.inputs.values() for ref in refs_in(v)}
+    nested = {ref.key for p in prepared for ref in p.config.refs}
     placeholders = {k: _placeholder(by_key[k].rtype) for k in nested if k in by_key}
     standing_in = {id(obj): key for key, obj in placeholders.items() if obj is not None}
     resources = {
@@ -326,7 +359,7 @@ def resolve(
             )
     for key, messages in unresolved.items():
         if key in resources:
-            resources[key] = dataclasses.replace(resources[key], unresolved=tuple(messages))
+            resources[key] = resources[key].replace(unresolved=tuple(messages))
     defined = frozenset(merged.resources) | overrides
     check_refs(resources, defined, problems)
     if catalog is not None:

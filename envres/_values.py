@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from envres._env import Env
@@ -26,13 +25,15 @@ from envres._errors import (
 )
 from envres._interpolate import Interpolated, Segment, VarUse, interpolate
 from envres._nodes import Node
-from envres._secrets import SECRET, SecretNames, Shape, part
+from envres._record import Record
+from envres._secrets import SECRET, SecretNames, Shape, part, secret_leaves, texts
 
 __all__ = [
     "MISSING",
     "NOT_SET",
     "ConfigReader",
     "Origin",
+    "Origins",
     "ReadConfig",
     "Ref",
     "VarRecord",
@@ -56,36 +57,61 @@ class _Missing:
     def __repr__(self) -> str:
         return NOT_SET
 
+    def __reduce__(self) -> str:
+        # Pickled by name: a Dask worker's copy of a config still says `is MISSING`.
+        return "MISSING"
+
 
 MISSING: Final = _Missing()
 _PLACEHOLDER = re.compile("\ue000([0-9]+)\ue001")
 
 
-@dataclass(frozen=True, slots=True)
-class Ref:
+class Ref(Record):
     """A config value that is another resource of the profile: ``{resource: key}``."""
 
+    __slots__ = ("key", "loc")
     key: str
     loc: Loc
 
+    def __init__(self, key: str, loc: Loc) -> None:
+        # Made once per value or resource: each slot written directly.
+        set_key, set_loc = self._setters
+        set_key(self, key)
+        set_loc(self, loc)
 
-@dataclass(frozen=True, slots=True)
-class Origin:
+
+class Origin(Record):
     """Where one config value came from: the line that wrote it and the variables read."""
 
+    __slots__ = ("loc", "uses", "template")
     loc: Loc
-    uses: tuple[VarUse, ...] = ()
-    template: bool = False
+    uses: tuple[VarUse, ...]
+    template: bool
+
+    def __init__(self, loc: Loc, uses: tuple[VarUse, ...] = (), template: bool = False) -> None:
+        # Made once per value or resource: each slot written directly.
+        set_loc, set_uses, set_template = self._setters
+        set_loc(self, loc)
+        set_uses(self, uses)
+        set_template(self, template)
 
 
-@dataclass(frozen=True, slots=True)
-class VarRecord:
+class VarRecord(Record):
     """One variable read by the profile: where, whether set, and whether it fed a secret."""
 
+    __slots__ = ("use", "path", "loc", "secret")
     use: VarUse
     path: str
     loc: Loc
     secret: bool
+
+    def __init__(self, use: VarUse, path: str, loc: Loc, secret: bool) -> None:
+        # Made once per value or resource: each slot written directly.
+        set_use, set_path, set_loc, set_secret = self._setters
+        set_use(self, use)
+        set_path(self, path)
+        set_loc(self, loc)
+        set_secret(self, secret)
 
 
 def resolve_string(
@@ -126,21 +152,88 @@ def resolve_string(
     return final, Interpolated(segments=(Segment(final, True),), uses=result.uses + extra)
 
 
-@dataclass
-class ReadConfig:
-    """One resource's config after interpolation: values, their origins, its references."""
+class Origins(Mapping[tuple[str | int, ...], Origin]):
+    """Where each value of one config came from, by path (``("auth", "key")``).
 
-    inputs: dict[str, Any] = field(default_factory=dict)
-    origins: dict[tuple[str | int, ...], Origin] = field(default_factory=dict)
-    refs: list[Ref] = field(default_factory=list)
+    Built on first use: only an error message, ``show --explain`` or the docs site
+    asks, and recording an :class:`Origin` for every literal of a 10,000-resource
+    profile would cost more than validating it. The config's nodes know where each
+    literal was written; only what interpolation found out is kept up front
+    (``found``), along with the paths whose value could not be read (``failed``,
+    which have no origin).
+    """
+
+    __slots__ = ("_all", "config", "failed", "found")
+
+    def __init__(self, config: Node | None) -> None:
+        self.config = config
+        self.found: dict[tuple[str | int, ...], Origin] = {}
+        self.failed: set[tuple[str | int, ...]] = set()
+        self._all: dict[tuple[str | int, ...], Origin] | None = None
+
+    def _built(self) -> dict[tuple[str | int, ...], Origin]:
+        if self._all is None:
+            out: dict[tuple[str | int, ...], Origin] = {}
+            if self.config is not None and isinstance(self.config.value, dict):
+                # Depth first in written order, leaves and references only: the order
+                # in which values were read.
+                stack: list[tuple[tuple[str | int, ...], Node]] = [
+                    ((k,), n) for k, n in reversed(self.config.value.items())
+                ]
+                while stack:
+                    path, node = stack.pop()
+                    v = node.value
+                    if isinstance(v, dict) and not _is_ref(v):
+                        stack.extend(((*path, k), n) for k, n in reversed(v.items()))
+                    elif isinstance(v, list):
+                        stack.extend(((*path, i), n) for i, n in reversed(list(enumerate(v))))
+                    elif path not in self.failed:
+                        out[path] = self.found.get(path) or Origin(node.loc)
+            self._all = out
+        return self._all
+
+    def __getitem__(self, path: tuple[str | int, ...]) -> Origin:
+        return self._built()[path]
+
+    def __iter__(self) -> Iterator[tuple[str | int, ...]]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+    def __repr__(self) -> str:
+        return f"<Origins of {len(self)} values>"
+
+
+def _is_ref(value: dict[str, Node]) -> bool:
+    """``{resource: key}``: a reference to another resource, not a nested mapping."""
+    return len(value) == 1 and "resource" in value and isinstance(value["resource"].value, str)
+
+
+class ReadConfig:
+    """One resource's config after interpolation: values, their origins, its references.
+
+    ``flat`` is true when every value is a scalar that was read as it is (no
+    container, no reference, no unset variable): validation can take the inputs
+    as they are.
+    """
+
+    __slots__ = ("flat", "inputs", "origins", "refs")
+
+    def __init__(self, config: Node | None = None) -> None:
+        self.inputs: dict[str, Any] = {}
+        self.origins = Origins(config)
+        self.refs: list[Ref] = []
+        self.flat = True
 
 
 class ConfigReader:
-    """Reads the configs of one profile, collecting problems, variables and secret variables.
+    """Reads the configs of one profile, collecting problems, variables and secrets.
 
     ``allow_missing`` turns an unset variable into a warning (the value becomes
     :data:`MISSING`). ``secret_variables`` ends up holding every variable read in a
     secret position, or whose own name looks like a secret: their values are secrets.
+    ``secrets`` collects every value read in a secret position (by type or by name).
     """
 
     def __init__(self, env: Env, profile: str, allow_missing: bool, names: SecretNames) -> None:
@@ -152,15 +245,46 @@ class ConfigReader:
         self.warnings: list[Problem] = []
         self.records: list[VarRecord] = []
         self.secret_variables: set[str] = set()
+        self.secrets: list[str] = []
+        # The same string is often written in many resources (`${DB_HOST}`): interpolated
+        # once. Strings with templates are rendered each time (they may read env()).
+        self._interpolated: dict[str, tuple[str, Interpolated]] = {}
+        self._parts: dict[tuple[int, str], Shape] = {}
+
+    def _part(self, shape: Shape, name: str) -> Shape:
+        key = (id(shape), name)
+        found = self._parts.get(key)
+        if found is None:
+            found = self._parts[key] = part(shape, name, self.names)
+        return found
 
     def read(self, config: Node | None, base: str, shape: Shape) -> ReadConfig:
         """The values of a ``config:`` mapping (``base`` is ``resources.KEY.config``)."""
-        out = ReadConfig()
-        if config is not None and isinstance(config.value, dict):
-            for name, node in config.value.items():
-                out.inputs[name] = self._convert(
-                    node, (name,), f"{base}.{name}", part(shape, name, self.names), out
-                )
+        out = ReadConfig(config)
+        if config is None or not isinstance(config.value, dict):
+            return out
+        inputs = out.inputs
+        for name, node in config.value.items():
+            v = node.value
+            field_shape = self._part(shape, name)
+            value: Any
+            if isinstance(v, str):
+                if "$" in v or "{{" in v or "{%" in v:
+                    value = self._string(v, node, (name,), f"{base}.{name}", field_shape, out)
+                    if value is MISSING:
+                        out.flat = False
+                else:
+                    value = v
+            elif isinstance(v, dict | list):
+                out.flat = False
+                value = self._convert(node, (name,), f"{base}.{name}", field_shape, out)
+            else:
+                value = v
+            inputs[name] = value
+            if field_shape is SECRET:
+                self.secrets.extend(texts(value))
+            elif isinstance(value, dict | list):
+                self.secrets.extend(secret_leaves(value, field_shape, self.names))
         return out
 
     def _record(self, name: str, use: VarUse, dotted: str, loc: Loc, secret: bool) -> None:
@@ -180,14 +304,12 @@ class ConfigReader:
         v = node.value
         if isinstance(v, str):
             if "$" not in v and "{{" not in v and "{%" not in v:
-                out.origins[path] = Origin(node.loc)
                 return v
-            return self._string(v, node, path, dotted, shape is SECRET, out)
+            return self._string(v, node, path, dotted, shape, out)
         if isinstance(v, dict):
-            if len(v) == 1 and "resource" in v and isinstance(v["resource"].value, str):
-                ref = Ref(v["resource"].value, v["resource"].loc)
+            if _is_ref(v):
+                ref = Ref(v["resource"].value, v["resource"].loc)  # type: ignore[arg-type]
                 out.refs.append(ref)
-                out.origins[path] = Origin(node.loc)
                 return ref
             return {
                 k: self._convert(
@@ -200,7 +322,6 @@ class ConfigReader:
                 self._convert(child, (*path, i), f"{dotted}[{i}]", part(shape, i, self.names), out)
                 for i, child in enumerate(v)
             ]
-        out.origins[path] = Origin(node.loc)
         return v
 
     def _string(
@@ -209,12 +330,19 @@ class ConfigReader:
         node: Node,
         path: tuple[str | int, ...],
         dotted: str,
-        secret: bool,
+        shape: Shape,
         out: ReadConfig,
     ) -> Any:
+        secret = shape is SECRET
+        templated = "{{" in text or "{%" in text
         read: list[str] = []
         try:
-            value, result = resolve_string(text, self.env.values, self.profile, read)
+            cached = None if templated else self._interpolated.get(text)
+            if cached is None:
+                cached = resolve_string(text, self.env.values, self.profile, read)
+                if not templated:
+                    self._interpolated[text] = cached
+            value, result = cached
         except MissingVariableError as exc:
             self._failed_reads(read, dotted, node.loc, secret)
             if self.allow_missing:
@@ -224,12 +352,17 @@ class ConfigReader:
             if exc.variable:
                 use = VarUse(exc.variable, f"${{{exc.variable}}}", False, False)
                 self._record(exc.variable, use, dotted, node.loc, secret)
+                # `show --explain` names the line and the unset variable, not a default.
+                out.origins.found[path] = Origin(node.loc, (use,), templated)
+            else:
+                out.origins.failed.add(path)
             return MISSING
         except (InterpolationError, TemplateError) as exc:
+            out.origins.failed.add(path)
             self._failed_reads(read, dotted, node.loc, secret)
             self.problems.append(Problem(exc.message, node.loc, dotted))
             return MISSING
-        out.origins[path] = Origin(node.loc, result.uses, "{{" in text or "{%" in text)
+        out.origins.found[path] = Origin(node.loc, result.uses, templated)
         for use in result.uses:
             self._record(use.name, use, dotted, node.loc, secret)
         return value

@@ -8,9 +8,10 @@
 # pytest runs on two worker processes (pytest-xdist); pass `-n 0` to run in one process,
 # or `-n auto` to use every core. Later arguments win.
 #
-# Needs only python3 (>= 3.11) with pip. The suite starts its own PostgreSQL server from
-# Debian's postgresql package (see tests/pgserver.py); without it those tests are
-# skipped locally and fail under CI.
+# Needs python3 (>= 3.11) with pip, and for some tests Debian's packages postgresql,
+# graphviz, chromium, nodejs and npm (.ci/run installs them; see the README). The suite
+# starts its own PostgreSQL server (tests/pgserver.py): without the package those tests
+# are skipped locally and fail under CI; the others fail saying what to install.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/_uv.sh
@@ -33,6 +34,17 @@ else
     step "installing the locked versions (uv.lock) into $venv"
     "$UV" sync --quiet --locked --group test --group lint
 fi
+# The YAML language server the editor tests run, at the version tools/editor pins.
+if command -v npm >/dev/null 2>&1; then
+    if [[ ! -f tools/editor/node_modules/.package-lock.json \
+          || tools/editor/package-lock.json -nt tools/editor/node_modules/.package-lock.json ]]; then
+        step "installing the editor tools (npm ci --prefix tools/editor)"
+        npm ci --prefix tools/editor --no-audit --no-fund --silent
+    fi
+else
+    echo "note: npm is not installed; tests/test_editor_schema.py will fail saying so"
+fi
+
 export VIRTUAL_ENV="$PWD/$venv"
 export PATH="$VIRTUAL_ENV/bin:$PATH"
 

@@ -593,6 +593,22 @@ def test_an_invalid_profile_exits_1_with_its_problems_and_writes_nothing(
     assert not (canary.root / "site").exists()
 
 
+def test_a_deleted_profile_loses_its_page_on_the_next_run(envres_cli: Cli, canary: Project) -> None:
+    extra = canary.profile("qa.yaml", "extends: base\n")
+    first = envres_cli("docs", "--out", "site", cwd=canary.root, env={"DB_PASSWORD": "x"})
+    assert first.code == 0, first.err
+    assert (canary.root / "site" / "profile-qa.html").is_file()
+    (canary.root / "site" / "notes.html").write_text("mine", encoding="utf-8")
+
+    extra.unlink()
+    second = envres_cli("docs", "--out", "site", cwd=canary.root, env={"DB_PASSWORD": "x"})
+
+    assert second.code == 0, second.err
+    assert not (canary.root / "site" / "profile-qa.html").exists()
+    assert "profile-qa.html" not in (canary.root / "site" / "index.html").read_text()
+    assert (canary.root / "site" / "notes.html").read_text() == "mine"  # not envres's page
+
+
 def test_the_site_is_self_contained(envres_cli: Cli, canary: Project) -> None:
     """Nothing on any page points outside the folder: every href is a page of the site."""
     result = envres_cli("docs", cwd=canary.root, env={"DB_PASSWORD": "x"})

@@ -125,6 +125,16 @@ def test_show_explain_marks_a_default_that_was_used(envres_cli: Cli, project: Pr
     ) in result.out.splitlines()
 
 
+def test_show_explain_names_the_line_and_the_variable_of_an_unset_value(
+    envres_cli: Cli, prod: Project
+) -> None:
+    result = envres_cli("show", "--profile", "prod", "--explain", "--allow-missing-env", cwd=prod)
+    assert result.code == 0, result.err
+    assert (
+        "      password: <not set>  # profiles/prod.yaml:8 <- ${PG_PASSWORD} (not set)"
+    ) in result.out.splitlines()
+
+
 def test_show_explain_json_has_an_explain_map(envres_cli: Cli, project: Project) -> None:
     result = envres_cli("show", "--explain", "--format", "json", cwd=project)
     data = json.loads(result.out)

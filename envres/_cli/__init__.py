@@ -8,16 +8,16 @@ and never a secret (every line goes through the session's redactor).
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import traceback
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import click
-
-from envres._cli._app import AlreadyReported, ChecksFailed, cli
-from envres._cli._session import Session
 from envres._errors import EnvresError, ProfileError, RunError, Terminated, UsageError
+
+if TYPE_CHECKING:
+    from envres._cli._session import Session
 
 __all__ = [
     "EXIT_INTERNAL",
@@ -41,7 +41,15 @@ EXIT_TERMINATED = 143
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    """Entry point of the ``envres`` command and ``python -m envres``."""
+    """Entry point of the ``envres`` command and ``python -m envres``.
+
+    The cyclic garbage collector is paused from here until the profile is loaded
+    (``Context.load`` freezes what was built and turns it back on): a command builds
+    tens of thousands of objects that live until it exits, and scanning them again
+    and again costs a quarter of a large validation. Only the command's own process
+    does this; ``invoke`` and the library leave the collector alone.
+    """
+    gc.disable()
     code = invoke(argv, process=True)
     try:
         sys.stdout.flush()
@@ -58,6 +66,12 @@ def invoke(argv: list[str] | None, *, process: bool = False) -> int:
     ``process``: the process ends with this command (``main``), so once a signal has
     stopped a run, later ones are ignored rather than killing it.
     """
+    # Imported here, not at the top: `main` pauses the collector before these load.
+    import click
+
+    from envres._cli._app import AlreadyReported, ChecksFailed, cli
+    from envres._cli._session import Session
+
     session = Session()
     session.process = process
     try:

@@ -8,6 +8,7 @@ raised to an exit code.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Callable
@@ -151,6 +152,12 @@ class Context:
             types=self._types,
         )
         self.session.learn(profile.redactor)
+        if self.session.process and not gc.isenabled():
+            # `main` paused the collector; what loading built lives until the command
+            # ends, so move it out of the collector's sight before turning it back on
+            # (user code runs next: assets, checks).
+            gc.freeze()
+            gc.enable()
         if not quiet:
             for warning in profile.warnings:
                 self.session.err(str(warning))

@@ -526,4 +526,9 @@ def write_site(out_dir: Path, s: Site) -> list[Path]:
         path = out_dir / name
         path.write_text(text, encoding="utf-8")
         written.append(path)
+    # A profile deleted since the last run must not live on in its old page.
+    keep = {name for name, _ in pages}
+    for stale in out_dir.glob("profile-*.html"):
+        if stale.name not in keep and stale.is_file():
+            stale.unlink()
     return written
