@@ -22,10 +22,11 @@ same loop without envres), and runs two workloads through the Python API:
      cluster, then ``client.gather``.
 
 Every cluster is W worker processes of one thread each. Each measurement is repeated
-``--repeat`` times (default 5; ``--quick``: 1), the ways of one workload in turn and
-starting one further each round, so drift on the machine hits them alike; the tables
-show the median and the range. Before the running cluster's measurements, one untimed
-run of each kind warms it (workers import the project, Dask learns task durations).
+``--repeat`` times (default 7; ``--quick``: 1): every way of one workload in the same
+rounds, each round starting one step further, so drift on the machine hits them
+alike; the tables show the median and the range. The running cluster is started
+first and stays up, idle, while the other ways run; one untimed run of each kind
+warms it (workers import the project, Dask learns task durations).
 
 Columns: "vs ideal" is the median over N x M / W; "per task" is (median - N x M / W)
 / N, what each task costs beyond its share of the ideal, perfectly parallel time;
@@ -334,12 +335,12 @@ def machine() -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="sizes / 10, 1 run, no verdicts")
-    parser.add_argument("--repeat", type=int, default=None, help="runs of each (default 5)")
+    parser.add_argument("--repeat", type=int, default=None, help="runs of each (default 7)")
     parser.add_argument("--workers", type=int, default=2, help="--jobs and Dask workers")
     parser.add_argument("--json", type=Path, help="also write every measurement to this file")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
-    repeat = args.repeat or (1 if args.quick else 5)
+    repeat = args.repeat or (1 if args.quick else 7)
     w = args.workers
     big, big_ms = 200 // scale, 50.0
     small, small_ms = 2000 // scale, 1.0
@@ -377,26 +378,24 @@ def main() -> int:
             with cluster() as local_cluster, Client(local_cluster, set_as_default=False) as c:
                 return cpu.plain_map(c)()
 
-        in_turn(
-            repeat,
-            lambda: cpu_local.measure(cpu.run(w)),
-            lambda: cpu_cold.measure(cpu.run(w, "dask")),
-            lambda: cpu_plain_cold.measure(plain_cold),
-        )
-        for _ in range(repeat):
-            small_local.measure(quick.run(w))
-
+        # Every way of one workload in the same rounds, the running cluster up (and
+        # idle) throughout: the machine's speed drifts by tens of percent over minutes,
+        # and a ratio of two rows measured minutes apart would measure the drift.
         with cluster() as running, Client(running, set_as_default=False) as client:
             cpu_plain, small_plain_map = cpu.plain_map(client), quick.plain_map(client)
             for warm_up in (cpu.run(w, client), cpu_plain, quick.run(w, client), small_plain_map):
                 warm_up()
             in_turn(
                 repeat,
+                lambda: cpu_local.measure(cpu.run(w)),
+                lambda: cpu_cold.measure(cpu.run(w, "dask")),
                 lambda: cpu_warm.measure(cpu.run(w, client)),
+                lambda: cpu_plain_cold.measure(plain_cold),
                 lambda: cpu_plain_warm.measure(cpu_plain),
             )
             in_turn(
                 repeat,
+                lambda: small_local.measure(quick.run(w)),
                 lambda: small_envres.measure(quick.run(w, client)),
                 lambda: small_plain.measure(small_plain_map),
             )
