@@ -9,7 +9,7 @@
 # or `-n auto` to use every core. Later arguments win.
 #
 # Needs python3 (>= 3.11) with pip, and for some tests Debian's packages postgresql,
-# graphviz, chromium, nodejs and npm (.ci/run installs them; see the README). The suite
+# graphviz, chromium and nodejs with npm (.ci/run installs them; see the README). The suite
 # starts its own PostgreSQL server (tests/pgserver.py): without the package those tests
 # are skipped locally and fail under CI; the others fail saying what to install.
 set -euo pipefail
