@@ -34,7 +34,16 @@ names = {
 }
 # Not imported (they run the CLI, or need pytest or an extra), only looked for.
 skipped = {"envres.__main__", "envres._executors._dask", "envres._integrations.pytest_plugin"}
-for name in sorted(names):
+# Need the dagster extra, which this venv does not have: importing them must say so.
+extra = {"envres.dagster", "envres._integrations._dagster"}
+for name in sorted(extra):
+    try:
+        importlib.import_module(name)
+    except envres.UsageError as exc:
+        assert "pip install 'envres[dagster]'" in str(exc), exc
+    else:
+        raise AssertionError(f"{name} imported without Dagster installed")
+for name in sorted(names - extra):
     if name in skipped:
         assert importlib.util.find_spec(name) is not None, f"{name} is missing from the wheel"
         continue
