@@ -6,7 +6,7 @@ are what a resource is set up from), so no repr here shows a value.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
@@ -27,7 +27,7 @@ from envres._values import (
     plain_refs,
 )
 
-__all__ = ["Config", "ResolvedProfile", "ResolvedResource"]
+__all__ = ["Config", "ResolvedProfile", "ResolvedResource", "deps_first"]
 
 
 class Config(Mapping[str, Any]):
@@ -191,6 +191,36 @@ def _dump(model: BaseModel, exclude: set[str]) -> dict[str, Any]:
         raise
     except BaseException:  # a user serializer that raises: show each field's repr
         return {k: repr(getattr(model, k)) for k in type(model).model_fields}
+
+
+def deps_first(
+    resources: Mapping[str, ResolvedResource], starts: Iterable[str], done: Container[str] = ()
+) -> list[str]:
+    """``starts`` and every key they refer to, dependencies first, each key once.
+
+    Keys in ``done`` (set up already) are left out, and so is what only they refer
+    to. A key missing from ``resources`` is listed with no dependencies, for the
+    caller to report. An explicit stack, not recursion: a chain of references may
+    be longer than Python's recursion limit.
+    """
+    order: list[str] = []
+    seen: set[str] = set()
+    for start in starts:
+        if start in seen or start in done:
+            continue
+        seen.add(start)
+        stack = [(start, iter(resources[start].deps if start in resources else ()))]
+        while stack:
+            node, deps = stack[-1]
+            for dep in deps:
+                if dep not in seen and dep not in done:
+                    seen.add(dep)
+                    stack.append((dep, iter(resources[dep].deps if dep in resources else ())))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
 
 
 class ResolvedProfile(Record):

@@ -33,7 +33,7 @@ from typing import Any
 
 from envres._errors import INTERRUPTS, SetupError, TeardownError, UsageError
 from envres._events import Event
-from envres._resolved import ResolvedProfile
+from envres._resolved import ResolvedProfile, deps_first
 from envres._resources import Resource, lifespan_cm
 from envres._signals import Deferred, deferred, redeliver
 from envres._values import Ref
@@ -152,8 +152,7 @@ class ResourceScope:
             return self._values[key]
         except KeyError:
             pass
-        order = self._closure(key)
-        for dep in order[:-1]:
+        for dep in deps_first(self.profile.resources, (key,), self._values)[:-1]:
             try:
                 self._get_one(dep)
             except SetupError as exc:
@@ -161,24 +160,6 @@ class ResourceScope:
                 self._failed.setdefault(key, exc)
                 raise
         return self._get_one(key)
-
-    def _closure(self, key: str) -> list[str]:
-        """``key`` and every key it refers to, dependencies first (a stack-based walk)."""
-        resources = self.profile.resources
-        order: list[str] = []
-        seen = {key}
-        stack = [(key, iter(resources[key].deps if key in resources else ()))]
-        while stack:
-            node, deps = stack[-1]
-            for dep in deps:
-                if dep not in seen and dep not in self._values:
-                    seen.add(dep)
-                    stack.append((dep, iter(resources[dep].deps if dep in resources else ())))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-        return order
 
     def _get_one(self, key: str) -> Any:
         """Set ``key`` up once (its dependencies are live already) and return its value."""

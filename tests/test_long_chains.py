@@ -89,3 +89,33 @@ def test_a_cycle_in_a_long_chain_of_references_is_reported_once(tmp_path: Path) 
         assert problem.message.endswith("r1 -> r0")
     else:
         raise AssertionError("a cycle of 10,000 references validated")
+
+
+def test_deps_first_lists_each_key_once_after_what_it_refers_to() -> None:
+    """The one walk that setup, `envres check` and the Dask executor share."""
+    from types import SimpleNamespace
+
+    from envres._resolved import deps_first
+
+    def graph(**deps: tuple[str, ...]) -> dict[str, SimpleNamespace]:
+        return {key: SimpleNamespace(deps=d) for key, d in deps.items()}
+
+    diamond = graph(top=("left", "right"), left=("base",), right=("base",), base=(), alone=())
+    assert deps_first(diamond, ["top"]) == ["base", "left", "right", "top"]  # type: ignore[arg-type]
+    assert deps_first(diamond, ["alone", "left", "top"]) == [  # type: ignore[arg-type]
+        "alone",
+        "base",
+        "left",
+        "right",
+        "top",
+    ]
+    # What is set up already is left out, with what only it refers to.
+    assert deps_first(diamond, ["top"], done={"left", "base"}) == ["right", "top"]  # type: ignore[arg-type]
+    assert deps_first(diamond, ["top"], done={"top"}) == []  # type: ignore[arg-type]
+    # A key the profile lacks is listed, for the caller to report.
+    assert deps_first(graph(a=("ghost",)), ["a"]) == ["ghost", "a"]  # type: ignore[arg-type]
+    # No recursion: a chain longer than the recursion limit.
+    depth = sys.getrecursionlimit() * 3
+    chain = {f"k{i}": SimpleNamespace(deps=(f"k{i - 1}",) if i else ()) for i in range(depth)}
+    order = deps_first(chain, [f"k{depth - 1}"])  # type: ignore[arg-type]
+    assert order == [f"k{i}" for i in range(depth)]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envres._errors import INTERRUPTS, SetupError, UsageError, suggest
-from envres._resolved import ResolvedProfile
+from envres._resolved import ResolvedProfile, deps_first
 from envres._scope import ResourceScope
 
 __all__ = ["Checked", "check_resources"]
@@ -43,24 +43,7 @@ def _order(profile: ResolvedProfile, keys: Sequence[str]) -> list[str]:
                 f"resource '{key}' is not defined in profile '{profile.name}'"
                 f"{suggest(key, sorted(resources))} (resources: {', '.join(resources)})"
             )
-    order: list[str] = []
-    seen: set[str] = set()
-    for start in keys or list(resources):
-        if start in seen:
-            continue
-        seen.add(start)
-        stack = [(start, iter(resources[start].deps))]
-        while stack:
-            node, deps = stack[-1]
-            for dep in deps:
-                if dep not in seen and dep in resources:
-                    seen.add(dep)
-                    stack.append((dep, iter(resources[dep].deps)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    return order
+    return deps_first(resources, keys or list(resources))
 
 
 def check_resources(profile: ResolvedProfile, keys: Sequence[str], timeout: float) -> list[Checked]:

@@ -57,7 +57,7 @@ from envres._events import Event
 from envres._executors._base import Job
 from envres._imports import ImportPathError, import_object
 from envres._profiles import MergedProfile, ProfileFile
-from envres._resolved import Config, ResolvedProfile, ResolvedResource
+from envres._resolved import Config, ResolvedProfile, ResolvedResource, deps_first
 from envres._run import RunResult, asset_failure, failure_reason, run_then_close
 from envres._scope import ResourceScope
 from envres._secrets import (
@@ -270,25 +270,8 @@ def _import_root(module_name: str) -> str | None:
 def _needed(job: Job) -> list[str]:
     """The resource keys the planned assets use, with what they refer to (deps first)."""
     resources = job.profile.resources
-    order: list[str] = []
-    seen: set[str] = set()
-    for name in job.order:
-        for param in job.catalog.resource_params[name]:
-            if param in seen or param not in resources:
-                continue
-            seen.add(param)
-            stack = [(param, iter(resources[param].deps))]
-            while stack:
-                key, deps = stack[-1]
-                for dep in deps:
-                    if dep not in seen and dep in resources:
-                        seen.add(dep)
-                        stack.append((dep, iter(resources[dep].deps)))
-                        break
-                else:
-                    stack.pop()
-                    order.append(key)
-    return order
+    params = job.catalog.resource_params
+    return deps_first(resources, (p for n in job.order for p in params[n] if p in resources))
 
 
 def profile_spec(job: Job) -> _ProfileSpec:
