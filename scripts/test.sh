@@ -2,8 +2,11 @@
 # The project's test command: lint, format check, type check, then the test suite.
 #
 #   ./scripts/test.sh [PYTEST ARGS...]            the versions pinned in uv.lock, in .venv
-#   ./scripts/test.sh --newest [PYTEST ARGS...]   the newest release of every dependency,
-#                                                 in .venv-newest (uv.lock is not touched)
+#   ./scripts/test.sh --newest [PYTEST ARGS...]   the suite alone, with the newest release of
+#                                                 every dependency, in .venv-newest (uv.lock
+#                                                 is not touched; the linters, which judge
+#                                                 the code and not the dependencies, stay at
+#                                                 the versions the locked run used)
 #
 # pytest runs on two worker processes (pytest-xdist); pass `-n 0` to run in one process,
 # or `-n auto` to use every core. Later arguments win.
@@ -19,13 +22,15 @@ source scripts/_uv.sh
 step() { printf '\n==> %s\n' "$*"; }
 
 venv=.venv
+newest=false
 if [[ ${1:-} == --newest ]]; then
     shift
+    newest=true
     venv=.venv-newest
     step "installing the newest release of every dependency into $venv"
     "$UV" venv --quiet --allow-existing "$venv"
     "$UV" pip install --quiet --python "$venv/bin/python" --upgrade \
-        -e . -e ./examples/shop -e ./examples/dagster_shop --group test --group lint
+        -e . -e ./examples/shop -e ./examples/dagster_shop --group test
     "$UV" pip list --python "$venv/bin/python" --format freeze 2>/dev/null \
         | grep -iE '^(pydantic|pydantic-settings|pyyaml|jinja2|python-dotenv|click|dask|duckdb|psycopg)==' \
         | tr '\n' ' '
@@ -50,17 +55,22 @@ export PATH="$VIRTUAL_ENV/bin:$PATH"
 
 dirs=(envres tests examples bench)
 
-step "ruff check ${dirs[*]}"
-ruff check "${dirs[@]}"
+if ! $newest; then
+    # A new ruff or mypy release judges the same code differently (new rules, a new
+    # formatting style): that is not a dependency breaking envres, so the newest run
+    # leaves them out.
+    step "ruff check ${dirs[*]}"
+    ruff check "${dirs[@]}"
 
-step "ruff format --check ${dirs[*]}"
-ruff format --check "${dirs[@]}"
+    step "ruff format --check ${dirs[*]}"
+    ruff format --check "${dirs[@]}"
 
-step "mypy"
-mypy
+    step "mypy"
+    mypy
 
-step "benchmark smoke run (envres side; times are not checked)"
-python bench/compare.py --quick
+    step "benchmark smoke run (envres side; times are not checked)"
+    python bench/compare.py --quick
+fi
 
 step "pytest -n 2 $*"
 python -m pytest -n 2 "$@"
