@@ -623,6 +623,22 @@ def _annotated(tmp_path: Path, module: str, annotation: str, profile: str) -> Pr
     return project
 
 
+def _validate_then_run(envres_cli: Cli, root: Path, counts: str) -> list[str]:
+    """`validate` then `run` of the annotated project, both clean; the run's log lines."""
+    log = root / "log"
+    validated = envres_cli("validate", "--definitions", "annotated:defs", cwd=root)
+    assert (validated.code, validated.out, validated.err) == (
+        0,
+        f"profile 'dev' is valid ({counts})\n",
+        "",
+    )
+    ran = envres_cli(
+        "run", "--definitions", "annotated:defs", cwd=root, env={"ENVRES_TEST_LOG": str(log)}
+    )
+    assert (ran.code, ran.err) == (0, ""), ran
+    return log.read_text().splitlines()
+
+
 @pytest.mark.parametrize(
     "annotation",
     [
@@ -654,22 +670,8 @@ def test_asset_annotation_that_is_not_a_plain_class_validates_and_runs(
     envres_cli: Cli, tmp_path: Path, annotation: str
 ) -> None:
     project = _annotated(tmp_path, ASSET_MODULE, annotation, ONE_WAREHOUSE)
-    log = tmp_path / "log"
-    validated = envres_cli("validate", "--definitions", "annotated:defs", cwd=project.root)
-    assert (validated.code, validated.out, validated.err) == (
-        0,
-        "profile 'dev' is valid (1 resource, 1 asset)\n",
-        "",
-    )
-    ran = envres_cli(
-        "run",
-        "--definitions",
-        "annotated:defs",
-        cwd=project.root,
-        env={"ENVRES_TEST_LOG": str(log)},
-    )
-    assert (ran.code, ran.err) == (0, ""), ran
-    assert "probe got DuckDBWarehouse" in log.read_text().splitlines()
+    log = _validate_then_run(envres_cli, project.root, "1 resource, 1 asset")
+    assert "probe got DuckDBWarehouse" in log
 
 
 @pytest.mark.parametrize(
@@ -726,22 +728,8 @@ def test_config_field_referring_to_a_resource_validates_and_receives_it(
     envres_cli: Cli, tmp_path: Path, annotation: str
 ) -> None:
     project = _annotated(tmp_path, FIELD_MODULE, annotation, USER)
-    log = tmp_path / "log"
-    validated = envres_cli("validate", "--definitions", "annotated:defs", cwd=project.root)
-    assert (validated.code, validated.out, validated.err) == (
-        0,
-        "profile 'dev' is valid (2 resources, 1 asset)\n",
-        "",
-    )
-    ran = envres_cli(
-        "run",
-        "--definitions",
-        "annotated:defs",
-        cwd=project.root,
-        env={"ENVRES_TEST_LOG": str(log)},
-    )
-    assert (ran.code, ran.err) == (0, ""), ran
-    assert "target is the live warehouse: True" in log.read_text().splitlines()
+    log = _validate_then_run(envres_cli, project.root, "2 resources, 1 asset")
+    assert "target is the live warehouse: True" in log
 
 
 def test_config_field_runtime_protocol_not_satisfied_is_the_documented_error(
