@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark: envres against the floor and against Dagster, in one run (bench/compare.py).
 #
-#   ./scripts/bench.sh             full run (about 10 minutes on 2 cores)
+#   ./scripts/bench.sh             full run (about 12 minutes on 2 cores)
 #   ./scripts/bench.sh --quick     the smoke run the test command also makes
 #
 # Installs its own environment, .venv-bench (envres with the Dagster and Dask extras at
