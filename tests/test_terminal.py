@@ -103,3 +103,51 @@ def test_status_line_is_cleared_before_every_line_the_assets_print(tmp_path: Pat
     )
     assert not [line for line in shown if "running" in line and "PRINTED" in line]
     assert shown[-1].startswith("3 succeeded in ")
+
+
+def _complete(
+    cwd: Path, words: str, instruction: str = "bash_complete"
+) -> subprocess.CompletedProcess[str]:
+    """What bash gets back from envres when the user presses Tab after ``words``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENVRES_", "_ENVRES"))}
+    env |= {
+        "_ENVRES_COMPLETE": instruction,
+        "COMP_WORDS": words,
+        "COMP_CWORD": str(len(words.split(" ")) - 1),
+    }
+    cmd = [sys.executable, "-m", "envres"]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+
+
+def test_shell_completion_answers_on_stdout_and_exits_0_without_a_word_on_stderr(
+    tmp_path: Path,
+) -> None:
+    project = make_project(
+        tmp_path / "proj",
+        {"dev.yaml": "resources: {}\n", "prod.yaml": "resources: {}\n", "_shared.yaml": "{}\n"},
+        definitions=None,
+    )
+    script = _complete(project.root, "", "bash_source")
+    assert (script.returncode, script.stderr) == (0, "")
+    assert "_envres_completion()" in script.stdout
+    commands = _complete(project.root, "envres sh")
+    assert (commands.returncode, commands.stdout, commands.stderr) == (0, "plain,show\n", "")
+    # Profile names, the partial one left out, for --profile and for diff's arguments.
+    profiles = _complete(project.root, "envres show --profile ")
+    assert (profiles.returncode, profiles.stdout, profiles.stderr) == (
+        0,
+        "plain,dev\nplain,prod\n",
+        "",
+    )
+    second = _complete(project.root, "envres diff dev p")
+    assert (second.returncode, second.stdout, second.stderr) == (0, "plain,prod\n", "")
+
+
+def test_shell_completion_in_a_broken_project_offers_nothing_and_stays_quiet(
+    tmp_path: Path,
+) -> None:
+    project = make_project(tmp_path / "proj", {"dev.yaml": "resources: {}\n"}, definitions=None)
+    project.write("pyproject.toml", "[tool.envres]\nprofiles_dir = 3\n")
+    result = _complete(project.root, "envres show --profile ")
+    # click's empty answer is one empty line: no candidates.
+    assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "", "")

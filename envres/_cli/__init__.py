@@ -69,12 +69,15 @@ def invoke(argv: list[str] | None, *, process: bool = False) -> int:
     # Imported here, not at the top: `main` pauses the collector before these load.
     import click
 
-    from envres._cli._app import AlreadyReported, ChecksFailed, cli
+    from envres._cli._app import AlreadyReported, ChecksFailed, cli, complete_shell
     from envres._cli._session import Session
 
     session = Session()
     session.process = process
     try:
+        completed = complete_shell(session)
+        if completed is not None:
+            return completed
         cli.main(args=argv, prog_name="envres", standalone_mode=False, obj=session)
     except click.exceptions.NoArgsIsHelpError as exc:
         session.out(exc.ctx.get_help() if exc.ctx else str(exc))

@@ -47,6 +47,36 @@ class AlreadyReported(EnvresError):
     """Validation failed and the problems were printed; only the summary is left."""
 
 
+def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Profile names for the shell: those of the project the command line points at.
+
+    Partial profiles (``_name``) cannot be selected and are left out. A broken project
+    completes nothing: completion must never write to the shell; the command itself
+    will say what is wrong.
+    """
+    import os
+
+    from click.shell_completion import CompletionItem
+
+    from envres._load import profile_files
+    from envres._settings import load_settings
+
+    try:
+        settings = load_settings(
+            project=ctx.params.get("project"),
+            environ=os.environ,
+            profiles_dir=ctx.params.get("profiles_dir"),
+        )
+        files = profile_files(settings)
+    except Exception:
+        return []
+    return [
+        CompletionItem(name)
+        for name, pf in sorted(files.items())
+        if not pf.partial and name.startswith(incomplete)
+    ]
+
+
 def common(fn: F) -> F:
     """The options every command takes."""
     options = [
@@ -59,6 +89,7 @@ def common(fn: F) -> F:
         click.option(
             "--profile",
             default=None,
+            shell_complete=complete_profiles,
             help="Profile name (else $ENVRES_PROFILE, else default_profile, else dev).",
         ),
         click.option(
@@ -162,6 +193,27 @@ class Context:
             for warning in profile.warnings:
                 self.session.err(str(warning))
         return profile
+
+
+#: The variable through which a shell asks for completions (click's protocol):
+#: ``eval "$(_ENVRES_COMPLETE=bash_source envres)"``.
+COMPLETE_VAR = "_ENVRES_COMPLETE"
+
+
+def complete_shell(obj: object) -> int | None:
+    """Answer the shell's completion request, if this process is one; else None.
+
+    click answers it inside ``cli.main`` with ``sys.exit``; asked here instead, the
+    answer comes back as an exit code like every other command's.
+    """
+    import os
+
+    instruction = os.environ.get(COMPLETE_VAR)
+    if not instruction:
+        return None
+    from click.shell_completion import shell_complete
+
+    return shell_complete(cli, {"obj": obj}, "envres", COMPLETE_VAR, instruction)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -294,8 +346,8 @@ def env_command(**kwargs: Any) -> None:
 
 @cli.command()
 @common
-@click.argument("profile_a", metavar="A")
-@click.argument("profile_b", metavar="B")
+@click.argument("profile_a", metavar="A", shell_complete=complete_profiles)
+@click.argument("profile_b", metavar="B", shell_complete=complete_profiles)
 def diff(profile_a: str, profile_b: str, **kwargs: Any) -> None:
     """What differs between two resolved profiles (unset variables shown as <not set>)."""
     import envres._cli._render as render
