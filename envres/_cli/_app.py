@@ -144,6 +144,10 @@ class Context:
                 self.session.err(str(warning))
         return self._files
 
+    def selectable(self) -> list[str]:
+        """The profiles a command can select: every file but the partial ones (``_x``)."""
+        return [name for name, pf in self.files().items() if not pf.partial]
+
     def definitions(self) -> Definitions | None:
         """The project's Definitions, or None when none is configured."""
         from envres._project import import_definitions
@@ -277,8 +281,7 @@ def validate(all_: bool, allow_missing_env: bool, **kwargs: Any) -> None:
         profile = ctx.load(allow_missing_env=allow_missing_env)
         session.out(_valid_line(profile, ctx))
         return
-    files = ctx.files()
-    names = [n for n in files if not files[n].partial]
+    names = ctx.selectable()
     failed: list[ProfileError] = []
     for name in names:
         try:
@@ -473,8 +476,7 @@ def docs(out: Path, **kwargs: Any) -> None:
 
     ctx = Context(kwargs)
     session = ctx.session
-    files = ctx.files()
-    names = [n for n in files if not files[n].partial]
+    names = ctx.selectable()
     shown: list[SiteProfile] = []
     failed: list[ProfileError] = []
     for name in names:
@@ -486,7 +488,9 @@ def docs(out: Path, **kwargs: Any) -> None:
             continue
         parent_keys: set[str] = set()
         for parent in profile.merged.extends:
-            merged = load_merged(parent, files, read_bytes, allow_partial=True, cache=ctx.parsed)
+            merged = load_merged(
+                parent, ctx.files(), read_bytes, allow_partial=True, cache=ctx.parsed
+            )
             parent_keys.update(merged.resources)
         shown.append(SiteProfile(profile, frozenset(parent_keys)))
     if failed:
