@@ -35,7 +35,7 @@ import threading
 import types
 import typing
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, TextIO
 
 from pydantic import BaseModel, Secret, SecretBytes, SecretStr
@@ -54,6 +54,7 @@ __all__ = [
     "Redactor",
     "SecretNames",
     "Shape",
+    "derived",
     "mask",
     "masked_repr",
     "model_shape",
@@ -138,6 +139,25 @@ DEFAULT_SECRET_NAMES: Final = SecretNames(
         )
     )
 )
+
+
+def derived(
+    computed: Iterable[tuple[str, Iterable[str]]], secret_variables: Collection[str]
+) -> Iterator[str]:
+    """The values computed from a secret: each is a secret as a whole.
+
+    ``computed`` pairs each string that interpolation or a template produced with the
+    variables it read; one that read a secret variable (by its name, or because the
+    variable fills a secret field anywhere in the profile) is a secret itself, so
+    ``"{{ env('API_TOKEN') | upper }}"`` and ``"postgresql://u:${PG_PASSWORD}@h/db"``
+    are masked whole, wherever they appear.
+
+        >>> list(derived([("X-ABC", ["TOKEN"]), ("db", ["HOST"])], {"TOKEN"}))
+        ['X-ABC']
+    """
+    for value, variables in computed:
+        if value and any(name in secret_variables for name in variables):
+            yield value
 
 
 # -- shapes: where secrets sit in the values of a type -----------------------------------

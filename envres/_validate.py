@@ -33,6 +33,7 @@ from envres._secrets import (
     Redactor,
     SecretNames,
     Shape,
+    derived,
     model_shape,
     secret_at,
     secret_leaves,
@@ -337,6 +338,7 @@ def resolve(
     # shared by a secret field and another field is masked in both.
     secrets: set[str] = set(reader.secrets)
     secrets.update(env.values[v] for v in reader.secret_variables if v in env.values)
+    secrets.update(derived(reader.computed, reader.secret_variables))
     secrets.update(_secret_defaults(prepared, names))
     redactor = Redactor(secrets)
     problems = reader.problems

@@ -234,6 +234,8 @@ class ConfigReader:
     :data:`MISSING`). ``secret_variables`` ends up holding every variable read in a
     secret position, or whose own name looks like a secret: their values are secrets.
     ``secrets`` collects every value read in a secret position (by type or by name).
+    ``computed`` holds every string computed from variables, with their names: those
+    computed from a secret variable are secrets too (:func:`~envres._secrets.derived`).
     """
 
     def __init__(self, env: Env, profile: str, allow_missing: bool, names: SecretNames) -> None:
@@ -246,6 +248,8 @@ class ConfigReader:
         self.records: list[VarRecord] = []
         self.secret_variables: set[str] = set()
         self.secrets: list[str] = []
+        # Each string that interpolation or a template computed, with the variables read.
+        self.computed: list[tuple[str, tuple[str, ...]]] = []
         # The same string is often written in many resources (`${DB_HOST}`): interpolated
         # once. Strings with templates are rendered each time (they may read env()).
         self._interpolated: dict[str, tuple[str, Interpolated]] = {}
@@ -365,6 +369,9 @@ class ConfigReader:
         out.origins.found[path] = Origin(node.loc, result.uses, templated)
         for use in result.uses:
             self._record(use.name, use, dotted, node.loc, secret)
+        if result.uses and isinstance(value, str):
+            # Whether it was computed from a secret is known once every config is read.
+            self.computed.append((value, tuple(use.name for use in result.uses)))
         return value
 
     def _failed_reads(self, read: list[str], dotted: str, loc: Loc, secret: bool) -> None:

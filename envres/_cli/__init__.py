@@ -67,13 +67,21 @@ def invoke(argv: list[str] | None, *, process: bool = False) -> int:
     stopped a run, later ones are ignored rather than killing it.
     """
     # Imported here, not at the top: `main` pauses the collector before these load.
-    import click
-
-    from envres._cli._app import AlreadyReported, ChecksFailed, cli, complete_shell
     from envres._cli._session import Session
 
     session = Session()
     session.process = process
+    # Everything shown from here on passes the gate: envres's own lines, and whatever
+    # user code, its logging and its subprocesses write while the command runs.
+    with session.gate.installed(process=process):
+        return _invoke(session, argv)
+
+
+def _invoke(session: Session, argv: list[str] | None) -> int:
+    import click
+
+    from envres._cli._app import AlreadyReported, ChecksFailed, cli, complete_shell
+
     try:
         completed = complete_shell(session)
         if completed is not None:

@@ -564,7 +564,7 @@ def run(
     order = defs.plan(assets)
     profile = ctx.load()
     bound = BoundDefinitions(defs, profile)
-    status = session.stderr if session.stderr.isatty() else None
+    status = session.stderr if session.gate.isatty(session.stderr) else None
     progress = Progress(len(order), session.out, status, session.style)
     session.out(
         f"envres run: profile '{profile.name}', {_count(len(order), 'asset')}, "

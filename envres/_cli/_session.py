@@ -1,8 +1,9 @@
 """One invocation of the command: its output streams, its flags, the secrets it has seen.
 
 Everything the command prints goes through :meth:`Session.out` or
-:meth:`Session.err`, which mask every secret learned so far; there is no other
-way to print from the command line.
+:meth:`Session.err`, which show it through the command's :class:`~envres._gate.Gate`
+(every secret learned so far masked); there is no other way to print from the
+command line, and what user code writes meanwhile passes the same gate.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, TextIO
 
 import click
 
+from envres._gate import Gate
 from envres._secrets import Redactor
 
 __all__ = ["Session", "current"]
@@ -24,7 +26,7 @@ class Session:
     def __init__(self) -> None:
         self.debug = False
         self.process = False  # the process exits after this command
-        self.redactor = Redactor()
+        self.gate = Gate()
         # The streams of the invocation, kept apart from sys.stdout/sys.stderr, which a
         # run replaces (see _progress.guarded_streams) for the user code's own prints.
         self.stdout: TextIO = sys.stdout
@@ -34,7 +36,12 @@ class Session:
     @property
     def color(self) -> bool:
         """Colour on a terminal, unless NO_COLOR is set (https://no-color.org)."""
-        return not os.environ.get("NO_COLOR") and self.stdout.isatty()
+        return not os.environ.get("NO_COLOR") and self.gate.isatty(self.stdout)
+
+    @property
+    def redactor(self) -> Redactor:
+        """The secrets learned so far."""
+        return self.gate.redactor
 
     def style(self, text: str, **styles: Any) -> str:
         """``text`` with click's ANSI styles when colour is on, else unchanged."""
@@ -42,7 +49,7 @@ class Session:
 
     def learn(self, redactor: Redactor) -> None:
         """Mask these secrets too from now on."""
-        self.redactor = self.redactor | redactor
+        self.gate.learn(redactor)
 
     def out(self, text: str) -> None:
         self._write(text, self.stdout)
@@ -56,7 +63,7 @@ class Session:
         if stream in self.broken:
             return
         try:
-            click.echo(self.redactor.redact(text), file=stream)
+            self.gate.show(text, stream)
         except OSError:
             self.broken.add(stream)
 

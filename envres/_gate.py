@@ -1,0 +1,379 @@
+"""The output gate: everything an ``envres`` command shows passes here, masked.
+
+:mod:`envres._secrets` decides what a secret is and how each is spelled; this
+module is the one door through which output leaves. A :class:`Gate` holds the
+secrets a command has learned so far (it learns more as profiles load) and
+masks with them, at the moment of writing, on every path:
+
+- envres's own lines (:meth:`Gate.show`), masked as a whole and in every spelling,
+  never by fragment, so keys and type names stay readable;
+- everything the process writes to file descriptors 1 and 2 while the command
+  runs (:meth:`Gate.descriptors`, in the ``envres`` process): ``print``,
+  ``warnings``, logging handlers made at any time (they hold ``sys.stderr`` or
+  the descriptor itself), C extensions and the subprocesses an asset starts (a
+  dbt CLI inherits the descriptors). A thread reads what was written from a pipe,
+  whole lines at a time, and writes it on masked, fragments included;
+- when a command runs inside another Python program (tests, a notebook),
+  ``sys.stdout`` and ``sys.stderr`` are replaced for the command instead
+  (:meth:`Gate.streams`);
+- log records, whatever handler (a file, a socket) they go to: each record is
+  masked when it is made (:meth:`Gate.logs`).
+
+Nothing else in envres writes to the standard streams during a command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import secrets as _random
+import select
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any, Final, TextIO
+
+from envres._secrets import Redactor
+
+__all__ = ["Gate"]
+
+# How long a line without its newline (a prompt, a progress bar) waits for the rest
+# before it is shown as it is.
+_PARTIAL_WAIT: Final = 0.05
+# A line longer than this is passed on in pieces, keeping back enough of its end that a
+# secret it holds is never cut in two.
+_LONG_LINE: Final = 1 << 16
+# How long closing the gate waits for a subprocess that still holds the pipe.
+_DRAIN_WAIT: Final = 2.0
+
+
+class Gate:
+    """What one command shows, masked with every secret it has learned.
+
+    ``learn`` may be called from any thread; masking always uses the newest set.
+    """
+
+    def __init__(self) -> None:
+        self._redactor = Redactor()
+        self._tty: dict[int, bool] = {}
+        self._nonce: bytes | None = None  # marks envres's own lines inside the pipes
+
+    @property
+    def redactor(self) -> Redactor:
+        return self._redactor
+
+    def learn(self, redactor: Redactor) -> None:
+        """Mask these secrets too from now on."""
+        self._redactor = self._redactor | redactor
+
+    def mask(self, text: str) -> str:
+        """``text`` as envres shows it: every secret, in every spelling, masked."""
+        return self._redactor.redact(text)
+
+    def mask_untrusted(self, text: str) -> str:
+        """``text`` that user code wrote: secrets masked, and any eight of their characters."""
+        return self._redactor.redact_untrusted(text)
+
+    def describe(self, exc: BaseException) -> str:
+        """``Type: first line`` of an exception, masked."""
+        return self._redactor.describe(exc)
+
+    def isatty(self, stream: TextIO) -> bool:
+        """Whether ``stream`` was a terminal before the gate took its descriptor."""
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            return False
+        if fd in self._tty:
+            return self._tty[fd]
+        try:
+            return stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def show(self, text: str, stream: TextIO) -> None:
+        """Write one line of envres's own output (a newline is added), masked.
+
+        Raises ``OSError`` when the reader has gone away, so the caller can stop
+        writing to that stream.
+        """
+        text = self.mask(text)
+        if self._nonce is not None and _fileno(stream) in self._tty:
+            # Inside the pipe, the mark tells the reader this line is envres's own: masked
+            # as a whole already, and not by fragment (a key that shares eight letters
+            # with a secret stays readable).
+            mark = self._nonce.decode("ascii")
+            text = "\n".join(mark + line for line in text.split("\n"))
+        stream.write(text + "\n")
+        stream.flush()
+
+    # -- the ways in ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def installed(self, *, process: bool) -> Iterator[None]:
+        """The gate on every path for the block: descriptors when this process is the
+        command's own (``process``), the Python streams otherwise, log records always."""
+        with contextlib.ExitStack() as stack:
+            if process:
+                stack.enter_context(self.descriptors())
+            else:
+                stack.enter_context(self.streams())
+            stack.enter_context(self.logs())
+            yield
+
+    @contextlib.contextmanager
+    def streams(self) -> Iterator[None]:
+        """``sys.stdout`` and ``sys.stderr`` masked for the block (in-process commands)."""
+        out, err = sys.stdout, sys.stderr
+        masked_out, masked_err = _MaskedStream(out, self), _MaskedStream(err, self)
+        sys.stdout, sys.stderr = masked_out, masked_err
+        try:
+            yield
+        finally:
+            for masked in (masked_out, masked_err):
+                with contextlib.suppress(Exception):
+                    masked.flush()
+            if sys.stdout is masked_out:
+                sys.stdout = out
+            if sys.stderr is masked_err:
+                sys.stderr = err
+
+    @contextlib.contextmanager
+    def logs(self) -> Iterator[None]:
+        """Every log record made during the block is masked as it is made.
+
+        At creation, not in a handler: a handler made before envres started, or one
+        that writes to a file or a socket, gets the record already masked.
+        """
+        previous = logging.getLogRecordFactory()
+        gate = self
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            gate.mask_record(record)
+            return record
+
+        logging.setLogRecordFactory(factory)
+        try:
+            yield
+        finally:
+            if logging.getLogRecordFactory() is factory:
+                logging.setLogRecordFactory(previous)
+
+    def mask_record(self, record: logging.LogRecord) -> None:
+        """Mask a log record's message, arguments and traceback in place."""
+        redactor = self._redactor
+        if not redactor:
+            return
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        record.msg, record.args = redactor.redact_untrusted(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redactor.redact_untrusted(
+                logging.Formatter().formatException(record.exc_info)
+            )
+            record.exc_info = None
+        if record.stack_info:
+            record.stack_info = redactor.redact_untrusted(record.stack_info)
+
+    @contextlib.contextmanager
+    def descriptors(self) -> Iterator[None]:
+        """Descriptors 1 and 2 go through pipes read by a masking thread, for the block.
+
+        Whatever holds them (Python's streams, a handler, a C library, a child
+        process) writes into the pipe; the thread writes each line on to the real
+        stream, masked. On the way out the descriptors are restored and whatever
+        was still in the pipes is shown.
+        """
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        pumps: list[_Pump] = []
+        nonce = _random.token_hex(8).encode("ascii")
+        try:
+            for fds in _targets():
+                for fd in fds:
+                    self._tty[fd] = os.isatty(fd)
+                pumps.append(_Pump(fds, self, nonce))
+        except OSError:
+            for pump in pumps:
+                pump.close()
+            pumps = []
+        self._nonce = nonce if pumps else None
+        try:
+            yield
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            self._nonce = None
+            for pump in pumps:
+                pump.close()
+            self._tty.clear()
+
+
+def _targets() -> list[tuple[int, ...]]:
+    """Descriptors 1 and 2 in groups that share one pipe.
+
+    When both lead to the same place (a terminal, ``2>&1``), one pipe and one thread
+    serve both, so lines keep the order in which they were written (a status line
+    on stderr is cleared before a line on stdout, and stays so).
+    """
+    found: list[tuple[int, os.stat_result]] = []
+    for fd in (1, 2):
+        try:
+            found.append((fd, os.fstat(fd)))
+        except OSError:
+            continue  # no such descriptor (a daemon): nothing to guard
+    if len(found) == 2:
+        (_, a), (_, b) = found
+        if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
+            return [(1, 2)]
+    return [(fd,) for fd, _ in found]
+
+
+def _fileno(stream: TextIO) -> int | None:
+    try:
+        return stream.fileno()
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return None
+
+
+class _Pump:
+    """One guarded descriptor: a pipe in its place and a thread that masks what comes."""
+
+    def __init__(self, fds: tuple[int, ...], gate: Gate, nonce: bytes) -> None:
+        self.fds = fds
+        self.gate = gate
+        self.nonce = nonce
+        self.real = [os.dup(fd) for fd in fds]  # where the masked output goes back to
+        for real in self.real:
+            os.set_inheritable(real, False)
+        read, write = os.pipe()
+        self.read = read
+        for fd in fds:
+            os.dup2(write, fd)  # inheritable, so child processes write into the pipe too
+        os.close(write)
+        self.broken = False
+        self.closing = threading.Event()
+        self.pending = b""
+        self.thread = threading.Thread(target=self._run, name=f"envres-gate-{fds[0]}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                wait = _PARTIAL_WAIT if self.pending else (0.1 if self.closing.is_set() else None)
+                ready, _, _ = select.select([self.read], [], [], wait)
+                if not ready:
+                    if self.pending:
+                        self._emit_partial()
+                        continue
+                    if self.closing.is_set():
+                        return  # a child still holds the pipe, but has gone quiet
+                    continue
+                chunk = os.read(self.read, 1 << 16)
+                if not chunk:
+                    break
+                self._take(chunk)
+            if self.pending:
+                self._emit_partial()
+        finally:
+            os.close(self.read)
+
+    def _take(self, chunk: bytes) -> None:
+        data = self.pending + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self.pending = data
+            if len(data) > _LONG_LINE:
+                self._emit_long()
+            return
+        self.pending = data[cut + 1 :]
+        for line in data[: cut + 1].splitlines(keepends=True):
+            self._emit(line)
+
+    def _emit_partial(self) -> None:
+        line, self.pending = self.pending, b""
+        self._emit(line)
+
+    def _emit_long(self) -> None:
+        # Keep back the end: a secret (in its longest spelling) may start there.
+        keep = 4096
+        head, self.pending = self.pending[:-keep], self.pending[-keep:]
+        self._emit(head)
+
+    def _emit(self, line: bytes) -> None:
+        if line.startswith(self.nonce):
+            text = self.gate.mask(_decode(line[len(self.nonce) :]))
+        else:
+            text = self.gate.mask_untrusted(_decode(line))
+        self._write(text.encode("utf-8", "surrogateescape"))
+
+    def _write(self, data: bytes) -> None:
+        if self.broken:
+            return  # the reader went away (`envres run | head`): drop, keep draining
+        try:
+            while data:
+                written = os.write(self.real[0], data)
+                data = data[written:]
+        except OSError:
+            self.broken = True
+
+    def close(self) -> None:
+        """Put the real descriptor back and show what is left in the pipe."""
+        for fd, real in zip(self.fds, self.real, strict=True):
+            os.dup2(real, fd)  # this process's last write end of the pipe is gone
+        self.closing.set()
+        self.thread.join(_DRAIN_WAIT)
+        for real in self.real:
+            os.close(real)
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+class _MaskedStream(io.TextIOBase):
+    """A text stream that masks what user code writes, whole lines at a time."""
+
+    def __init__(self, inner: TextIO, gate: Gate) -> None:
+        self.inner = inner
+        self._gate = gate
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            # Whole lines only, so a secret split over two write() calls is still masked.
+            self._pending += text
+            if "\n" in self._pending:
+                lines, _, self._pending = self._pending.rpartition("\n")
+                self.inner.write(self._gate.mask_untrusted(lines + "\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._pending:
+                pending, self._pending = self._pending, ""
+                self.inner.write(self._gate.mask_untrusted(pending))
+        self.inner.flush()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.inner, "encoding", "utf-8")
+
+    def isatty(self) -> bool:
+        return self.inner.isatty()
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
