@@ -59,14 +59,33 @@ class Gate:
         self._redactor = Redactor()
         self._tty: dict[int, bool] = {}
         self._nonce: bytes | None = None  # marks envres's own lines inside the pipes
+        self.held = False
+        self._sinks: list[_Pump | _MaskedStream] = []
 
     @property
     def redactor(self) -> Redactor:
         return self._redactor
 
     def learn(self, redactor: Redactor) -> None:
-        """Mask these secrets too from now on."""
+        """Mask these secrets too from now on (and show what was held back for them)."""
         self._redactor = self._redactor | redactor
+        self.release()
+
+    def hold(self) -> None:
+        """Hold back what user code writes until the secrets are known.
+
+        Importing a project's definitions runs its code before the profile, and so
+        its secrets, is loaded: what that code writes meanwhile is shown once
+        :meth:`learn` (or the end of the command) says what to mask in it.
+        """
+        self.held = True
+
+    def release(self) -> None:
+        """Show what was held back, masked with what is known now."""
+        if self.held:
+            self.held = False
+            for sink in self._sinks:
+                sink.release()
 
     def mask(self, text: str) -> str:
         """``text`` as envres shows it: every secret, in every spelling, masked."""
@@ -129,9 +148,12 @@ class Gate:
         out, err = sys.stdout, sys.stderr
         masked_out, masked_err = _MaskedStream(out, self), _MaskedStream(err, self)
         sys.stdout, sys.stderr = masked_out, masked_err
+        self._sinks.extend((masked_out, masked_err))
         try:
             yield
         finally:
+            self.release()
+            self._sinks.clear()
             for masked in (masked_out, masked_err):
                 with contextlib.suppress(Exception):
                     masked.flush()
@@ -206,15 +228,17 @@ class Gate:
                 pump.close()
             pumps = []
         self._nonce = nonce if pumps else None
+        self._sinks.extend(pumps)
         try:
             yield
         finally:
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(Exception):
                     stream.flush()
-            self._nonce = None
             for pump in pumps:
                 pump.close()
+            self._nonce = None
+            self._sinks.clear()
             self._tty.clear()
 
 
@@ -263,6 +287,8 @@ class _Pump:
         self.broken = False
         self.closing = threading.Event()
         self.pending = b""
+        self.lock = threading.Lock()
+        self.held: list[bytes] = []
         self.thread = threading.Thread(target=self._run, name=f"envres-gate-{fds[0]}", daemon=True)
         self.thread.start()
 
@@ -310,6 +336,19 @@ class _Pump:
         self._emit(head)
 
     def _emit(self, line: bytes) -> None:
+        with self.lock:
+            if self.gate.held or self.held:  # nothing overtakes what is still held
+                self.held.append(line)
+                return
+            self._show(line)
+
+    def release(self) -> None:
+        with self.lock:
+            held, self.held = self.held, []
+            for line in held:
+                self._show(line)
+
+    def _show(self, line: bytes) -> None:
         if line.startswith(self.nonce):
             text = self.gate.mask(_decode(line[len(self.nonce) :]))
         else:
@@ -332,6 +371,8 @@ class _Pump:
             os.dup2(real, fd)  # this process's last write end of the pipe is gone
         self.closing.set()
         self.thread.join(_DRAIN_WAIT)
+        self.gate.held = False
+        self.release()
         for real in self.real:
             os.close(real)
 
@@ -347,6 +388,7 @@ class _MaskedStream(io.TextIOBase):
         self.inner = inner
         self._gate = gate
         self._pending = ""
+        self._held: list[str] = []
         self._lock = threading.Lock()
 
     def writable(self) -> bool:
@@ -358,14 +400,26 @@ class _MaskedStream(io.TextIOBase):
             self._pending += text
             if "\n" in self._pending:
                 lines, _, self._pending = self._pending.rpartition("\n")
-                self.inner.write(self._gate.mask_untrusted(lines + "\n"))
+                self._put(lines + "\n")
         return len(text)
+
+    def _put(self, text: str) -> None:
+        if self._gate.held or self._held:  # nothing overtakes what is still held
+            self._held.append(text)
+        else:
+            self.inner.write(self._gate.mask_untrusted(text))
+
+    def release(self) -> None:
+        with self._lock:
+            held, self._held = self._held, []
+            for text in held:
+                self.inner.write(self._gate.mask_untrusted(text))
 
     def flush(self) -> None:
         with self._lock:
-            if self._pending:
+            if self._pending and not self._gate.held:
                 pending, self._pending = self._pending, ""
-                self.inner.write(self._gate.mask_untrusted(pending))
+                self._put(pending)
         self.inner.flush()
 
     @property

@@ -55,6 +55,7 @@ __all__ = [
     "SecretNames",
     "Shape",
     "derived",
+    "environment_secrets",
     "mask",
     "masked_repr",
     "model_shape",
@@ -157,6 +158,23 @@ def derived(
     """
     for value, variables in computed:
         if value and any(name in secret_variables for name in variables):
+            yield value
+
+
+def environment_secrets(
+    environ: Mapping[str, str], names: SecretNames = DEFAULT_SECRET_NAMES
+) -> Iterator[str]:
+    """The values of the variables whose names look like a secret (``PG_PASSWORD``).
+
+    A command masks them from its start, before any profile says more: the project's
+    code may print one while it is imported. Values shorter than :data:`FRAGMENT`
+    are left to the profile (``DISABLE_TOKEN_CHECK=1`` must not mask every ``1``).
+
+        >>> list(environment_secrets({"API_TOKEN": "t0k3n-abcdef", "HOME": "/root"}))
+        ['t0k3n-abcdef']
+    """
+    for name, value in environ.items():
+        if len(value) >= FRAGMENT and names.match(name):
             yield value
 
 

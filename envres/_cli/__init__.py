@@ -68,9 +68,13 @@ def invoke(argv: list[str] | None, *, process: bool = False) -> int:
     """
     # Imported here, not at the top: `main` pauses the collector before these load.
     from envres._cli._session import Session
+    from envres._secrets import Redactor, environment_secrets
 
     session = Session()
     session.process = process
+    # Secrets the environment names as such are masked from the start: the project's
+    # code may print one while it is imported, before the profile says more.
+    session.learn(Redactor(environment_secrets(os.environ)))
     # Everything shown from here on passes the gate: envres's own lines, and whatever
     # user code, its logging and its subprocesses write while the command runs.
     with session.gate.installed(process=process):

@@ -153,6 +153,9 @@ class Context:
         from envres._project import import_definitions
 
         if self._defs is None and self.settings.definitions is not None:
+            # The project's code runs now, before its profile says what the secrets are:
+            # what it writes is held back until they are known.
+            self.session.gate.hold()
             self._defs = import_definitions(self.settings.definitions, self.settings.project)
         return self._defs
 
