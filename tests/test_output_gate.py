@@ -1,0 +1,286 @@
+"""The output gate: whatever a command runs and however user code writes, no secret shows.
+
+Each command runs as a real process (the gate takes descriptors 1 and 2 there), and
+in-process (the gate replaces the Python streams). The project's code writes the
+secrets every way it can: print to stdout and stderr, logging through a handler made
+before envres started and one made during the run, warnings, a subprocess that
+echoes them, and os.write on the descriptors. Each line it writes is looked for,
+masked, so a path that stops printing fails the test too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from envres._secrets import MASK
+from tests.conftest import Cli, make_project
+
+TOKEN = "canary-5ecret-Zq81-tok"
+PASSWORD = "pw@canary/Zq81:x"  # `@` and `/`: a DSN holds it URL-encoded
+ENV = {"API_TOKEN": TOKEN, "PG_PASSWORD": PASSWORD}
+
+#: Every spelling of a secret that must never show.
+FORMS = {
+    "token": TOKEN,
+    "token upper-cased by the profile's template": TOKEN.upper(),
+    "token JSON-quoted": json.dumps(TOKEN),
+    "password": PASSWORD,
+    "password URL-encoded": urllib.parse.quote(PASSWORD, safe=""),
+    "password URL-encoded (plus)": urllib.parse.quote_plus(PASSWORD),
+    "dsn": f"postgresql://svc:{urllib.parse.quote(PASSWORD, safe='')}@db/shop",
+}
+
+DEFINITIONS = '''
+import json
+import logging
+import os
+import subprocess
+import sys
+import urllib.parse
+import warnings
+from collections.abc import Iterator
+
+from pydantic import SecretStr
+
+import envres
+
+# A handler made at import, before any profile is loaded.
+early = logging.getLogger("early")
+early.addHandler(logging.StreamHandler(sys.stderr))
+early.setLevel(logging.INFO)
+early.propagate = False
+
+print("IMPORT token", os.environ.get("API_TOKEN"))
+
+
+def leak(where: str, token: str, shout: str, password: str, dsn: str) -> None:
+    forms = {
+        "whole": token,
+        "sliced": token[:12],
+        "shout": shout,
+        "json": json.dumps(token),
+        "password": password,
+        "quoted": urllib.parse.quote(password, safe=""),
+        "dsn": dsn,
+        "repr": repr({"token": token}),
+    }
+    for form, text in forms.items():
+        tag = f"{where} {form}"
+        print(f"PRINT-OUT {tag} {text}")
+        print(f"PRINT-ERR {tag} {text}", file=sys.stderr)
+        early.info("EARLY-LOG %s %s", tag, text)
+        logging.getLogger("user").warning("ROOT-LOG %s %s", tag, text)
+        late = logging.getLogger(f"late.{where}")
+        if not late.handlers:
+            late.addHandler(logging.StreamHandler(sys.stdout))
+            late.propagate = False
+        late.error("LATE-LOG %s %s", tag, text)
+        warnings.warn(f"WARN {tag} {text}", stacklevel=1)
+        os.write(1, f"FD1 {tag} {text}\\n".encode())
+        os.write(2, f"FD2 {tag} {text}\\n".encode())
+        sys.stdout.flush()
+        sys.stderr.flush()
+        subprocess.run(
+            [sys.executable, "-c", "import sys; print('CHILD', *sys.argv[1:])", tag, text],
+            check=True,
+        )
+
+
+class Api(envres.Resource):
+    token: SecretStr
+    shout: str
+    password: SecretStr
+    dsn: str
+
+    def lifespan(self) -> Iterator[None]:
+        self.leak("SETUP")
+        yield
+
+    def check(self) -> None:
+        self.leak("CHECK")
+
+    def leak(self, where: str) -> None:
+        leak(
+            where,
+            self.token.get_secret_value(),
+            self.shout,
+            self.password.get_secret_value(),
+            self.dsn,
+        )
+
+
+@envres.asset
+def report(api: Api) -> str:
+    api.leak("ASSET")
+    return "done"
+
+
+defs = envres.Definitions(assets=[report], resource_types={"api": Api})
+'''
+
+PROFILE = """\
+resources:
+  api:
+    type: api
+    config:
+      token: ${API_TOKEN}
+      shout: "{{ env('API_TOKEN') | upper }}"
+      password: ${PG_PASSWORD}
+      dsn: "postgresql://svc:{{ env('PG_PASSWORD') | urlencode }}@db/shop"
+"""
+
+WAYS = ("PRINT-OUT", "PRINT-ERR", "EARLY-LOG", "ROOT-LOG", "LATE-LOG", "WARN", "FD1", "FD2")
+WAYS_WITH_CHILD = (*WAYS, "CHILD")
+USER_FORMS = ("whole", "sliced", "shout", "json", "password", "quoted", "dsn", "repr")
+
+
+@pytest.fixture
+def leaky(tmp_path: Path) -> Path:
+    project = make_project(tmp_path / "proj", {"dev.yaml": PROFILE}, DEFINITIONS, "leaky")
+    return project.root
+
+
+def leaks(text: str) -> list[str]:
+    """The spellings of a secret found in ``text``, and any eight characters of one."""
+    found = [name for name, form in FORMS.items() if form in text]
+    for secret in (TOKEN, PASSWORD):
+        for i in range(len(secret) - 7):
+            if secret[i : i + 8] in text:
+                found.append(f"fragment {secret[i : i + 8]!r}")
+    return found
+
+
+def assert_masked(text: str, where: str, ways: tuple[str, ...]) -> None:
+    assert leaks(text) == [], text
+    lines = text.splitlines()
+    for way in ways:
+        for form in USER_FORMS:
+            prefix = f"{way} {where} {form} "
+            written = [line for line in lines if prefix in line]
+            assert written, f"no {prefix!r} line: the path was not exercised\n{text}"
+            assert any(MASK in line for line in written), written
+
+
+def real(root: Path, *args: str, before: str = "") -> subprocess.CompletedProcess[str]:
+    """``envres ARGS`` as its own process; ``before`` runs first in that process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENVRES_")}
+    env.update(ENV)
+    code = f"{before}\nfrom envres._cli import main\nmain({list(args)!r})"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+# A handler configured before envres starts, as a wrapper script or a notebook would.
+BASIC_CONFIG = "import logging, sys; logging.basicConfig(stream=sys.stderr, level=logging.INFO)"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_run_shows_no_secret_however_user_code_writes_it(leaky: Path, jobs: str) -> None:
+    result = real(leaky, "run", "--jobs", jobs, before=BASIC_CONFIG)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout + result.stderr
+    assert_masked(text, "SETUP", WAYS_WITH_CHILD)
+    assert_masked(text, "ASSET", WAYS_WITH_CHILD)
+    assert f"IMPORT token {MASK}" in text
+
+
+def test_check_shows_no_secret_however_user_code_writes_it(leaky: Path) -> None:
+    result = real(leaky, "check", before=BASIC_CONFIG)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout + result.stderr
+    assert_masked(text, "SETUP", WAYS_WITH_CHILD)
+    assert_masked(text, "CHECK", WAYS_WITH_CHILD)
+    assert "api" in result.stdout and "ok" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("show",),
+        ("show", "--explain"),
+        ("show", "--format", "json"),
+        ("env",),
+        ("validate",),
+        ("assets",),
+        ("graph",),
+        ("diff", "dev", "dev"),
+    ],
+    ids=" ".join,
+)
+def test_commands_that_only_import_the_project_show_no_secret(leaky: Path, args: tuple[str]) -> None:
+    result = real(leaky, *args, before=BASIC_CONFIG)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout + result.stderr
+    assert leaks(text) == [], text
+    # What the project printed at import is shown, masked, not dropped.
+    assert f"IMPORT token {MASK}" in text
+
+
+def test_show_masks_values_computed_from_a_secret_and_stays_valid_yaml(leaky: Path) -> None:
+    import yaml
+
+    result = real(leaky, "show")
+    assert result.returncode == 0, result.stderr
+    shown = yaml.safe_load(result.stdout.split("IMPORT token")[0])
+    assert shown["resources"]["api"]["config"] == {
+        "token": MASK,
+        "shout": MASK,  # {{ env('API_TOKEN') | upper }}
+        "password": MASK,
+        "dsn": MASK,  # holds the password, URL-encoded
+    }
+
+
+def test_a_run_whose_output_is_closed_early_still_masks_and_tears_down(leaky: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENVRES_")}
+    env.update(ENV)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "envres", "run"],
+        cwd=leaky,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # `envres run | head -0`
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert leaks(err) == [], err
+    assert f"PRINT-ERR ASSET whole {MASK}" in err
+
+
+def test_in_process_check_masks_a_handler_made_before_the_command(
+    envres_cli: Cli, leaky: Path
+) -> None:
+    import logging
+    import warnings
+
+    stream_path = leaky / "handler.log"
+    with stream_path.open("w", encoding="utf-8") as fh, warnings.catch_warnings():
+        # The suite turns warnings into errors; the project's own warn() is shown here.
+        warnings.simplefilter("default")
+        handler = logging.StreamHandler(fh)
+        logging.getLogger().addHandler(handler)
+        try:
+            result = envres_cli("check", cwd=leaky, env=ENV)
+        finally:
+            logging.getLogger().removeHandler(handler)
+    assert result.code == 0, result
+    logged = stream_path.read_text(encoding="utf-8")
+    assert leaks(result.out + result.err + logged) == []
+    assert f"ROOT-LOG CHECK whole {MASK}" in logged
+    assert f"PRINT-OUT CHECK whole {MASK}" in result.out
