@@ -32,7 +32,7 @@ import secrets as _random
 import select
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Final, TextIO
 
 from envres._secrets import Redactor
@@ -66,9 +66,14 @@ class Gate:
     def redactor(self) -> Redactor:
         return self._redactor
 
-    def learn(self, redactor: Redactor) -> None:
-        """Mask these secrets too from now on (and show what was held back for them)."""
-        self._redactor = self._redactor | redactor
+    def learn(self, redactor: Redactor, structure: Iterable[str] = ()) -> None:
+        """Mask these secrets too from now on (and show what was held back for them).
+
+        ``structure``: words of the output's structure (keys, type names) that are
+        never masked in text, even when a secret equals one (see
+        :meth:`~envres._secrets.Redactor.sparing`).
+        """
+        self._redactor = (self._redactor | redactor).sparing(structure)
         self.release()
 
     def hold(self) -> None:

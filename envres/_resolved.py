@@ -255,3 +255,11 @@ class ResolvedProfile(Record):
 
     def __repr__(self) -> str:
         return f"<ResolvedProfile {self.name!r} resources={list(self.resources)}>"
+
+    def structure(self) -> frozenset[str]:
+        """The words of this profile's structure: its name, keys, types and field names."""
+        words = {self.name, *self.resources}
+        for res in self.resources.values():
+            words.add(res.type_name)
+            words.update(res.rtype.model.model_fields)
+        return frozenset(words)

@@ -512,6 +512,20 @@ class Redactor:
         # travels shows the mask; the values still travel: use Dask's TLS across hosts.
         return (_unsealed, (tuple(SecretStr(s) for s in sorted(self._secrets)),))
 
+    def sparing(self, structure: Iterable[str]) -> Redactor:
+        """These secrets but those equal to a word of the output's structure.
+
+        Structure is never masked: a password that happens to be ``duckdb`` must not
+        turn ``type: duckdb`` or a key into the mask. Values are masked by their
+        position before they are formatted, so such a secret is still hidden where it
+        stands as a value.
+
+            >>> Redactor(["duckdb", "s3cr3t-pw"]).sparing(["duckdb"]).redact("duckdb s3cr3t-pw")
+            'duckdb **********'
+        """
+        kept = self._secrets - frozenset(structure)
+        return self if kept == self._secrets else Redactor(kept)
+
     def redact(self, text: str) -> str:
         """``text`` with every secret masked, in any of the forms output can give it."""
         if self._pattern is None or not text:
@@ -560,16 +574,13 @@ class Redactor:
         return self._pattern is not None and self._pattern.search(text) is not None
 
     def mask_data(self, data: Any) -> Any:
-        """``data`` (plain JSON-like data) with every secret inside a string masked."""
+        """``data`` (plain JSON-like data) with every secret inside a string value masked."""
         if self._pattern is None:
             return data
         if isinstance(data, str):
             return self.redact(data)
         if isinstance(data, Mapping):
-            return {
-                (self.redact(k) if isinstance(k, str) else k): self.mask_data(v)
-                for k, v in data.items()
-            }
+            return {k: self.mask_data(v) for k, v in data.items()}  # keys are structure
         if isinstance(data, list | tuple):
             return [self.mask_data(v) for v in data]
         return data

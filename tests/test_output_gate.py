@@ -37,7 +37,7 @@ FORMS = {
     "dsn": f"postgresql://svc:{urllib.parse.quote(PASSWORD, safe='')}@db/shop",
 }
 
-DEFINITIONS = '''
+DEFINITIONS = """
 import json
 import logging
 import os
@@ -123,7 +123,7 @@ def report(api: Api) -> str:
 
 
 defs = envres.Definitions(assets=[report], resource_types={"api": Api})
-'''
+"""
 
 PROFILE = """\
 resources:
@@ -221,7 +221,9 @@ def test_check_shows_no_secret_however_user_code_writes_it(leaky: Path) -> None:
     ],
     ids=" ".join,
 )
-def test_commands_that_only_import_the_project_show_no_secret(leaky: Path, args: tuple[str]) -> None:
+def test_commands_that_only_import_the_project_show_no_secret(
+    leaky: Path, args: tuple[str]
+) -> None:
     result = real(leaky, *args, before=BASIC_CONFIG)
     assert result.returncode == 0, result.stderr
     text = result.stdout + result.stderr
@@ -284,3 +286,36 @@ def test_in_process_check_masks_a_handler_made_before_the_command(
     assert leaks(result.out + result.err + logged) == []
     assert f"ROOT-LOG CHECK whole {MASK}" in logged
     assert f"PRINT-OUT CHECK whole {MASK}" in result.out
+
+
+# -- structure is never masked -----------------------------------------------------------
+
+STRUCTURE_PROFILE = """\
+resources:
+  warehouse:
+    type: postgres
+    config:
+      dsn: host=db dbname=shop
+      password: ${PG_PASSWORD}
+  notifier:
+    type: console
+"""
+
+
+@pytest.mark.parametrize("secret", ["postgres", "warehouse", "password"])
+def test_a_secret_equal_to_a_type_key_or_field_name_leaves_the_structure_readable(
+    envres_cli: Cli, tmp_path: Path, secret: str
+) -> None:
+    import yaml
+
+    root = make_project(tmp_path / "proj", {"dev.yaml": STRUCTURE_PROFILE}).root
+    result = envres_cli("show", cwd=root, env={"PG_PASSWORD": secret})
+    assert result.code == 0, result
+    assert yaml.safe_load(result.out)["resources"]["warehouse"] == {
+        "type": "postgres",
+        "config": {"dsn": "host=db dbname=shop", "password": MASK, "pool_size": 5},
+    }
+    explained = envres_cli("show", "--explain", cwd=root, env={"PG_PASSWORD": secret})
+    assert "  warehouse:" in explained.out.splitlines()
+    assert "    type: postgres  # profiles/dev.yaml:3" in explained.out.splitlines()
+    assert f"      password: '{MASK}'" in "\n".join(explained.out.splitlines())

@@ -189,7 +189,7 @@ class Context:
             parsed=self.parsed,
             types=self._types,
         )
-        self.session.learn(profile.redactor)
+        self.session.learn(profile.redactor, profile.structure())
         if self.session.process and not gc.isenabled():
             # `main` paused the collector; what loading built lives until the command
             # ends, so move it out of the collector's sight before turning it back on

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 import click
@@ -47,9 +48,9 @@ class Session:
         """``text`` with click's ANSI styles when colour is on, else unchanged."""
         return click.style(text, **styles) if self.color else text
 
-    def learn(self, redactor: Redactor) -> None:
-        """Mask these secrets too from now on."""
-        self.gate.learn(redactor)
+    def learn(self, redactor: Redactor, structure: Iterable[str] = ()) -> None:
+        """Mask these secrets too from now on (never the words of ``structure``)."""
+        self.gate.learn(redactor, structure)
 
     def out(self, text: str) -> None:
         self._write(text, self.stdout)
