@@ -638,6 +638,7 @@ _SPELLINGS: tuple[Callable[[str], str], ...] = (
     lambda s: _yaml_quoted(s, unicode=True),
     lambda s: _yaml_quoted(s, unicode=False),
     lambda s: urllib.parse.quote(s, safe=""),
+    lambda s: urllib.parse.quote(s),  # a URL's path: `/` left as it is
     lambda s: urllib.parse.quote_plus(s, safe=""),
 )
 

@@ -16,12 +16,15 @@ import importlib
 import json
 import logging
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import envres
+from envres._secrets import Redactor
 from tests.conftest import Cli, make_project
 
 MASK = "**********"
@@ -623,3 +626,24 @@ def test_diff_does_not_report_a_default_as_removed_when_a_secret_is_unset(
     result = envres_cli("diff", "dev", "prod", cwd=secret_project, env={"PG_PASSWORD": PG_DEV})
     assert result.code == 0
     assert "pool_size" not in result.out
+
+
+# --- the Redactor's spellings, next to the code that lists them ---------------------------
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [
+        lambda s: urllib.parse.quote(s, safe=""),
+        lambda s: urllib.parse.quote_plus(s, safe=""),
+        lambda s: urllib.parse.quote(s, safe="/"),  # a path keeps its slashes
+        lambda s: json.dumps(s)[1:-1],
+        lambda s: repr(s)[1:-1],
+    ],
+    ids=["url-encoded", "url-encoded-plus", "url-encoded-path", "json", "repr"],
+)
+def test_a_password_with_url_characters_is_masked_in_each_spelling(spell: Any) -> None:
+    secret = "p@ss/w0rd:x y?'\\"
+    dsn = f"postgresql://app:{spell(secret)}@db.internal/shop"
+    masked = Redactor([secret]).redact(dsn)
+    assert masked == f"postgresql://app:{MASK}@db.internal/shop"
