@@ -37,7 +37,7 @@ from typing import Any, Final, TextIO
 
 from envres._secrets import Redactor
 
-__all__ = ["Gate"]
+__all__ = ["Gate", "RedactingFilter", "RedactingStream", "redacted_logs"]
 
 # How long a line without its newline (a prompt, a progress bar) waits for the rest
 # before it is shown as it is.
@@ -123,6 +123,8 @@ class Gate:
         Raises ``OSError`` when the reader has gone away, so the caller can stop
         writing to that stream.
         """
+        # What user code wrote before this line comes first, masked with what is known.
+        self.release()
         text = self.mask(text)
         if self._nonce is not None and _fileno(stream) in self._tty:
             # Inside the pipe, the mark tells the reader this line is envres's own: masked
@@ -436,3 +438,73 @@ class _MaskedStream(io.TextIOBase):
 
     def fileno(self) -> int:
         return self.inner.fileno()
+
+
+# -- on a Dask worker: the Python streams and logs of the worker, masked ------------------
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that masks secrets in whole lines before passing them on."""
+
+    def __init__(self, inner: TextIO, redactor: Redactor) -> None:
+        self.inner = inner
+        self._redactor = redactor
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            # Whole lines only, so a secret split over two write() calls is still masked.
+            self._pending += text
+            if "\n" in self._pending:
+                lines, _, self._pending = self._pending.rpartition("\n")
+                self.inner.write(self._redactor.redact_untrusted(lines + "\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._pending:
+                self.inner.write(self._redactor.redact_untrusted(self._pending))
+                self._pending = ""
+        self.inner.flush()
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that masks secrets in a record's message and traceback."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        record.msg, record.args = self.redactor.redact_untrusted(message), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.redactor.redact_untrusted(
+                logging.Formatter().formatException(record.exc_info)
+            )
+        return True
+
+
+@contextlib.contextmanager
+def redacted_logs(
+    redactor: Redactor, loggers: Iterable[str] = ("", "distributed", "tornado")
+) -> Iterator[None]:
+    """Mask secrets in what the handlers of ``loggers`` write, for the block."""
+    found = {h for name in loggers for h in logging.getLogger(name).handlers}
+    if logging.lastResort is not None:
+        found.add(logging.lastResort)
+    masking = RedactingFilter(redactor)
+    for handler in found:
+        handler.addFilter(masking)
+    try:
+        yield
+    finally:
+        for handler in found:
+            handler.removeFilter(masking)

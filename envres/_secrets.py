@@ -24,19 +24,15 @@ Nothing here reads the environment or prints.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-import io
 import json
-import logging
 import re
-import threading
 import types
 import typing
 import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final, TextIO
+from typing import Any, Final
 
 from pydantic import BaseModel, Secret, SecretBytes, SecretStr
 
@@ -49,20 +45,24 @@ __all__ = [
     "MASK",
     "PLAIN",
     "SECRET",
-    "RedactingFilter",
-    "RedactingStream",
     "Redactor",
     "SecretNames",
     "Shape",
     "derived",
     "environment_secrets",
+    "hidden",
+    "hide_schema_defaults",
+    "holds_mask",
+    "is_secret",
     "mask",
     "masked_repr",
     "model_shape",
     "part",
-    "redacted_logs",
+    "seal",
     "secret_at",
     "secret_leaves",
+    "secret_name",
+    "secret_texts",
     "shape_of",
     "texts",
 ]
@@ -176,6 +176,45 @@ def environment_secrets(
     for name, value in environ.items():
         if len(value) >= FRAGMENT and names.match(name):
             yield value
+
+
+def secret_name(name: str, names: SecretNames = DEFAULT_SECRET_NAMES) -> bool:
+    """Whether a field, key or variable is a secret by its name alone (``PG_PASSWORD``)."""
+    return names.match(name)
+
+
+def hidden() -> str:
+    """What is shown instead of a secret: the mask, never a length, never a part."""
+    return MASK
+
+
+def holds_mask(value: Any) -> bool:
+    """Whether a shown value (plain data) has a secret masked somewhere inside it."""
+    return MASK in json.dumps(value, default=str)
+
+
+def hide_schema_defaults(node: Any, names: SecretNames = DEFAULT_SECRET_NAMES) -> None:
+    """Drop ``default`` from every property of a JSON Schema that is a secret, at any depth.
+
+    A property is a secret by its name, or by its type: pydantic writes secret types
+    as write-only passwords (``SecretStr | None`` too).
+    """
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+            continue
+        if not isinstance(item, dict):
+            continue
+        for key, prop in (item.get("properties") or {}).items():
+            if not isinstance(prop, dict):
+                continue
+            options = [prop, *prop.get("anyOf", ())]
+            by_type = any(o.get("writeOnly") or o.get("format") == "password" for o in options)
+            if (names.match(key) or by_type) and prop.get("default") is not None:
+                del prop["default"]
+        stack.extend(item.values())
 
 
 # -- shapes: where secrets sit in the values of a type -----------------------------------
@@ -375,6 +414,36 @@ def secret_at(shape: Shape, path: Iterable[str | int], names: SecretNames) -> bo
     return shape is SECRET
 
 
+def is_secret(shape: Shape) -> bool:
+    """Whether a value of this shape is a secret as a whole."""
+    return shape is SECRET
+
+
+def secret_texts(value: Any, shape: Shape, names: SecretNames) -> Iterator[str]:
+    """Every string (or long number, as text) inside ``value`` that is a secret."""
+    if shape is SECRET:
+        return texts(value)
+    if isinstance(value, dict | list):
+        return secret_leaves(value, shape, names)
+    return iter(())
+
+
+def seal(value: Any, shape: Shape, names: SecretNames, redactor: Redactor) -> Any:
+    """``value`` with every string that is or holds a secret wrapped in ``SecretStr``.
+
+    For values that travel (to a Dask worker): a repr or a log of them shows the mask.
+    """
+    if isinstance(value, str):
+        if shape is SECRET or redactor.hides(value):
+            return SecretStr(value)
+        return value
+    if isinstance(value, dict):
+        return {k: seal(v, part(shape, k, names), names, redactor) for k, v in value.items()}
+    if isinstance(value, list):
+        return [seal(v, part(shape, i, names), names, redactor) for i, v in enumerate(value)]
+    return value
+
+
 def secret_leaves(value: Any, shape: Shape, names: SecretNames) -> Iterator[str]:
     """Every string (or number, as text) inside ``value`` that is a secret."""
     stack: list[tuple[Any, Shape]] = [(value, shape)]
@@ -526,6 +595,10 @@ class Redactor:
         kept = self._secrets - frozenset(structure)
         return self if kept == self._secrets else Redactor(kept)
 
+    def shown(self, value: str, secret: bool) -> str:
+        """A value as shown: the mask when it is a secret, else with any secret in it masked."""
+        return MASK if secret else self.redact(value)
+
     def redact(self, text: str) -> str:
         """``text`` with every secret masked, in any of the forms output can give it."""
         if self._pattern is None or not text:
@@ -638,7 +711,7 @@ _SPELLINGS: tuple[Callable[[str], str], ...] = (
     lambda s: _yaml_quoted(s, unicode=True),
     lambda s: _yaml_quoted(s, unicode=False),
     lambda s: urllib.parse.quote(s, safe=""),
-    lambda s: urllib.parse.quote(s),  # a URL's path: `/` left as it is
+    urllib.parse.quote,  # a URL's path: `/` left as it is
     lambda s: urllib.parse.quote_plus(s, safe=""),
 )
 
@@ -652,73 +725,3 @@ def _forms(secret: str) -> set[str]:
     if len(lines) > 1:
         forms.update(lines)
     return forms
-
-
-# -- redacting streams and logs ----------------------------------------------------------
-
-
-class RedactingStream(io.TextIOBase):
-    """A text stream that masks secrets in whole lines before passing them on."""
-
-    def __init__(self, inner: TextIO, redactor: Redactor) -> None:
-        self.inner = inner
-        self._redactor = redactor
-        self._pending = ""
-        self._lock = threading.Lock()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        with self._lock:
-            # Whole lines only, so a secret split over two write() calls is still masked.
-            self._pending += text
-            if "\n" in self._pending:
-                lines, _, self._pending = self._pending.rpartition("\n")
-                self.inner.write(self._redactor.redact_untrusted(lines + "\n"))
-        return len(text)
-
-    def flush(self) -> None:
-        with self._lock:
-            if self._pending:
-                self.inner.write(self._redactor.redact_untrusted(self._pending))
-                self._pending = ""
-        self.inner.flush()
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that masks secrets in a record's message and traceback."""
-
-    def __init__(self, redactor: Redactor) -> None:
-        super().__init__()
-        self.redactor = redactor
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:
-            message = str(record.msg)
-        record.msg, record.args = self.redactor.redact_untrusted(message), ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.redactor.redact_untrusted(
-                logging.Formatter().formatException(record.exc_info)
-            )
-        return True
-
-
-@contextlib.contextmanager
-def redacted_logs(
-    redactor: Redactor, loggers: Iterable[str] = ("", "distributed", "tornado")
-) -> Iterator[None]:
-    """Mask secrets in what the handlers of ``loggers`` write, for the block."""
-    found = {h for name in loggers for h in logging.getLogger(name).handlers}
-    if logging.lastResort is not None:
-        found.add(logging.lastResort)
-    masking = RedactingFilter(redactor)
-    for handler in found:
-        handler.addFilter(masking)
-    try:
-        yield
-    finally:
-        for handler in found:
-            handler.removeFilter(masking)

@@ -29,14 +29,14 @@ from envres._resolved import Config, ResolvedProfile, ResolvedResource
 from envres._resources import ResourceType, attach_masking
 from envres._secrets import (
     DEFAULT_SECRET_NAMES,
-    MASK,
     Redactor,
     SecretNames,
     Shape,
     derived,
+    hidden,
     model_shape,
     secret_at,
-    secret_leaves,
+    secret_texts,
 )
 from envres._types import TypeResolver
 from envres._values import ConfigReader, ReadConfig, Ref, contains_missing
@@ -131,7 +131,8 @@ def _field_message(
     exprs = [u.expr for u in origin.uses] if origin is not None else []
     source = f" from {', '.join(exprs)}" if exprs else ""
     if secret_at(p.shape, loc, names) or (isinstance(inp, str) and redactor.hides(inp)):
-        return f"{_secret_message(kind, msg, err.get('ctx') or {}, inp)} (got '{MASK}'{source})"
+        shown = hidden()
+        return f"{_secret_message(kind, msg, err.get('ctx') or {}, inp)} (got '{shown}'{source})"
     if isinstance(inp, str | int | float | bool) and len(repr(inp)) <= 60:
         return f"{msg} (got {inp!r}{source})"
     return msg
@@ -304,7 +305,7 @@ def _secret_defaults(prepared: list[_Prepared], names: SecretNames) -> Iterator[
             ]
         for name, default in given:
             if name not in p.config.inputs:
-                yield from secret_leaves({name: default}, p.shape, names)
+                yield from secret_texts({name: default}, p.shape, names)
 
 
 def resolve(

@@ -26,7 +26,7 @@ from envres._errors import (
 from envres._interpolate import Interpolated, Segment, VarUse, interpolate
 from envres._nodes import Node
 from envres._record import Record
-from envres._secrets import SECRET, SecretNames, Shape, part, secret_leaves, texts
+from envres._secrets import SecretNames, Shape, is_secret, part, secret_name, secret_texts
 
 __all__ = [
     "MISSING",
@@ -285,14 +285,11 @@ class ConfigReader:
             else:
                 value = v
             inputs[name] = value
-            if field_shape is SECRET:
-                self.secrets.extend(texts(value))
-            elif isinstance(value, dict | list):
-                self.secrets.extend(secret_leaves(value, field_shape, self.names))
+            self.secrets.extend(secret_texts(value, field_shape, self.names))
         return out
 
     def _record(self, name: str, use: VarUse, dotted: str, loc: Loc, secret: bool) -> None:
-        secret = secret or self.names.match(name)
+        secret = secret or secret_name(name, self.names)
         if secret:
             self.secret_variables.add(name)
         self.records.append(VarRecord(use, dotted, loc, secret))
@@ -337,7 +334,7 @@ class ConfigReader:
         shape: Shape,
         out: ReadConfig,
     ) -> Any:
-        secret = shape is SECRET
+        secret = is_secret(shape)
         templated = "{{" in text or "{%" in text
         read: list[str] = []
         try:
@@ -377,7 +374,7 @@ class ConfigReader:
     def _failed_reads(self, read: list[str], dotted: str, loc: Loc, secret: bool) -> None:
         """Variables a failing template read: a secret's must still be masked in its error."""
         for name in read:
-            if secret or self.names.match(name):
+            if secret or secret_name(name, self.names):
                 self.secret_variables.add(name)
 
 

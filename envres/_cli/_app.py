@@ -578,7 +578,7 @@ def run(
     # later ones are only counted, so a burst cannot cut the teardown short.
     with (
         stop_once(final=session.process),
-        guarded_streams(progress, session.redactor.redact_untrusted),
+        guarded_streams(progress),
     ):
         try:
             bound.run(list(order), jobs=jobs, on_event=progress, executor=target)

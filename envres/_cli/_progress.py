@@ -115,12 +115,14 @@ class Progress:
 
 
 class _Guarded(io.TextIOBase):
-    """A text stream that clears the status line before user output and masks secrets."""
+    """A text stream that clears the status line before user output.
 
-    def __init__(self, inner: TextIO, progress: Progress, redact: Callable[[str], str]) -> None:
+    Masking is the output gate's, beneath it (``envres._gate``).
+    """
+
+    def __init__(self, inner: TextIO, progress: Progress) -> None:
         self._inner = inner
         self._progress = progress
-        self._redact = redact
         self._pending = ""
         self._broken = False
 
@@ -129,7 +131,7 @@ class _Guarded(io.TextIOBase):
 
     def write(self, text: str) -> int:
         with self._progress.lock:
-            # Whole lines only, so a secret split over two write() calls is still masked.
+            # Whole lines only: the status line is cleared and drawn again around each.
             self._pending += text
             if "\n" not in self._pending:
                 return len(text)
@@ -145,7 +147,7 @@ class _Guarded(io.TextIOBase):
         if self._broken:
             return
         try:
-            self._inner.write(self._redact(text))
+            self._inner.write(text)
             self._inner.flush()
         except OSError:
             self._broken = True
@@ -169,11 +171,11 @@ class _Guarded(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def guarded_streams(progress: Progress, redact: Callable[[str], str]) -> Iterator[None]:
-    """While a run lasts, what user code prints is masked and never lands on the status line."""
+def guarded_streams(progress: Progress) -> Iterator[None]:
+    """While a run lasts, what user code prints never lands on the status line."""
     out, err = sys.stdout, sys.stderr
-    guarded_out = _Guarded(out, progress, redact)
-    guarded_err = _Guarded(err, progress, redact)
+    guarded_out = _Guarded(out, progress)
+    guarded_err = _Guarded(err, progress)
     sys.stdout, sys.stderr = guarded_out, guarded_err
     try:
         yield

@@ -18,7 +18,7 @@ import yaml
 
 from envres._env import PROCESS
 from envres._resolved import ResolvedProfile, ResolvedResource
-from envres._secrets import MASK
+from envres._secrets import holds_mask
 from envres._values import Origin
 
 __all__ = [
@@ -211,7 +211,7 @@ def env_rows(profile: ResolvedProfile) -> list[EnvRow]:
         if name in profile.env.values:
             source = profile.env.sources.get(name, PROCESS)
             state = "set (environment)" if source == PROCESS else f"set ({source})"
-            value = MASK if row["secret"] else profile.redactor.redact(profile.env.values[name])
+            value = profile.redactor.shown(profile.env.values[name], row["secret"])
         else:
             state = "not set"
         out.append(
@@ -286,10 +286,6 @@ def _input_key(res: ResolvedResource, field: str) -> str:
     return field
 
 
-def _holds_mask(value: Any) -> bool:
-    return MASK in json.dumps(value, default=str)
-
-
 def diff_lines(a: ResolvedProfile, b: ResolvedProfile) -> list[str]:
     """What differs between two resolved profiles, one line per value, secrets masked.
 
@@ -313,7 +309,7 @@ def diff_lines(a: ResolvedProfile, b: ResolvedProfile) -> list[str]:
             elif flat_a[path] != flat_b[path]:
                 out.append(f"~ {dotted}: {scalar(flat_a[path])} -> {scalar(flat_b[path])}")
             elif (
-                _holds_mask(flat_a[path])
+                holds_mask(flat_a[path])
                 and path[2:3] == ("config",)
                 and _raw_at(a, path) != _raw_at(b, path)
             ):

@@ -13,34 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from envres._secrets import DEFAULT_SECRET_NAMES, SecretNames
+from envres._secrets import DEFAULT_SECRET_NAMES, SecretNames, hide_schema_defaults
 
 if TYPE_CHECKING:
     from envres._resources import ResourceType
 
 __all__ = ["schema"]
-
-
-def _hide_secret_defaults(node: Any, names: SecretNames) -> None:
-    """Drop ``default`` from every property that is a secret, at any depth."""
-    if isinstance(node, list):
-        for item in node:
-            _hide_secret_defaults(item, names)
-        return
-    if not isinstance(node, dict):
-        return
-    for key, prop in (node.get("properties") or {}).items():
-        secret = isinstance(prop, dict) and (names.match(key) or _secret_schema(prop))
-        if secret and prop.get("default") is not None:
-            del prop["default"]
-    for value in node.values():
-        _hide_secret_defaults(value, names)
-
-
-def _secret_schema(prop: dict[str, Any]) -> bool:
-    """pydantic writes secret types as write-only passwords (``SecretStr | None`` too)."""
-    options = [prop, *prop.get("anyOf", ())]
-    return any(o.get("writeOnly") or o.get("format") == "password" for o in options)
 
 
 def schema(
@@ -66,7 +44,7 @@ def schema(
         cfg = rtype.model.model_json_schema(
             schema_generator=_Lenient, ref_template=f"#/$defs/{name}.{{model}}"
         )
-        _hide_secret_defaults(cfg, secret_names)
+        hide_schema_defaults(cfg, secret_names)
         for sub_name, sub in cfg.pop("$defs", {}).items():
             defs[f"{name}.{sub_name}"] = _widen(sub)
         defs[name] = {

@@ -55,20 +55,13 @@ from envres._errors import (
 )
 from envres._events import Event
 from envres._executors._base import Job
+from envres._gate import RedactingStream, redacted_logs
 from envres._imports import ImportPathError, import_object
 from envres._profiles import MergedProfile, ProfileFile
 from envres._resolved import Config, ResolvedProfile, ResolvedResource, deps_first
 from envres._run import RunResult, asset_failure, failure_reason, run_then_close
 from envres._scope import ResourceScope
-from envres._secrets import (
-    SECRET,
-    RedactingStream,
-    Redactor,
-    SecretNames,
-    Shape,
-    part,
-    redacted_logs,
-)
+from envres._secrets import Redactor, SecretNames, Shape, part, seal
 from envres._types import TypeResolver
 
 try:
@@ -207,19 +200,6 @@ class _TaskFailure(Exception):
         return error
 
 
-def _seal(value: Any, shape: Shape, names: SecretNames, redactor: Redactor) -> Any:
-    """``value`` with every string that is or holds a secret wrapped in SecretStr."""
-    if isinstance(value, str):
-        if shape is SECRET or redactor.hides(value):
-            return SecretStr(value)
-        return value
-    if isinstance(value, dict):
-        return {k: _seal(v, part(shape, k, names), names, redactor) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_seal(v, part(shape, i, names), names, redactor) for i, v in enumerate(value)]
-    return value
-
-
 def _unseal(value: Any) -> Any:
     # Config read from YAML never holds a SecretStr of its own: every one is a seal.
     if isinstance(value, SecretStr):
@@ -291,9 +271,7 @@ def profile_spec(job: Job) -> _ProfileSpec:
             )
         modules[path.partition(":")[0]] = None
         inputs = {
-            name: _seal(
-                value, part(res.shape, name, profile.names), profile.names, profile.redactor
-            )
+            name: seal(value, part(res.shape, name, profile.names), profile.names, profile.redactor)
             for name, value in res.inputs.items()
         }
         specs[key] = _ResourceSpec(
