@@ -35,7 +35,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, Final, TextIO
 
-from envres._secrets import Redactor
+from envres._secrets import Redactor, hidden
 
 __all__ = ["Gate", "RedactingFilter", "RedactingStream", "redacted_logs"]
 
@@ -103,6 +103,10 @@ class Gate:
     def describe(self, exc: BaseException) -> str:
         """``Type: first line`` of an exception, masked."""
         return self._redactor.describe(exc)
+
+    def hide(self) -> str:
+        """What stands for a secret."""
+        return hidden()
 
     def isatty(self, stream: TextIO) -> bool:
         """Whether ``stream`` was a terminal before the gate took its descriptor."""
@@ -288,12 +292,16 @@ class _Pump:
             os.set_inheritable(real, False)
         read, write = os.pipe()
         self.read = read
+        self.wake, self.waker = os.pipe()  # close() wakes the thread through this one
+        for own in (read, self.wake, self.waker):
+            os.set_inheritable(own, False)
         for fd in fds:
             os.dup2(write, fd)  # inheritable, so child processes write into the pipe too
         os.close(write)
         self.broken = False
         self.closing = threading.Event()
         self.pending = b""
+        self.waiting = False  # what is pending is held until more comes (see _emit_partial)
         self.lock = threading.Lock()
         self.held: list[bytes] = []
         self.thread = threading.Thread(target=self._run, name=f"envres-gate-{fds[0]}", daemon=True)
@@ -302,26 +310,48 @@ class _Pump:
     def _run(self) -> None:
         try:
             while True:
-                wait = _PARTIAL_WAIT if self.pending else (0.1 if self.closing.is_set() else None)
-                ready, _, _ = select.select([self.read], [], [], wait)
-                if not ready:
-                    if self.pending:
+                if self.closing.is_set():
+                    wait: float | None = _PARTIAL_WAIT if self.pending else 0.1
+                elif self.pending and not self.waiting:
+                    wait = _PARTIAL_WAIT
+                else:
+                    wait = None  # nothing to show until more comes
+                ready, _, _ = select.select([self.read, self.wake], [], [], wait)
+                if self.wake in ready:
+                    os.read(self.wake, 64)  # close() asked: drain what is left, then stop
+                if self.read not in ready:
+                    if self.pending and not self.waiting and not self.closing.is_set():
                         self._emit_partial()
                         continue
-                    if self.closing.is_set():
-                        return  # a child still holds the pipe, but has gone quiet
+                    if self.closing.is_set() and self.wake not in ready:
+                        break  # a child may still hold the pipe, but it has gone quiet
                     continue
                 chunk = os.read(self.read, 1 << 16)
                 if not chunk:
                     break
+                self.waiting = False
                 self._take(chunk)
             if self.pending:
-                self._emit_partial()
+                self._emit_partial(last=True)
         finally:
             os.close(self.read)
+            os.close(self.wake)
 
     def _take(self, chunk: bytes) -> None:
         data = self.pending + chunk
+        self.pending = b""
+        # envres's own line starts a line of its own: what user code left unfinished
+        # before it ends there (and a risky end of it is masked, as at the very end).
+        start = data.find(self.nonce, 1)
+        while start > 0:
+            head, data = data[:start], data[start:]
+            cut = head.rfind(b"\n")
+            for line in head[: cut + 1].splitlines(keepends=True):
+                self._emit(line)
+            if head[cut + 1 :]:
+                self.pending = head[cut + 1 :]
+                self._emit_partial(last=True)
+            start = data.find(self.nonce, 1)
         cut = data.rfind(b"\n")
         if cut < 0:
             self.pending = data
@@ -332,9 +362,25 @@ class _Pump:
         for line in data[: cut + 1].splitlines(keepends=True):
             self._emit(line)
 
-    def _emit_partial(self) -> None:
+    def _emit_partial(self, last: bool = False) -> None:
+        """Show a line that has no newline yet (a prompt, a progress bar)."""
         line, self.pending = self.pending, b""
-        self._emit(line)
+        if line.startswith(self.nonce):
+            self._emit(line)  # envres's own status line
+            return
+        text = _decode(line)
+        keep = self.gate.redactor.risky_tail(text)
+        if keep and last:
+            # The output ends with what may be the start of a secret: mask it.
+            self._emit(_encode(text[:-keep] + self.gate.hide()))
+            return
+        if keep:
+            # The start of a secret may stand at the end: it waits for the rest.
+            self.pending = _encode(text[-keep:])
+            self.waiting = True
+            line = _encode(text[:-keep])
+        if line:
+            self._emit(line)
 
     def _emit_long(self) -> None:
         # Keep back the end: a secret (in its longest spelling) may start there.
@@ -377,15 +423,26 @@ class _Pump:
         for fd, real in zip(self.fds, self.real, strict=True):
             os.dup2(real, fd)  # this process's last write end of the pipe is gone
         self.closing.set()
+        with contextlib.suppress(OSError):  # the thread may have seen the end already
+            os.write(self.waker, b"x")
         self.thread.join(_DRAIN_WAIT)
         self.gate.held = False
         self.release()
-        for real in self.real:
-            os.close(real)
+        with self.lock:
+            # A thread still reading (a child holds the pipe and keeps writing) must not
+            # write to these descriptors once closed: their numbers may be reused.
+            self.broken = True
+            for real in self.real:
+                os.close(real)
+        os.close(self.waker)
 
 
 def _decode(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
 
 
 class _MaskedStream(io.TextIOBase):

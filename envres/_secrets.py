@@ -547,12 +547,13 @@ class Redactor:
         "login failed: '**********'"
     """
 
-    __slots__ = ("_grams", "_pattern", "_secrets")
+    __slots__ = ("_grams", "_pattern", "_prefixes", "_secrets")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: frozenset[str] = frozenset(s for s in secrets if s and s != MASK)
         self._pattern: re.Pattern[str] | None = _pattern(self._secrets) if self._secrets else None
         self._grams: frozenset[str] | None = None  # built on first use by redact_untrusted
+        self._prefixes: frozenset[str] | None = None  # built on first use by risky_tail
 
     def __repr__(self) -> str:
         return f"<Redactor of {len(self._secrets)} secret(s)>"
@@ -641,6 +642,31 @@ class Redactor:
             last = end
         parts.append(text[last:])
         return "".join(parts)
+
+    def risky_tail(self, text: str) -> int:
+        """How many characters at the end of ``text`` could be the start of a secret.
+
+        For a line that user code has not finished (no newline yet): shown now, that
+        end could be the first characters of a secret whose rest comes later, too few
+        to be masked as a fragment. They wait for the rest of the line.
+
+            >>> Redactor(["s3cr3t-pw"]).risky_tail("password: s3c")
+            3
+        """
+        if not self._secrets or not text:
+            return 0
+        if self._prefixes is None:
+            self._prefixes = frozenset(
+                form[:n]
+                for secret in self._secrets
+                for form in _forms(secret)
+                for n in range(1, min(len(form), FRAGMENT + 1))
+            )
+        prefixes = self._prefixes
+        for n in range(min(len(text), FRAGMENT), 0, -1):
+            if text[-n:] in prefixes:
+                return n
+        return 0
 
     def hides(self, text: str) -> bool:
         """Whether ``text`` holds a secret (in any form)."""

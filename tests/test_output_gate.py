@@ -319,3 +319,50 @@ def test_a_secret_equal_to_a_type_key_or_field_name_leaves_the_structure_readabl
     assert "  warehouse:" in explained.out.splitlines()
     assert "    type: postgres  # profiles/dev.yaml:3" in explained.out.splitlines()
     assert f"      password: '{MASK}'" in "\n".join(explained.out.splitlines())
+
+
+# -- a secret written in pieces, without a newline ---------------------------------------
+
+PIECES = """
+import os
+import sys
+import time
+
+import envres
+from pydantic import SecretStr
+
+
+class Api(envres.Resource):
+    token: SecretStr
+
+
+@envres.asset
+def pieces(api: Api) -> None:
+    token = api.token.get_secret_value()
+    # The first five characters, then a pause longer than a partial line waits, then the
+    # rest: five characters are too few to be masked as a fragment on their own.
+    os.write(1, ("SPLIT " + token[:5]).encode())
+    time.sleep(0.3)
+    os.write(1, (token[5:] + " END\\n").encode())
+    print("PROMPT " + token[:6], end="", flush=True, file=sys.stderr)
+    time.sleep(0.3)
+    print(token[6:] + " DONE", file=sys.stderr)
+    # The last thing written: the start of the secret, and no newline ever comes.
+    os.write(1, ("TAIL " + token[:4]).encode())
+
+
+defs = envres.Definitions(assets=[pieces], resource_types={"api": Api})
+"""
+
+
+def test_a_secret_written_in_pieces_with_pauses_never_shows_a_piece(tmp_path: Path) -> None:
+    profile = "resources:\n  api:\n    type: api\n    config:\n      token: ${API_TOKEN}\n"
+    root = make_project(tmp_path / "proj", {"dev.yaml": profile}, PIECES, "pieces").root
+    result = real(root, "run")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout + result.stderr
+    for n in (4, 5, 6):
+        assert TOKEN[:n] not in text, text
+    assert f"SPLIT {MASK} END" in result.stdout
+    assert f"PROMPT {MASK} DONE" in result.stderr
+    assert f"TAIL {MASK}" in result.stdout
