@@ -220,9 +220,49 @@ def complete_shell(obj: object) -> int | None:
     return shell_complete(cli, {"obj": obj}, "envres", COMPLETE_VAR, instruction)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _show_help(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        current().out(ctx.get_help())
+        ctx.exit()
+
+
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from importlib.metadata import version
+
+        current().out(f"envres, version {version('envres')}")
+        ctx.exit()
+
+
+class _Command(click.Command):
+    """A command whose ``--help`` prints through the session, as every other output does.
+
+    click's own help (and version) option writes to stdout itself and turns a closed
+    pipe (``envres --help | head -1``) into ``sys.exit(1)``; through the session, what
+    cannot be printed is dropped and the command ends as it would have.
+    """
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.callback = _show_help
+        return option
+
+
+class _Group(_Command, click.Group):
+    command_class = _Command
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks (secrets still masked).")
-@click.version_option(package_name="envres", prog_name="envres")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 def cli(debug: bool) -> None:
     """Per-environment YAML profiles for the resources of data pipelines.
 
