@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 import websocket
 
+from envres._cli._docs import script_json
 from tests.conftest import Cli, Project, make_project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -622,3 +623,77 @@ def test_the_site_is_self_contained(envres_cli: Cli, canary: Project) -> None:
             target = html.unescape(part.split('"', 1)[0]).split("#", 1)[0]
             assert target == "data:," or target in pages, (page, target)
         assert " src=" not in text
+
+
+# -- hostile values: a profile value that tries to end the page's script ---------------------
+
+PAYLOAD = "</script><script>alert(1)</script><!--\u2028\u2029 & >"
+
+HOSTILE_DEFINITIONS = """
+import envres
+
+
+class Api(envres.Resource):
+    host: str
+
+
+@envres.asset
+def orders(api: Api) -> int:
+    return 1
+
+
+defs = envres.Definitions(assets=[orders], resource_types={"api": Api})
+"""
+
+
+def test_script_json_escapes_what_could_end_the_script_and_reads_back_the_same() -> None:
+    data = {"diffs": {"a": {"b": [PAYLOAD, "<!-- x -->", "a && b", "-->"]}}}
+
+    text = script_json(data)
+
+    for unsafe in ("<", ">", "&", "\u2028", "\u2029"):
+        assert unsafe not in text
+    assert json.loads(text) == data
+    assert "\\u003c/script\\u003e" in text and "\\u2028\\u2029" in text
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Project:
+    return make_project(
+        tmp_path / "proj",
+        {
+            "base.yaml": "resources:\n  api:\n    type: api\n    config:\n      host: plain\n",
+            "dev.yaml": (
+                "extends: base\nresources:\n  api:\n    config:\n"
+                f"      host: {json.dumps(PAYLOAD)}\n"
+            ),
+        },
+        definitions=HOSTILE_DEFINITIONS,
+        module="hostile_defs",
+    )
+
+
+def test_a_value_holding_a_script_end_tag_stays_inert_in_the_page(
+    browser: Browser, envres_cli: Cli, hostile: Project
+) -> None:
+    result = envres_cli("docs", "--out", "site", cwd=hostile.root)
+    assert result.code == 0, result.err
+    site = hostile.root / "site"
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in index
+    assert index.count("<script") == 2  # the diffs as JSON, and the compare form's script
+    assert "<script>alert" not in (site / "profile-dev.html").read_text(encoding="utf-8")
+
+    browser.open(page_url(site, "index.html"))
+    shown = compare(browser, "base", "dev")
+    scripts = browser.evaluate("[...document.scripts].map(s => s.type || 'classic')")
+    dialogs = [m for m in browser.events if m.get("method") == "Page.javascriptDialogOpening"]
+
+    assert scripts == ["application/json", "classic"]  # nothing injected
+    assert dialogs == []
+    # The line as `envres diff` prints it (a YAML scalar: U+2028/9 as \L and \P), as text.
+    assert (
+        '~ resources.api.config.host: plain -> "</script><script>alert(1)</script><!--\\L\\P & >"'
+        in shown
+    )
+    assert browser.problems() == []

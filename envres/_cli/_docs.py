@@ -47,6 +47,7 @@ __all__ = [
     "index_html",
     "page_name",
     "profile_html",
+    "script_json",
     "site",
     "status_of",
     "write_site",
@@ -286,10 +287,25 @@ def _graph(s: Site, name: str) -> str:
     return f'<div class="graph" data-profile="{_text(s, name)}">{s.redactor.redact(svg)}</div>'
 
 
+#: What JSON inside a ``<script>`` must not hold as itself: ``<`` (``</script>``, ``<!--``),
+#: ``>`` and ``&`` (for good measure), and the two line separators JavaScript once
+#: treated as line ends. Each becomes its ``\uXXXX`` escape, which JSON reads back as
+#: the same character.
+_SCRIPT_UNSAFE = str.maketrans({c: f"\\u{ord(c):04x}" for c in ("<", ">", "&", "\u2028", "\u2029")})
+
+
+def script_json(data: object) -> str:
+    r"""``data`` as JSON that can stand inside a ``<script>`` element and never end it.
+
+    >>> print(script_json({"note": "</script><script>alert(1)</script>"}))
+    {"note": "\u003c/script\u003e\u003cscript\u003ealert(1)\u003c/script\u003e"}
+    """
+    return json.dumps(data, ensure_ascii=False, sort_keys=True).translate(_SCRIPT_UNSAFE)
+
+
 def _json_script(s: Site, element_id: str, data: object) -> str:
     """Data for the page's script, in a tag the HTML parser cannot leave early."""
-    text = json.dumps(s.redactor.mask_data(data), ensure_ascii=False, sort_keys=True)
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = script_json(s.redactor.mask_data(data))
     return f'<script type="application/json" id="{_text(s, element_id)}">{text}</script>'
 
 
