@@ -501,7 +501,7 @@ class ChecksFailed(RunError):
     type=Folder(),
     default=Path("envres-docs"),
     show_default=True,
-    help="Folder to write the site into (created if missing).",
+    help="Folder to write the site into: new, empty, or written by envres docs before.",
 )
 def docs(out: Path, **kwargs: Any) -> None:
     """Write a static HTML site of the profiles: matrix, values and origins, graphs, diffs.
@@ -509,11 +509,12 @@ def docs(out: Path, **kwargs: Any) -> None:
     It opens from file:// with nothing fetched; secrets are masked. Unset variables
     show as <not set>; the index draws the selected profile's graph.
     """
-    from envres._cli._docs import SiteProfile, site, write_site
+    from envres._cli._docs import SiteProfile, previous_files, site, write_site
     from envres._load import read_bytes
     from envres._paths import display
     from envres._profiles import load_merged
 
+    previous_files(out)  # a folder envres may not write into: said before any work
     ctx = Context(kwargs)
     session = ctx.session
     names = ctx.selectable()
