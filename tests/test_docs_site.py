@@ -953,3 +953,23 @@ def test_a_symlinked_out_folder_is_refused_with_the_folder_to_give(
         f"(give the folder it points to: {real})"
     ]
     assert list(real.iterdir()) == []
+
+
+def test_a_manifest_that_is_a_symlink_is_not_read(
+    envres_cli: Cli, hostile: Project, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "manifest.json"
+    elsewhere.write_text('{"generator": "envres docs", "files": ["index.html"]}')
+    site = hostile.root / "site"
+    site.mkdir()
+    (site / ".envres-docs.json").symlink_to(elsewhere)
+    (site / "index.html").write_text("mine", encoding="utf-8")
+
+    result = docs_into(envres_cli, hostile)
+
+    assert result.code == 2
+    assert result.err_lines == [
+        "envres: --out site: .envres-docs.json is not one envres docs wrote; delete the "
+        "folder or give another --out"
+    ]
+    assert (site / "index.html").read_text(encoding="utf-8") == "mine"
