@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Any, overload
 
 from envres._errors import DefinitionError
+from envres._paths import display
 
-__all__ = ["AssetDef", "asset"]
+__all__ = ["NAME_RULE", "AssetDef", "asset", "check_name"]
 
 
 class AssetDef:
@@ -42,6 +43,7 @@ class AssetDef:
             generator = inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
             code = getattr(inspect.unwrap(fn), "__code__", None)
             source = (code.co_filename, code.co_firstlineno) if code is not None else None
+        check_name(name, source)
         if generator:
             raise DefinitionError(
                 f"@asset {name} is a generator; an asset returns its value (only resources "
@@ -68,6 +70,43 @@ class AssetDef:
 
     def __repr__(self) -> str:
         return f"<asset {self.name}>"
+
+
+#: The rule every asset name follows, as error messages and the README state it.
+NAME_RULE = (
+    "letters, digits, '_', '-' and '.', starting with a letter, a digit or '_' "
+    "(so that `envres run NAME` can select it)"
+)
+
+
+def check_name(name: object, source: tuple[str, int] | None = None) -> None:
+    """Raise :class:`DefinitionError` unless ``name`` follows :data:`NAME_RULE`.
+
+    ``source``, the file and line of the definition, starts the message.
+
+    Letters and digits are those of Python names (every function name qualifies);
+    ``-`` and ``.`` allow names such as ``raw.orders`` or ``daily-report``. Nothing
+    else: no space, quote, bracket, ``+``, ``*``, ``@``, ``:``, ``,`` or ``/`` (which
+    selection syntaxes use), no control character, and no leading ``-`` (which would
+    read as an option).
+
+    >>> check_name("raw.orders-2024")
+    >>> check_name("-x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    envres.DefinitionError: asset name '-x' is not allowed: letters, digits, '_', '-' and '.', ...
+    """
+    if (
+        isinstance(name, str)
+        and name
+        and name[0] not in "-."
+        and all(c in "-." or f"_{c}".isidentifier() for c in name)
+    ):
+        return
+    where = f"{display(source[0])}:{source[1]}: " if source is not None else ""
+    raise DefinitionError(
+        f"{where}asset name {name!r} is not allowed: {NAME_RULE}; give the asset one with "
+        "@envres.asset(name=...)"
+    )
 
 
 def _parameters(fn: Callable[..., Any], name: str) -> tuple[tuple[str, ...], frozenset[str]]:
@@ -127,10 +166,14 @@ def asset(
     An annotation with a Resource class on a resource parameter makes validation
     check that the profile's implementation is a subclass. ``async def`` assets
     are run with ``asyncio.run`` on their worker.
+
+    ``name`` (the function's name by default) is what ``envres run NAME`` selects:
+    letters, digits, ``_``, ``-`` and ``.``, starting with a letter, a digit or ``_``
+    (``@envres.asset(name="raw.orders")``); any other is a :class:`DefinitionError`.
     """
 
     def wrap(f: Callable[..., Any]) -> AssetDef:
-        return AssetDef(f, name or f.__name__, description)
+        return AssetDef(f, str(getattr(f, "__name__", "")) if name is None else name, description)
 
     if fn is not None:
         return wrap(fn)

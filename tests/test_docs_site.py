@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 import websocket
 
+from envres._cli._docs import script_json
 from tests.conftest import Cli, Project, make_project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -505,6 +506,7 @@ def test_no_canary_secret_in_any_file_of_the_site(envres_cli: Cli, canary: Proje
     ]
     files = sorted(p for p in (canary.root / "site").rglob("*") if p.is_file())
     assert [p.name for p in files] == [
+        ".envres-docs.json",  # the manifest: what envres wrote there
         "index.html",
         "profile-base.html",
         "profile-dev.html",
@@ -614,7 +616,7 @@ def test_the_site_is_self_contained(envres_cli: Cli, canary: Project) -> None:
     result = envres_cli("docs", cwd=canary.root, env={"DB_PASSWORD": "x"})
     assert result.code == 0, result.err
     site = canary.root / "envres-docs"  # the default --out
-    pages = {p.name for p in site.iterdir()}
+    pages = {p.name for p in site.iterdir()} - {".envres-docs.json"}
     assert pages == {"index.html", "profile-base.html", "profile-dev.html", "profile-prod.html"}
     for page in pages:
         text = (site / page).read_text()
@@ -622,3 +624,352 @@ def test_the_site_is_self_contained(envres_cli: Cli, canary: Project) -> None:
             target = html.unescape(part.split('"', 1)[0]).split("#", 1)[0]
             assert target == "data:," or target in pages, (page, target)
         assert " src=" not in text
+
+
+# -- hostile values: a profile value that tries to end the page's script ---------------------
+
+PAYLOAD = "</script><script>alert(1)</script><!--\u2028\u2029 & >"
+
+HOSTILE_DEFINITIONS = """
+import envres
+
+
+class Api(envres.Resource):
+    host: str
+
+
+@envres.asset
+def orders(api: Api) -> int:
+    return 1
+
+
+defs = envres.Definitions(assets=[orders], resource_types={"api": Api})
+"""
+
+
+def test_script_json_escapes_what_could_end_the_script_and_reads_back_the_same() -> None:
+    data = {"diffs": {"a": {"b": [PAYLOAD, "<!-- x -->", "a && b", "-->"]}}}
+
+    text = script_json(data)
+
+    for unsafe in ("<", ">", "&", "\u2028", "\u2029"):
+        assert unsafe not in text
+    assert json.loads(text) == data
+    assert "\\u003c/script\\u003e" in text and "\\u2028\\u2029" in text
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Project:
+    return make_project(
+        tmp_path / "proj",
+        {
+            "base.yaml": "resources:\n  api:\n    type: api\n    config:\n      host: plain\n",
+            "dev.yaml": (
+                "extends: base\nresources:\n  api:\n    config:\n"
+                f"      host: {json.dumps(PAYLOAD)}\n"
+            ),
+        },
+        definitions=HOSTILE_DEFINITIONS,
+        module="hostile_defs",
+    )
+
+
+def test_a_value_holding_a_script_end_tag_stays_inert_in_the_page(
+    browser: Browser, envres_cli: Cli, hostile: Project
+) -> None:
+    result = envres_cli("docs", "--out", "site", cwd=hostile.root)
+    assert result.code == 0, result.err
+    site = hostile.root / "site"
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in index
+    assert index.count("<script") == 2  # the diffs as JSON, and the compare form's script
+    assert "<script>alert" not in (site / "profile-dev.html").read_text(encoding="utf-8")
+
+    browser.open(page_url(site, "index.html"))
+    shown = compare(browser, "base", "dev")
+    scripts = browser.evaluate("[...document.scripts].map(s => s.type || 'classic')")
+    dialogs = [m for m in browser.events if m.get("method") == "Page.javascriptDialogOpening"]
+
+    assert scripts == ["application/json", "classic"]  # nothing injected
+    assert dialogs == []
+    # The line as `envres diff` prints it (a YAML scalar: U+2028/9 as \L and \P), as text.
+    assert (
+        '~ resources.api.config.host: plain -> "</script><script>alert(1)</script><!--\\L\\P & >"'
+        in shown
+    )
+    assert browser.problems() == []
+
+
+# -- the folder: envres writes only where it may, and only its own files -------------------
+
+NOT_OURS = (
+    "the folder is not empty and envres docs did not write it (no .envres-docs.json); "
+    "give a new or empty folder"
+)
+
+
+def docs_into(envres_cli: Cli, project: Project, out: str = "site") -> Any:
+    return envres_cli("docs", "--out", out, cwd=project.root)
+
+
+def manifest_files(site: Path) -> list[str]:
+    data = json.loads((site / ".envres-docs.json").read_text(encoding="utf-8"))
+    assert data["generator"] == "envres docs"
+    return list(data["files"])
+
+
+def snapshot(folder: Path) -> dict[str, bytes | str]:
+    """Every entry of ``folder``: a file's bytes, a link's target, a folder's entries."""
+    return {
+        p.name: (
+            f"-> {os.readlink(p)}"
+            if p.is_symlink()
+            else str(sorted(c.name for c in p.iterdir()))
+            if p.is_dir()
+            else p.read_bytes()
+        )
+        for p in sorted(folder.iterdir())
+    }
+
+
+def test_a_users_page_survives_and_only_pages_listed_in_the_manifest_are_removed(
+    envres_cli: Cli, hostile: Project
+) -> None:
+    qa = hostile.profile("qa.yaml", "extends: base\n")
+    assert docs_into(envres_cli, hostile).code == 0
+    site = hostile.root / "site"
+    assert manifest_files(site) == [
+        "index.html",
+        "profile-base.html",
+        "profile-dev.html",
+        "profile-qa.html",
+    ]
+    (site / "profile-notes.html").write_text("my notes", encoding="utf-8")  # named like a page
+    (site / "notes.txt").write_text("mine", encoding="utf-8")
+
+    qa.unlink()
+    result = docs_into(envres_cli, hostile)
+
+    assert result.code == 0, result.err
+    assert sorted(p.name for p in site.iterdir()) == [
+        ".envres-docs.json",
+        "index.html",
+        "notes.txt",
+        "profile-base.html",
+        "profile-dev.html",
+        "profile-notes.html",
+    ]
+    assert (site / "profile-notes.html").read_text(encoding="utf-8") == "my notes"
+    assert (site / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert manifest_files(site) == ["index.html", "profile-base.html", "profile-dev.html"]
+
+
+def test_a_folder_with_other_files_and_no_manifest_is_a_usage_error_left_untouched(
+    envres_cli: Cli, hostile: Project
+) -> None:
+    site = hostile.root / "site"
+    site.mkdir()
+    (site / "index.html").write_text("my own index", encoding="utf-8")
+    (site / "profile-notes.html").write_text("my notes", encoding="utf-8")
+    before = snapshot(site)
+
+    result = docs_into(envres_cli, hostile)
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err_lines == [f"envres: --out site: {NOT_OURS}"]
+    assert snapshot(site) == before
+
+
+def test_the_project_folder_itself_is_not_a_site_folder(envres_cli: Cli, hostile: Project) -> None:
+    before = snapshot(hostile.root)
+
+    result = docs_into(envres_cli, hostile, ".")
+
+    assert result.code == 2
+    assert result.err_lines == [f"envres: --out .: {NOT_OURS}"]
+    assert snapshot(hostile.root) == before
+
+
+def test_an_empty_folder_is_written_into(envres_cli: Cli, hostile: Project) -> None:
+    (hostile.root / "site").mkdir()
+
+    result = docs_into(envres_cli, hostile)
+
+    assert result.code == 0, result.err
+    assert manifest_files(hostile.root / "site") == [
+        "index.html",
+        "profile-base.html",
+        "profile-dev.html",
+    ]
+
+
+def test_a_symlink_placed_in_the_folder_is_never_written_through(
+    envres_cli: Cli, hostile: Project, tmp_path: Path
+) -> None:
+    assert docs_into(envres_cli, hostile).code == 0
+    site = hostile.root / "site"
+    outside = tmp_path / "outside.html"
+    outside.write_text("not envres's", encoding="utf-8")
+    (site / "profile-dev.html").unlink()
+    (site / "profile-dev.html").symlink_to(outside)
+    before = snapshot(site)
+
+    result = docs_into(envres_cli, hostile)
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err_lines == [
+        "envres: --out site: profile-dev.html is a symbolic link; envres docs writes no link"
+    ]
+    assert outside.read_text(encoding="utf-8") == "not envres's"
+    assert snapshot(site) == before  # nothing written, nothing removed
+
+
+def test_a_stale_page_replaced_by_a_symlink_is_left_and_its_target_kept(
+    envres_cli: Cli, hostile: Project, tmp_path: Path
+) -> None:
+    qa = hostile.profile("qa.yaml", "extends: base\n")
+    assert docs_into(envres_cli, hostile).code == 0
+    site = hostile.root / "site"
+    outside = tmp_path / "outside.html"
+    outside.write_text("not envres's", encoding="utf-8")
+    (site / "profile-qa.html").unlink()
+    (site / "profile-qa.html").symlink_to(outside)
+
+    qa.unlink()
+    result = docs_into(envres_cli, hostile)
+
+    assert result.code == 0, result.err
+    assert (site / "profile-qa.html").is_symlink()
+    assert outside.read_text(encoding="utf-8") == "not envres's"
+
+
+def test_a_page_hard_linked_to_a_file_elsewhere_is_replaced_not_written_through(
+    envres_cli: Cli, hostile: Project, tmp_path: Path
+) -> None:
+    assert docs_into(envres_cli, hostile).code == 0
+    site = hostile.root / "site"
+    elsewhere = tmp_path / "elsewhere.html"
+    elsewhere.write_text("kept", encoding="utf-8")
+    (site / "index.html").unlink()
+    os.link(elsewhere, site / "index.html")
+
+    result = docs_into(envres_cli, hostile)
+
+    assert result.code == 0, result.err
+    assert elsewhere.read_text(encoding="utf-8") == "kept"
+    assert (site / "index.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_a_page_name_taken_by_a_users_file_is_a_usage_error_and_nothing_is_written(
+    envres_cli: Cli, hostile: Project
+) -> None:
+    assert docs_into(envres_cli, hostile).code == 0
+    site = hostile.root / "site"
+    (site / "profile-qa.html").write_text("my qa notes", encoding="utf-8")
+    hostile.profile("qa.yaml", "extends: base\n")
+    before = snapshot(site)
+
+    result = docs_into(envres_cli, hostile)
+
+    assert (result.code, result.out) == (2, "")
+    assert result.err_lines == [
+        "envres: --out site: profile-qa.html is there and envres docs did not write it; "
+        "move it away"
+    ]
+    assert snapshot(site) == before
+
+
+def test_a_forged_manifest_can_name_only_pages_of_the_folder(
+    envres_cli: Cli, hostile: Project
+) -> None:
+    site = hostile.root / "site"
+    site.mkdir()
+    (hostile.root / "victim.txt").write_text("keep", encoding="utf-8")
+    (site / "notes.txt").write_text("keep", encoding="utf-8")
+    (site / "profile-gone.html").write_text("an old page", encoding="utf-8")
+    forged = ["../victim.txt", "notes.txt", "../site/notes.txt", "profile-gone.html", 3]
+    (site / ".envres-docs.json").write_text(
+        json.dumps({"generator": "envres docs", "files": forged}), encoding="utf-8"
+    )
+
+    result = docs_into(envres_cli, hostile)
+
+    assert result.code == 0, result.err
+    assert (hostile.root / "victim.txt").read_text(encoding="utf-8") == "keep"
+    assert (site / "notes.txt").read_text(encoding="utf-8") == "keep"
+    assert not (site / "profile-gone.html").exists()  # a page, listed: envres's to remove
+
+
+@pytest.mark.parametrize("manifest", ["not json", "[]", '{"files": ["index.html"]}'])
+def test_a_manifest_envres_did_not_write_is_a_usage_error(
+    envres_cli: Cli, hostile: Project, manifest: str
+) -> None:
+    site = hostile.root / "site"
+    site.mkdir()
+    (site / ".envres-docs.json").write_text(manifest, encoding="utf-8")
+    (site / "index.html").write_text("mine", encoding="utf-8")
+
+    result = docs_into(envres_cli, hostile)
+
+    assert result.code == 2
+    assert result.err_lines == [
+        "envres: --out site: .envres-docs.json is not one envres docs wrote; delete the "
+        "folder or give another --out"
+    ]
+    assert (site / "index.html").read_text(encoding="utf-8") == "mine"
+
+
+def test_out_below_a_file_is_a_usage_error(envres_cli: Cli, hostile: Project) -> None:
+    (hostile.root / "afile").write_text("x", encoding="utf-8")
+
+    nested = docs_into(envres_cli, hostile, "afile/site")
+    deeper = docs_into(envres_cli, hostile, "afile/a/b")
+    itself = docs_into(envres_cli, hostile, "afile")
+
+    assert (nested.code, nested.err_lines) == (
+        2,
+        ["envres: --out afile/site: afile is a file, not a folder"],
+    )
+    assert (deeper.code, deeper.err_lines) == (
+        2,
+        ["envres: --out afile/a/b: afile is a file, not a folder"],
+    )
+    assert itself.code == 2 and "afile" in itself.err and "is a file" in itself.err
+    assert (hostile.root / "afile").read_text(encoding="utf-8") == "x"
+
+
+def test_a_symlinked_out_folder_is_refused_with_the_folder_to_give(
+    envres_cli: Cli, hostile: Project, tmp_path: Path
+) -> None:
+    real = tmp_path / "real-site"
+    real.mkdir()
+    (hostile.root / "site").symlink_to(real)
+
+    result = docs_into(envres_cli, hostile)
+
+    assert result.code == 2
+    assert result.err_lines == [
+        f"envres: --out site: is a symbolic link; envres docs writes only into a real folder "
+        f"(give the folder it points to: {real})"
+    ]
+    assert list(real.iterdir()) == []
+
+
+def test_a_manifest_that_is_a_symlink_is_not_read(
+    envres_cli: Cli, hostile: Project, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "manifest.json"
+    elsewhere.write_text('{"generator": "envres docs", "files": ["index.html"]}')
+    site = hostile.root / "site"
+    site.mkdir()
+    (site / ".envres-docs.json").symlink_to(elsewhere)
+    (site / "index.html").write_text("mine", encoding="utf-8")
+
+    result = docs_into(envres_cli, hostile)
+
+    assert result.code == 2
+    assert result.err_lines == [
+        "envres: --out site: .envres-docs.json is not one envres docs wrote; delete the "
+        "folder or give another --out"
+    ]
+    assert (site / "index.html").read_text(encoding="utf-8") == "mine"

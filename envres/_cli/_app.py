@@ -223,9 +223,49 @@ def complete_shell(obj: object) -> int | None:
     return shell_complete(cli, {"obj": obj}, "envres", COMPLETE_VAR, instruction)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _show_help(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        current().out(ctx.get_help())
+        ctx.exit()
+
+
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        from importlib.metadata import version
+
+        current().out(f"envres, version {version('envres')}")
+        ctx.exit()
+
+
+class _Command(click.Command):
+    """A command whose ``--help`` prints through the session, as every other output does.
+
+    click's own help (and version) option writes to stdout itself and turns a closed
+    pipe (``envres --help | head -1``) into ``sys.exit(1)``; through the session, what
+    cannot be printed is dropped and the command ends as it would have.
+    """
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.callback = _show_help
+        return option
+
+
+class _Group(_Command, click.Group):
+    command_class = _Command
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks (secrets still masked).")
-@click.version_option(package_name="envres", prog_name="envres")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 def cli(debug: bool) -> None:
     """Per-environment YAML profiles for the resources of data pipelines.
 
@@ -464,7 +504,7 @@ class ChecksFailed(RunError):
     type=Folder(),
     default=Path("envres-docs"),
     show_default=True,
-    help="Folder to write the site into (created if missing).",
+    help="Folder to write the site into: new, empty, or written by envres docs before.",
 )
 def docs(out: Path, **kwargs: Any) -> None:
     """Write a static HTML site of the profiles: matrix, values and origins, graphs, diffs.
@@ -472,11 +512,12 @@ def docs(out: Path, **kwargs: Any) -> None:
     It opens from file:// with nothing fetched; secrets are masked. Unset variables
     show as <not set>; the index draws the selected profile's graph.
     """
-    from envres._cli._docs import SiteProfile, site, write_site
+    from envres._cli._docs import SiteProfile, previous_files, site, write_site
     from envres._load import read_bytes
     from envres._paths import display
     from envres._profiles import load_merged
 
+    previous_files(out)  # a folder envres may not write into: said before any work
     ctx = Context(kwargs)
     session = ctx.session
     names = ctx.selectable()

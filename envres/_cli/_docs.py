@@ -22,12 +22,16 @@ through the redactor of every profile of the site, and then through
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import html
 import json
 import operator
+import os
+import stat
 import urllib.parse
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,17 +40,21 @@ from typing import Literal
 from envres._catalog import Catalog
 from envres._cli._graph import build, to_svg
 from envres._cli._render import diff_lines, env_rows, explain, scalar
+from envres._errors import UsageError
 from envres._resolved import ResolvedProfile
 from envres._secrets import Redactor
 from envres._values import NOT_SET
 
 __all__ = [
+    "MANIFEST",
     "Site",
     "SiteProfile",
     "Status",
     "index_html",
     "page_name",
+    "previous_files",
     "profile_html",
+    "script_json",
     "site",
     "status_of",
     "write_site",
@@ -286,10 +294,25 @@ def _graph(s: Site, name: str) -> str:
     return f'<div class="graph" data-profile="{_text(s, name)}">{s.redactor.redact(svg)}</div>'
 
 
+#: What JSON inside a ``<script>`` must not hold as itself: ``<`` (``</script>``, ``<!--``),
+#: ``>`` and ``&`` (for good measure), and the two line separators JavaScript once
+#: treated as line ends. Each becomes its ``\uXXXX`` escape, which JSON reads back as
+#: the same character.
+_SCRIPT_UNSAFE = str.maketrans({c: f"\\u{ord(c):04x}" for c in ("<", ">", "&", "\u2028", "\u2029")})
+
+
+def script_json(data: object) -> str:
+    r"""``data`` as JSON that can stand inside a ``<script>`` element and never end it.
+
+    >>> print(script_json({"note": "</script><script>alert(1)</script>"}))
+    {"note": "\u003c/script\u003e\u003cscript\u003ealert(1)\u003c/script\u003e"}
+    """
+    return json.dumps(data, ensure_ascii=False, sort_keys=True).translate(_SCRIPT_UNSAFE)
+
+
 def _json_script(s: Site, element_id: str, data: object) -> str:
     """Data for the page's script, in a tag the HTML parser cannot leave early."""
-    text = json.dumps(s.redactor.mask_data(data), ensure_ascii=False, sort_keys=True)
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = script_json(s.redactor.mask_data(data))
     return f'<script type="application/json" id="{_text(s, element_id)}">{text}</script>'
 
 
@@ -516,19 +539,153 @@ def profile_html(s: Site, sp: SiteProfile) -> str:
     return _page(s, f"profile {p.name}", _nav(s), body)
 
 
+# -- the folder --------------------------------------------------------------------------
+#
+# The folder may be anything the user points --out at, the project folder included, and a
+# repository may hold a folder of that name already: envres writes only into a new or
+# empty folder, or one whose manifest says envres wrote it, and then touches only the
+# files it wrote. Every file is opened relative to the folder, never through a symbolic
+# link, and replaced by a rename (a hard link to a file elsewhere is not written through).
+
+#: The file in the folder that lists the files envres docs wrote there.
+MANIFEST = ".envres-docs.json"
+_GENERATOR = "envres docs"
+
+
+def _ours(name: str) -> bool:
+    """A name envres docs can have written: the index or a profile page, in the folder."""
+    if "/" in name or "\0" in name:
+        return False
+    return name == "index.html" or (name.startswith("profile-") and name.endswith(".html"))
+
+
+def _refuse(out_dir: Path, why: str) -> UsageError:
+    return UsageError(f"--out {out_dir}: {why}")
+
+
+def previous_files(out_dir: Path) -> frozenset[str]:
+    """The files an earlier ``envres docs`` wrote into ``out_dir``: none for a new or empty folder.
+
+    Raises :class:`UsageError` when envres may not write there: a path through a file
+    (``afile/site``), a file, a symbolic link, or a folder with other things in it and
+    no manifest. Creates nothing.
+    """
+    try:
+        st = os.lstat(out_dir)
+    except FileNotFoundError:
+        return frozenset()
+    except NotADirectoryError:
+        parent = next(
+            (p for p in reversed(out_dir.parents) if p.exists() and not p.is_dir()), out_dir
+        )
+        raise _refuse(out_dir, f"{parent} is a file, not a folder") from None
+    except OSError as exc:
+        raise _refuse(out_dir, exc.strerror or str(exc)) from None
+    if stat.S_ISLNK(st.st_mode):
+        raise _refuse(
+            out_dir,
+            "is a symbolic link; envres docs writes only into a real folder "
+            f"(give the folder it points to: {out_dir.resolve()})",
+        )
+    if not stat.S_ISDIR(st.st_mode):
+        raise _refuse(out_dir, "is a file, not a folder")
+    try:
+        entries = os.listdir(out_dir)
+    except OSError as exc:
+        raise _refuse(out_dir, exc.strerror or str(exc)) from None
+    if not entries:
+        return frozenset()
+    if MANIFEST not in entries:
+        raise _refuse(
+            out_dir,
+            f"the folder is not empty and envres docs did not write it (no {MANIFEST}); "
+            "give a new or empty folder",
+        )
+    return _read_manifest(out_dir)
+
+
+def _read_manifest(out_dir: Path) -> frozenset[str]:
+    path = out_dir / MANIFEST
+    not_ours = f"{MANIFEST} is not one envres docs wrote; delete the folder or give another --out"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        raise _refuse(out_dir, not_ours) from None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            data = json.loads(fh.read(1_000_000))
+    except (OSError, ValueError):
+        raise _refuse(out_dir, not_ours) from None
+    if not isinstance(data, dict) or data.get("generator") != _GENERATOR:
+        raise _refuse(out_dir, not_ours)
+    files = data.get("files")
+    if not isinstance(files, list):
+        raise _refuse(out_dir, not_ours)
+    # A manifest edited by hand names at most pages of this folder.
+    return frozenset(f for f in files if isinstance(f, str) and _ours(f))
+
+
+def _write(dir_fd: int, name: str, text: str) -> None:
+    """Write ``name`` in the folder as a new file, renamed over the old one."""
+    tmp = f".{name}.{uuid.uuid4().hex[:12]}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(tmp, flags, 0o666, dir_fd=dir_fd)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+
+
+def _manifest(names: Sequence[str]) -> str:
+    return json.dumps({"generator": _GENERATOR, "files": sorted(names)}, indent=2) + "\n"
+
+
 def write_site(out_dir: Path, s: Site) -> list[Path]:
-    """Write the index and one page per profile into ``out_dir``; the files written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write the index and one page per profile into ``out_dir``; the files written.
+
+    ``out_dir`` is created if missing. It must be new, empty, or hold the output of
+    an earlier run (see :func:`previous_files`); a page of that run whose profile is
+    gone is deleted, every other file is left alone. Raises :class:`UsageError`
+    without writing anything when a page would replace a file envres did not write
+    or a symbolic link.
+    """
+    previous = previous_files(out_dir)
     pages = [("index.html", index_html(s))]
     pages += [(page_name(sp.profile.name), profile_html(s, sp)) for sp in s.profiles]
-    written = []
-    for name, text in pages:
-        path = out_dir / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    # A profile deleted since the last run must not live on in its old page.
-    keep = {name for name, _ in pages}
-    for stale in out_dir.glob("profile-*.html"):
-        if stale.name not in keep and stale.is_file():
-            stale.unlink()
-    return written
+    names = [name for name, _ in pages]
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        dir_fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise _refuse(out_dir, exc.strerror or str(exc)) from None
+    try:
+        for name in names:
+            try:
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                raise _refuse(out_dir, f"{name} is a symbolic link; envres docs writes no link")
+            if name not in previous or not stat.S_ISREG(st.st_mode):
+                raise _refuse(
+                    out_dir,
+                    f"{name} is there and envres docs did not write it; move it away",
+                )
+        # Listed before they are written: a run cut short leaves no page unaccounted for.
+        _write(dir_fd, MANIFEST, _manifest(sorted(previous | set(names))))
+        for name, text in pages:
+            _write(dir_fd, name, text)
+        # A profile deleted since the last run must not live on in its old page.
+        for stale in sorted(previous - set(names)):
+            with contextlib.suppress(FileNotFoundError):
+                st = os.stat(stale, dir_fd=dir_fd, follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode):
+                    os.unlink(stale, dir_fd=dir_fd)
+        _write(dir_fd, MANIFEST, _manifest(names))
+    finally:
+        os.close(dir_fd)
+    return [out_dir / name for name in names]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import graphlib
 import html
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Literal
 from envres._catalog import Catalog
 from envres._resolved import ResolvedProfile
 
-__all__ = ["Graph", "build", "to_dot", "to_mermaid", "to_svg"]
+__all__ = ["Graph", "build", "quote_dot", "to_dot", "to_mermaid", "to_svg"]
 
 NodeKind = Literal["asset", "resource"]
 
@@ -65,53 +66,98 @@ def build(catalog: Catalog | None, profile: ResolvedProfile) -> Graph:
 
 
 # -- text formats ------------------------------------------------------------------------
+#
+# Names reach these formats from asset names (letters, digits, `_`, `-`, `.`, see
+# envres._assets.NAME_RULE), resource keys (identifiers), profile names and type names;
+# each writer quotes and escapes whatever it is given all the same, so that no name can
+# end its string and add an attribute, a node or an edge.
+
+_MERMAID_PLAIN = re.compile(r"[A-Za-z0-9_]+")
+
+#: Characters a Mermaid label shows through an entity code: its quote and entity sign,
+#: markup (Mermaid renders labels as HTML), a Markdown string's backtick, line ends.
+_MERMAID_ENTITIES = {c: f"#{ord(c)};" for c in '"#&<>`\\\n\r'}
 
 
 def to_mermaid(graph: Graph) -> str:
-    """A Mermaid flowchart, as GitHub renders in a ```mermaid block."""
+    """A Mermaid flowchart, as GitHub renders in a ```mermaid block.
+
+    A node's id is ``a_NAME`` or ``r_KEY`` when the name is plain ASCII (letters,
+    digits, ``_``), which keeps the source readable; any other name gets ``n`` and the
+    node's number. Labels are quoted, with every character Mermaid would read as
+    syntax or markup written as an entity code (``#34;``).
+    """
+    ids = {
+        node.id: node.id if _MERMAID_PLAIN.fullmatch(node.id) else f"n{i}"
+        for i, node in enumerate(graph.nodes.values())
+    }
     lines = ["flowchart LR"]
     for node in graph.nodes.values():
         label = _quote_mermaid(node.name)
         if node.kind == "resource":
-            lines.append(f'    {node.id}[("{label}<br/><i>{_quote_mermaid(node.type_name)}</i>")]')
+            lines.append(
+                f'    {ids[node.id]}[("{label}<br/><i>{_quote_mermaid(node.type_name)}</i>")]'
+            )
         else:
-            lines.append(f'    {node.id}["{label}"]')
-    lines.extend(f"    {a} --> {b}" for a, b in graph.edges)
+            lines.append(f'    {ids[node.id]}["{label}"]')
+    lines.extend(f"    {ids[a]} --> {ids[b]}" for a, b in graph.edges)
     lines.append("    classDef resource fill:#e8f0fe,stroke:#3b7dd8")
-    resources = [n.id for n in graph.nodes.values() if n.kind == "resource"]
+    resources = [ids[n.id] for n in graph.nodes.values() if n.kind == "resource"]
     if resources:
         lines.append(f"    class {','.join(resources)} resource")
     return "\n".join(lines)
 
 
 def _quote_mermaid(text: str) -> str:
-    return text.replace('"', "#quot;")
+    return "".join(_MERMAID_ENTITIES.get(c, c) for c in text)
 
 
 def to_dot(graph: Graph) -> str:
-    """Graphviz DOT: ``envres graph --format dot | dot -Tpng > graph.png``."""
+    """Graphviz DOT: ``envres graph --format dot | dot -Tpng > graph.png``.
+
+    Every id and label is a quoted string; see :func:`quote_dot`.
+    """
     lines = [
-        f"digraph {_quote_dot(graph.profile)} {{",
+        f"digraph {quote_dot(graph.profile)} {{",
         "    rankdir=LR;",
         '    node [fontname="Helvetica", fontsize=11];',
     ]
     for node in graph.nodes.values():
         if node.kind == "resource":
-            label = f"{node.name}\\n({node.type_name})"
+            label = quote_dot(node.name, "\n", f"({node.type_name})")
             lines.append(
-                f"    {node.id} [label={_quote_dot(label, raw=True)}, shape=cylinder, "
+                f"    {quote_dot(node.id)} [label={label}, shape=cylinder, "
                 'style=filled, fillcolor="#e8f0fe"];'
             )
         else:
-            lines.append(f"    {node.id} [label={_quote_dot(node.name)}, shape=box];")
-    lines.extend(f"    {a} -> {b};" for a, b in graph.edges)
+            lines.append(f"    {quote_dot(node.id)} [label={quote_dot(node.name)}, shape=box];")
+    lines.extend(f"    {quote_dot(a)} -> {quote_dot(b)};" for a, b in graph.edges)
     lines.append("}")
     return "\n".join(lines)
 
 
-def _quote_dot(text: str, raw: bool = False) -> str:
-    escaped = text.replace('"', '\\"') if raw else text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+def quote_dot(*parts: str) -> str:
+    r"""``parts`` as one DOT quoted string, shown as written; a part ``"\n"`` breaks the line.
+
+    Inside the quotes ``"`` and ``\`` are escaped (so a name cannot end the string,
+    and Graphviz's ``\N``, ``\l``... never act on a name), ``&`` too (Graphviz reads
+    entities such as ``&amp;`` in any string), and a line end or other control
+    character in a name is shown as its escape, never as markup.
+
+    >>> print(quote_dot('orders"];', "\n", "(duckdb)"))
+    "orders\"];\n(duckdb)"
+    """
+    out = []
+    for part in parts:
+        if part == "\n":
+            out.append("\\n")
+            continue
+        escaped = part.replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;")
+        out.append(_CONTROL.sub(lambda m: f"\\\\x{ord(m.group()):02x}", escaped))
+    return '"' + "".join(out) + '"'
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # -- SVG -------------------------------------------------------------------------------
