@@ -13,6 +13,7 @@ import io
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from envres._codes import ENV_FILE
 from envres._errors import Loc, Problem
 from envres._record import Record
 
@@ -51,18 +52,27 @@ def _read_env_file(
     try:
         raw = read(path)
     except FileNotFoundError:
-        problems.append(Problem(f"env file {display} does not exist", where, "env_files"))
+        problems.append(
+            Problem(f"env file {display} does not exist", where, "env_files", code=ENV_FILE)
+        )
         return {}
     except OSError as exc:
         problems.append(
-            Problem(f"env file {display} cannot be read: {exc.strerror}", where, "env_files")
+            Problem(
+                f"env file {display} cannot be read: {exc.strerror}",
+                where,
+                "env_files",
+                code=ENV_FILE,
+            )
         )
         return {}
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        problems.append(Problem("env file is not valid UTF-8", Loc(display, line, 1)))
+        problems.append(
+            Problem("env file is not valid UTF-8", Loc(display, line, 1), code=ENV_FILE)
+        )
         return {}
     values: dict[str, str] = {}
     for binding in parse_stream(io.StringIO(text)):
@@ -74,6 +84,7 @@ def _read_env_file(
                     "cannot parse this line of the env file: expected NAME=value "
                     "(the line is not shown, as it may hold a secret)",
                     Loc(display, binding.original.line, 1),
+                    code=ENV_FILE,
                 )
             )
         elif binding.key is not None and binding.value is not None:

@@ -24,6 +24,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from envres._codes import SETTINGS
 from envres._errors import Loc, Problem, ProfileError, suggest
 from envres._paths import display, read_file
 
@@ -86,6 +87,7 @@ def load_settings(
                     f"unknown key '{unknown[0]}' in [tool.envres]{suggest(unknown[0], TABLE_KEYS)} "
                     f"(allowed: {', '.join(TABLE_KEYS)})",
                     Loc(display(pyproject), _line_of(pyproject, unknown[0]), 1),
+                    code=SETTINGS,
                 )
             ]
         )
@@ -97,7 +99,13 @@ def load_settings(
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
         raise ProfileError(
-            [Problem(f"envres setting '{field}': {err['msg']}", Loc(str(pyproject), 1, 1))]
+            [
+                Problem(
+                    f"envres setting '{field}': {err['msg']}",
+                    Loc(str(pyproject), 1, 1),
+                    code=SETTINGS,
+                )
+            ]
         ) from None
     finally:
         _LAYERS.reset(token)
@@ -167,11 +175,11 @@ def _read_table(pyproject: Path) -> dict[str, Any]:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ProfileError(
-            [Problem(f"cannot read it: {reason}", Loc(display(pyproject), 1, 1))]
+            [Problem(f"cannot read it: {reason}", Loc(display(pyproject), 1, 1), code=SETTINGS)]
         ) from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ProfileError(
-            [Problem(f"cannot read it: {exc}", Loc(display(pyproject), 1, 1))]
+            [Problem(f"cannot read it: {exc}", Loc(display(pyproject), 1, 1), code=SETTINGS)]
         ) from None
     tool = data.get("tool", {})
     table = tool.get("envres", {}) if isinstance(tool, dict) else {}

@@ -585,7 +585,7 @@ def test_an_invalid_profile_exits_1_with_its_problems_and_writes_nothing(
 
     assert result.code == 1
     assert (
-        "profiles/broken.yaml:4:5: resources.warehouse: unknown key 'tpye'; did you mean "
+        "profiles/broken.yaml:4:5: E201 resources.warehouse: unknown key 'tpye'; did you mean "
         "'type'? (allowed: type, config)"
     ) in result.err_lines
     assert result.err_lines[-1] == "1 of 4 profiles invalid, no site written: broken"

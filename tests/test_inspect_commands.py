@@ -311,7 +311,7 @@ def test_init_refuses_any_spelling_of_an_existing_envres_table_and_writes_nothin
     result = envres_cli("init", cwd=tmp_path)
     assert result.code == 1
     assert result.err_lines == [
-        "envres init: pyproject.toml already has a [tool.envres] table; envres init only "
+        "envres init: E602 pyproject.toml already has a [tool.envres] table; envres init only "
         "writes into a project without one",
         "1 problem",
     ]
@@ -325,7 +325,9 @@ def test_init_refuses_an_invalid_pyproject_and_writes_nothing(
     (tmp_path / "pyproject.toml").write_text("[project\nname = 1\n")
     result = envres_cli("init", cwd=tmp_path)
     assert result.code == 1
-    assert result.err_lines[0].startswith("envres init: pyproject.toml cannot be read as TOML (")
+    assert result.err_lines[0].startswith(
+        "envres init: E602 pyproject.toml cannot be read as TOML ("
+    )
     assert result.err_lines[0].endswith("); fix it first")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pyproject.toml"]
 

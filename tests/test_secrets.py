@@ -423,7 +423,7 @@ def test_a_secret_that_fails_an_int_field_is_masked(
     assert leaked(result.out, result.err) == []
     line = next(x for x in result.err_lines if x.startswith("profiles/dev.yaml:8:"))
     assert line == (
-        f"profiles/dev.yaml:8:18: resources.warehouse.config.pool_size: "
+        f"profiles/dev.yaml:8:18: E303 resources.warehouse.config.pool_size: "
         f"input should be a valid integer {got}"
     )
 

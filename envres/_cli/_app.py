@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from envres._cli._session import current
+from envres._codes import DEFINITIONS
 from envres._errors import EnvresError, Problem, ProfileError, RunError
 
 if TYPE_CHECKING:
@@ -163,7 +164,8 @@ class Context:
                 [
                     Problem(
                         "no definitions: set definitions = 'module:attribute' in [tool.envres] "
-                        "of pyproject.toml, or pass --definitions"
+                        "of pyproject.toml, or pass --definitions",
+                        code=DEFINITIONS,
                     )
                 ]
             )

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from envres._cli._schema import schema
+from envres._codes import INIT
 from envres._errors import Problem, ProfileError
 from envres._paths import display, read_file
 
@@ -141,7 +142,13 @@ def scaffold(folder: Path) -> list[str]:
         if parent.is_symlink() or parent.exists():
             if not parent.is_dir():
                 raise ProfileError(
-                    [Problem(f"{display(parent)} exists and is not a folder", source=_SOURCE)]
+                    [
+                        Problem(
+                            f"{display(parent)} exists and is not a folder",
+                            source=_SOURCE,
+                            code=INIT,
+                        )
+                    ]
                 )
             break
     pyproject = folder / "pyproject.toml"
@@ -157,12 +164,15 @@ def scaffold(folder: Path) -> list[str]:
         Problem(
             f"{display(p)} already exists; envres init only writes into an empty folder",
             source=_SOURCE,
+            code=INIT,
         )
         for p in files
         if p.exists() or p.is_symlink()
     ]
     if profiles.exists() and not profiles.is_dir():
-        problems.append(Problem(f"{display(profiles)} exists and is not a folder", source=_SOURCE))
+        problems.append(
+            Problem(f"{display(profiles)} exists and is not a folder", source=_SOURCE, code=INIT)
+        )
     existing: str | None = None
     if pyproject.is_symlink():
         problems.append(
@@ -170,6 +180,7 @@ def scaffold(folder: Path) -> list[str]:
                 f"{display(pyproject)} is a symbolic link; envres init does not write through "
                 "links",
                 source=_SOURCE,
+                code=INIT,
             )
         )
     elif pyproject.exists():
@@ -181,6 +192,7 @@ def scaffold(folder: Path) -> list[str]:
                 Problem(
                     f"{display(pyproject)} cannot be read: {exc.strerror or exc}",
                     source=_SOURCE,
+                    code=INIT,
                 )
             )
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -188,6 +200,7 @@ def scaffold(folder: Path) -> list[str]:
                 Problem(
                     f"{display(pyproject)} cannot be read as TOML ({exc}); fix it first",
                     source=_SOURCE,
+                    code=INIT,
                 )
             )
         else:
@@ -198,6 +211,7 @@ def scaffold(folder: Path) -> list[str]:
                         f"{display(pyproject)} already has a [tool.envres] table; "
                         "envres init only writes into a project without one",
                         source=_SOURCE,
+                        code=INIT,
                     )
                 )
             elif isinstance(tool, dict) and not _appendable(existing):
@@ -206,6 +220,7 @@ def scaffold(folder: Path) -> list[str]:
                         f"{display(pyproject)} defines [tool] inline; add the [tool.envres] "
                         "table by hand (see envres's README)",
                         source=_SOURCE,
+                        code=INIT,
                     )
                 )
     if problems:
