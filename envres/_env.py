@@ -97,13 +97,17 @@ def build_env(
     env_files: Sequence[tuple[Path, str, Loc]],
     dotenv: tuple[Path, str] | None,
     read: Callable[[Path], bytes],
+    exists: Callable[[Path], bool] = Path.is_file,
 ) -> tuple[Env, list[Problem]]:
-    """Layer the sources into one :class:`Env`; problems are missing or bad files."""
+    """Layer the sources into one :class:`Env`; problems are missing or bad files.
+
+    ``read`` and ``exists`` see the files: the disk, or a revision (``envres._revision``).
+    """
     problems: list[Problem] = []
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
     layers: list[tuple[str, dict[str, str]]] = []
-    if dotenv is not None and dotenv[0].is_file():
+    if dotenv is not None and exists(dotenv[0]):
         layers.append((dotenv[1], _read_env_file(dotenv[0], dotenv[1], None, read, problems)))
     for path, display, loc in env_files:
         layers.append((display, _read_env_file(path, display, loc, read, problems)))

@@ -123,21 +123,26 @@ class ProfileError(EnvresError, ValueError):
         self.profile = profile
         super().__init__(self._render())
 
-    def _render(self) -> str:
-        errors = [p for p in self.problems if p.severity == "error"]
-        lines = [str(p) for p in self.problems]
-        n = len(errors)
+    def summary(self) -> str | None:
+        """The count line that ends ``str()``: ``2 problems in profile 'prod'``."""
+        n = sum(1 for p in self.problems if p.severity == "error")
         noun = "problem" if n == 1 else "problems"
         where = f" in profile '{self.profile}'" if self.profile else ""
-        lines.append(f"{n} {noun}{where}")
+        return f"{n} {noun}{where}"
+
+    def _render(self) -> str:
+        lines = [str(p) for p in self.problems]
+        summary = self.summary()
+        if summary is not None:
+            lines.append(summary)
         return "\n".join(lines)
 
 
 class ProfileNotFoundError(ProfileError, LookupError):
     """The selected profile (or the profiles folder) does not exist."""
 
-    def _render(self) -> str:
-        return "\n".join(str(p) for p in self.problems)
+    def summary(self) -> str | None:
+        return None
 
 
 class YamlError(EnvresError, ValueError):

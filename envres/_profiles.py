@@ -8,7 +8,7 @@ raised one at a time, so a user sees every structural mistake at once.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from envres._codes import (
@@ -33,6 +33,7 @@ __all__ = [
     "check_profile_name",
     "discover",
     "load_merged",
+    "profiles_in",
 ]
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
@@ -149,9 +150,22 @@ def discover(
                 )
             ]
         )
+    return profiles_in(sorted(profiles_dir.iterdir()), display, ignored)
+
+
+def profiles_in(
+    paths: Iterable[Path],
+    display: Callable[[Path], str],
+    ignored: list[Problem] | None = None,
+) -> dict[str, ProfileFile]:
+    """The profile files among ``paths`` (a folder's entries, on disk or at a revision).
+
+    Raises :class:`ProfileError` when a name has both a ``.yaml`` and a ``.yml``
+    file; names that are not profile names are skipped, with a warning in ``ignored``.
+    """
     found: dict[str, ProfileFile] = {}
     problems: list[Problem] = []
-    for path in sorted(profiles_dir.iterdir()):
+    for path in paths:
         if path.suffix not in (".yaml", ".yml"):
             if path.suffix.lower() in (".yaml", ".yml") and ignored is not None:
                 ignored.append(

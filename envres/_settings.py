@@ -13,9 +13,9 @@ import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -28,7 +28,7 @@ from envres._codes import SETTINGS
 from envres._errors import Loc, Problem, ProfileError, suggest
 from envres._paths import display, read_file
 
-__all__ = ["TABLE_KEYS", "Settings", "load_settings"]
+__all__ = ["TABLE_KEYS", "Rule", "Settings", "load_settings"]
 
 #: The keys ``[tool.envres]`` may hold.
 TABLE_KEYS = (
@@ -37,7 +37,23 @@ TABLE_KEYS = (
     "default_profile",
     "secret_names",
     "allowed_imports",
+    "rules",
 )
+
+
+class Rule(BaseModel):
+    """One ``[[tool.envres.rules]]`` table: what the profiles it names must (not) hold.
+
+    ``literal_secrets`` is ``"error"`` (the default when no rule says), ``"warning"``
+    or ``"off"``; the last rule naming a profile that sets it decides.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    profiles: tuple[str, ...] = ("*",)
+    forbid_types: tuple[str, ...] = ()
+    require_keys: tuple[str, ...] = ()
+    literal_secrets: Literal["error", "warning", "off"] | None = None
 
 
 class Settings(BaseSettings):
@@ -56,6 +72,7 @@ class Settings(BaseSettings):
     profile: str = Field(default="dev", validation_alias=AliasChoices("profile", "default_profile"))
     secret_names: tuple[str, ...] = ()
     allowed_imports: tuple[str, ...] | None = None
+    rules: tuple[Rule, ...] = ()
 
     @property
     def profiles_path(self) -> Path:

@@ -187,16 +187,17 @@ def test_diff_shows_what_differs_with_secrets_masked(envres_cli: Cli, prod: Proj
     assert result.out.splitlines() == [
         "--- dev",
         "+++ prod",
-        "~ resources.warehouse.type: duckdb -> postgres",
-        "- resources.warehouse.config.path: data/dev.duckdb",
-        "- resources.warehouse.config.read_only: false",
-        "+ resources.warehouse.config.dsn: postgresql://db.internal/shop",
-        "+ resources.warehouse.config.password: '**********'",
-        "+ resources.warehouse.config.pool_size: 20",
-        "~ resources.notifier.type: console -> slack",
-        "- resources.notifier.config.prefix: ''",
-        "+ resources.notifier.config.channel: '#alerts-data-prod'",
-        "+ resources.notifier.config.token: null",
+        "~ warehouse: type duckdb -> postgres",
+        "    - path: data/dev.duckdb",
+        "    - read_only: false",
+        "    + dsn: postgresql://db.internal/shop",
+        "    + password: '**********'",
+        "    + pool_size: 20",
+        "~ notifier: type console -> slack",
+        "    - prefix: ''",
+        "    + channel: '#alerts-data-prod'",
+        "    + token: null",
+        "Plan: 0 to add, 2 to change, 0 to remove.",
     ]
     assert "hunter22" not in result.out
 
@@ -213,8 +214,11 @@ def test_diff_reports_a_changed_secret_without_showing_it(envres_cli: Cli, prod:
     )
     result = envres_cli("diff", "prod", "prod2", cwd=prod, env={"PG_PASSWORD": "hunter22"})
     assert result.out.splitlines()[2:] == [
-        "~ resources.warehouse.config.password: '**********' -> '**********' (secret differs)",
-        "~ resources.notifier.config.channel: '#alerts-data-prod' -> '#alerts-data-prod2'",
+        "~ warehouse (postgres)",
+        "    ~ password: (changed)",
+        "~ notifier (slack)",
+        "    ~ channel: '#alerts-data-prod' -> '#alerts-data-prod2'",
+        "Plan: 0 to add, 2 to change, 0 to remove.",
     ]
     assert "hunter22" not in result.out and "other-secret" not in result.out
 

@@ -67,13 +67,23 @@ def invoke(argv: list[str] | None, *, process: bool = False) -> int:
     stopped a run, later ones are ignored rather than killing it.
     """
     # Imported here, not at the top: `main` pauses the collector before these load.
-    import click
-
-    from envres._cli._app import AlreadyReported, ChecksFailed, cli, complete_shell
     from envres._cli._session import Session
 
     session = Session()
     session.process = process
+    try:
+        return _invoke(session, argv)
+    finally:
+        # With --format json, the one document, whatever the command ended with.
+        session.finish()
+
+
+def _invoke(session: Session, argv: list[str] | None) -> int:
+    """Run the command; map what it raised to an exit code."""
+    import click
+
+    from envres._cli._app import AlreadyReported, ChecksFailed, Differs, cli, complete_shell
+
     try:
         completed = complete_shell(session)
         if completed is not None:
@@ -92,12 +102,14 @@ def invoke(argv: list[str] | None, *, process: bool = False) -> int:
     except click.ClickException as exc:
         exc.show(file=session.stderr)
         return exc.exit_code
+    except Differs:
+        return EXIT_INVALID
     except AlreadyReported as exc:
         session.err(str(exc))
         return EXIT_INVALID
     except ProfileError as exc:
         _debug(session, exc)
-        session.err(str(exc))
+        session.report_error(exc)
         return EXIT_INVALID
     except UsageError as exc:
         _debug(session, exc)
