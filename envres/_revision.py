@@ -101,7 +101,7 @@ class GitTree:
         """Name -> object type of a folder's entries at the commit (blobs only for files)."""
         if folder not in self._dirs:
             spec = f"{self.commit}:{folder}" if folder != "." else f"{self.commit}:"
-            out = self._git("ls-tree", "-z", spec)
+            out = self._git("ls-tree", "--full-tree", "-z", spec)
             entries: dict[str, str] = {}
             if out.returncode == 0:
                 for record in out.stdout.split(b"\0"):
