@@ -266,8 +266,6 @@ def test_github_format_puts_each_change_on_the_line_that_makes_it(
     assert result.code == 0, result.err
     notices = [line for line in result.out.splitlines() if line.startswith("::notice ")]
     assert notices == [
-        "::notice file=profiles/_postgres.yaml,line=3,col=11,title=envres diff::"
-        "~ warehouse (postgres)",
         "::notice file=profiles/_postgres.yaml,line=7,col=18,title=envres diff::"
         "warehouse: ~ pool_size: 10 -> 20",
     ]

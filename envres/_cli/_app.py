@@ -467,7 +467,8 @@ def diff(profile_a: str, profile_b: str, exit_code: bool, report_fmt: str, **kwa
     if session.fmt == "github" and "@" not in profile_b:
         # Each change as a notice on the line of B that makes it (B is the working tree).
         for rc in changes:
-            session.out(github_command("notice", rc.head(), rc.loc, "envres diff"))
+            if rc.op != "~" or rc.type_before != rc.type_after:  # else its values say it
+                session.out(github_command("notice", rc.head(), rc.loc, "envres diff"))
             for c in rc.changes:
                 session.out(github_command("notice", f"{rc.key}: {c.text()}", c.loc, "envres diff"))
     if exit_code and changes:
@@ -730,13 +731,19 @@ def run(
     default=None,
     help="Folder to scaffold (default: current folder).",
 )
+@click.option(
+    "--ci",
+    type=click.Choice(["github"]),
+    default=None,
+    help="Also write a CI workflow: github = .github/workflows/envres.yml (validate, diff).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def init(project: Path | None, debug: bool) -> None:
+def init(project: Path | None, ci: str | None, debug: bool) -> None:
     """Scaffold profiles/, a definitions module and [tool.envres] in an empty folder."""
     from envres._cli._scaffold import scaffold
 
     session = current()
     session.debug = session.debug or debug
-    for line in scaffold(project or Path()):
+    for line in scaffold(project or Path(), ci):
         session.out(line)
     session.out("next: envres validate && envres run")
