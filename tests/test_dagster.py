@@ -426,7 +426,9 @@ def test_allow_missing_env_loads_with_a_warning_and_fails_the_setup_that_needs_i
     assert strict.returncode == 1
     assert "environment variable CONN_PASSWORD is not set" in strict.stdout + strict.stderr
     output = run.stdout + run.stderr
-    assert "warning: resources.conn.config.password: environment variable CONN_PASSWORD" in output
+    assert (
+        "warning: E401 resources.conn.config.password: environment variable CONN_PASSWORD" in output
+    )
     assert run.returncode != 0
     assert (
         "setup of resource 'conn' failed: resources.conn.config.password: environment "

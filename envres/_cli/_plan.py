@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from envres._cli._render import profile_data, scalar
+from envres._cli._render import input_key, profile_data, scalar
 from envres._errors import Loc
 from envres._nodes import Node
 from envres._resolved import ResolvedProfile, ResolvedResource
@@ -106,20 +106,9 @@ def _secret(value: Any) -> bool:
     return isinstance(value, str) and value == MASK
 
 
-def _input_key(res: ResolvedResource, field: str) -> str:
-    """The key a field is written under: its alias, when the profile used it."""
-    if field in res.inputs:
-        return field
-    info = res.rtype.model.model_fields.get(field)
-    for alias in (getattr(info, "alias", None), getattr(info, "validation_alias", None)):
-        if isinstance(alias, str) and alias in res.inputs:
-            return alias
-    return field
-
-
 def _raw(res: ResolvedResource, path: tuple[str, ...]) -> Any:
     """The value at ``path`` as interpolated, unmasked: compared, never shown."""
-    value: Any = res.inputs.get(_input_key(res, path[0]), _ABSENT)
+    value: Any = res.inputs.get(input_key(res, path[0]), _ABSENT)
     for part in path[1:]:
         value = value.get(part, _ABSENT) if isinstance(value, dict) else _ABSENT
     return value
@@ -134,12 +123,12 @@ def _written(
     for i, part in enumerate(path):
         if node is None or not isinstance(node.value, dict):
             return _ABSENT
-        node = node.value.get(_input_key(res, part) if i == 0 else part)
+        node = node.value.get(input_key(res, part) if i == 0 else part)
     return node.plain() if node is not None else _ABSENT
 
 
 def _where(res: ResolvedResource, path: tuple[str, ...]) -> Loc | None:
-    origin = res.origins.get((_input_key(res, path[0]), *path[1:]))
+    origin = res.origins.get((input_key(res, path[0]), *path[1:]))
     return origin.loc if origin is not None else None
 
 
