@@ -53,9 +53,13 @@ class Allowance(Record):
     def __init__(self, loc: Loc, allowed: tuple[str, ...]) -> None:
         self._set(loc, allowed)
 
-    def __str__(self) -> str:
+    def text(self) -> str:
+        """What the comment let through, in words (without its place)."""
         what = "; ".join(self.allowed) if self.allowed else "nothing on this line needs it"
-        return f"{self.loc}: allow-literal: {what}"
+        return f"allow-literal: {what}"
+
+    def __str__(self) -> str:
+        return f"{self.loc}: {self.text()}"
 
 
 class RuleReport(Record):

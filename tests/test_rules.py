@@ -254,3 +254,22 @@ def test_a_malformed_rule_is_a_settings_problem(envres_cli: Cli, tmp_path: Path)
         "pyproject.toml:1:1: E601 envres setting 'rules.0.forbid_type': "
         "Extra inputs are not permitted"
     )
+
+
+def test_verbose_github_lists_each_opt_out_as_a_notice_on_its_line(
+    envres_cli: Cli, tmp_path: Path
+) -> None:
+    profile = LITERAL.replace(
+        "password: hunter2-literal", "password: hunter2-literal  # envres: allow-literal"
+    )
+    root = proj(tmp_path, dev=profile)
+    result = envres_cli(
+        "validate", "--allow-missing-env", "--verbose", "--format", "github", cwd=root
+    )
+    assert result.code == 0, result.err
+    notices = [x for x in result.out.splitlines() if x.startswith("::notice")]
+    assert notices == [
+        "::notice file=profiles/dev.yaml,line=6,col=34,title=allow-literal::allow-literal: "
+        "a secret written at resources.warehouse.config.password"
+    ]
+    assert "hunter2-literal" not in result.out + result.err

@@ -372,7 +372,7 @@ def _report_allowances(session: Session, allowances: tuple[Allowance, ...], name
 
     for a in allowances:
         if session.fmt == "github":
-            session.out(github_command("notice", str(a).split(": ", 1)[1], a.loc, "allow-literal"))
+            session.out(github_command("notice", a.text(), a.loc, "allow-literal"))
         elif session.fmt == "json":
             session.data.setdefault("allowances", []).append(
                 {
