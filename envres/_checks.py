@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from envres._catalog import Catalog
+from envres._codes import BAD_REFERENCE, INTERFACE, MISSING_RESOURCE
 from envres._errors import Loc, Problem, suggest
 from envres._paths import display
 from envres._resolved import ResolvedResource
@@ -73,6 +74,7 @@ def check_refs(
                             f"{suggest(ref.key, sorted(resources))}",
                             ref.loc,
                             f"resources.{res.key}.config.{name}",
+                            code=BAD_REFERENCE,
                         )
                     )
                     continue
@@ -92,6 +94,7 @@ def check_refs(
                             f"'{target.type_name}' ({provided.__qualname__})",
                             ref.loc,
                             f"resources.{res.key}.config.{name}",
+                            code=BAD_REFERENCE,
                         )
                     )
     _check_cycles(resources, problems)
@@ -123,6 +126,7 @@ def _check_cycles(resources: Mapping[str, ResolvedResource], problems: list[Prob
                             f"resource dependency cycle: {' -> '.join(cycle)}",
                             loc,
                             f"resources.{key}",
+                            code=BAD_REFERENCE,
                         )
                     )
                 elif dep not in state:
@@ -171,7 +175,8 @@ def check_assets(
                 problems.append(
                     Problem(
                         f"asset '{a.name}'{where} needs resource '{param}', which profile "
-                        f"'{profile}' {why}{hint}"
+                        f"'{profile}' {why}{hint}",
+                        code=MISSING_RESOURCE,
                     )
                 )
                 continue
@@ -192,5 +197,6 @@ def check_assets(
                         f"'{res.type_name}' is a {provided.__qualname__}",
                         res.type_loc,
                         f"resources.{param}.type",
+                        code=INTERFACE,
                     )
                 )

@@ -13,6 +13,7 @@ import io
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from envres._codes import ENV_FILE
 from envres._errors import Loc, Problem
 from envres._record import Record
 
@@ -51,18 +52,27 @@ def _read_env_file(
     try:
         raw = read(path)
     except FileNotFoundError:
-        problems.append(Problem(f"env file {display} does not exist", where, "env_files"))
+        problems.append(
+            Problem(f"env file {display} does not exist", where, "env_files", code=ENV_FILE)
+        )
         return {}
     except OSError as exc:
         problems.append(
-            Problem(f"env file {display} cannot be read: {exc.strerror}", where, "env_files")
+            Problem(
+                f"env file {display} cannot be read: {exc.strerror}",
+                where,
+                "env_files",
+                code=ENV_FILE,
+            )
         )
         return {}
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        problems.append(Problem("env file is not valid UTF-8", Loc(display, line, 1)))
+        problems.append(
+            Problem("env file is not valid UTF-8", Loc(display, line, 1), code=ENV_FILE)
+        )
         return {}
     values: dict[str, str] = {}
     for binding in parse_stream(io.StringIO(text)):
@@ -74,6 +84,7 @@ def _read_env_file(
                     "cannot parse this line of the env file: expected NAME=value "
                     "(the line is not shown, as it may hold a secret)",
                     Loc(display, binding.original.line, 1),
+                    code=ENV_FILE,
                 )
             )
         elif binding.key is not None and binding.value is not None:
@@ -86,13 +97,17 @@ def build_env(
     env_files: Sequence[tuple[Path, str, Loc]],
     dotenv: tuple[Path, str] | None,
     read: Callable[[Path], bytes],
+    exists: Callable[[Path], bool] = Path.is_file,
 ) -> tuple[Env, list[Problem]]:
-    """Layer the sources into one :class:`Env`; problems are missing or bad files."""
+    """Layer the sources into one :class:`Env`; problems are missing or bad files.
+
+    ``read`` and ``exists`` see the files: the disk, or a revision (``envres._revision``).
+    """
     problems: list[Problem] = []
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
     layers: list[tuple[str, dict[str, str]]] = []
-    if dotenv is not None and dotenv[0].is_file():
+    if dotenv is not None and exists(dotenv[0]):
         layers.append((dotenv[1], _read_env_file(dotenv[0], dotenv[1], None, read, problems)))
     for path, display, loc in env_files:
         layers.append((display, _read_env_file(path, display, loc, read, problems)))

@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from envres._codes import YAML_SYNTAX
+
 __all__ = [
     "INTERRUPTS",
     "AssetError",
@@ -82,10 +84,11 @@ class Loc:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing wrong, in the compiler style ``file:line:col: path: message``.
+    """One thing wrong, in the compiler style ``file:line:col: CODE path: message``.
 
     ``loc`` is ``None`` for problems with no place in a profile file: they print
-    as ``source: message`` (``definitions: ...`` for the Python definitions).
+    as ``source: CODE message`` (``definitions: ...`` for the Python definitions).
+    ``code`` is the kind's stable code (``E301``; see :mod:`envres._codes`).
     """
 
     message: str
@@ -93,13 +96,15 @@ class Problem:
     path: str | None = None
     severity: Literal["error", "warning"] = "error"
     source: str = "definitions"
+    code: str = ""
 
     def __str__(self) -> str:
         where = str(self.loc) if self.loc is not None else self.source
         what = f"{self.path}: {self.message}" if self.path else self.message
         prefix = "warning: " if self.severity == "warning" else ""
+        code = f"{self.code} " if self.code else ""
         # One problem, one line, whatever a file or profile name holds.
-        return _one_line(f"{where}: {prefix}{what}")
+        return _one_line(f"{where}: {prefix}{code}{what}")
 
 
 class EnvresError(Exception):
@@ -118,29 +123,35 @@ class ProfileError(EnvresError, ValueError):
         self.profile = profile
         super().__init__(self._render())
 
-    def _render(self) -> str:
-        errors = [p for p in self.problems if p.severity == "error"]
-        lines = [str(p) for p in self.problems]
-        n = len(errors)
+    def summary(self) -> str | None:
+        """The count line that ends ``str()``: ``2 problems in profile 'prod'``."""
+        n = sum(1 for p in self.problems if p.severity == "error")
         noun = "problem" if n == 1 else "problems"
         where = f" in profile '{self.profile}'" if self.profile else ""
-        lines.append(f"{n} {noun}{where}")
+        return f"{n} {noun}{where}"
+
+    def _render(self) -> str:
+        lines = [str(p) for p in self.problems]
+        summary = self.summary()
+        if summary is not None:
+            lines.append(summary)
         return "\n".join(lines)
 
 
 class ProfileNotFoundError(ProfileError, LookupError):
     """The selected profile (or the profiles folder) does not exist."""
 
-    def _render(self) -> str:
-        return "\n".join(str(p) for p in self.problems)
+    def summary(self) -> str | None:
+        return None
 
 
 class YamlError(EnvresError, ValueError):
-    """A YAML file cannot be loaded; ``loc`` says where."""
+    """A YAML file cannot be loaded; ``loc`` says where, ``code`` which kind of problem."""
 
-    def __init__(self, message: str, loc: Loc) -> None:
+    def __init__(self, message: str, loc: Loc, code: str = YAML_SYNTAX) -> None:
         self.message = message
         self.loc = loc
+        self.code = code
         super().__init__(f"{loc}: {message}")
 
 

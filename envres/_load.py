@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,20 +87,28 @@ def load_profile(
     files: Mapping[str, ProfileFile] | None = None,
     parsed: dict[str, Any] | None = None,
     types: TypeResolver | None = None,
+    read: Callable[[Path], bytes] = read_bytes,
+    exists: Callable[[Path], bool] = Path.is_file,
+    dotenv: tuple[Path, str] | None = None,
 ) -> ResolvedProfile:
     """Load, merge, interpolate and validate one profile (default: the selected one).
 
     ``files`` (from :func:`profile_files`), ``parsed`` (a cache of parsed files) and
     ``types`` let a command that loads several profiles read and import each once.
+    ``read``, ``exists`` and ``dotenv`` (the project's ``.env`` and how it is named)
+    give another view of the files than the disk: a git revision's, say.
     """
     with gc_paused():
         files = profile_files(settings) if files is None else files
-        merged = load_merged(name or settings.profile, files, read_bytes, cache=parsed)
+        merged = load_merged(name or settings.profile, files, read, cache=parsed)
+        if dotenv is None:
+            dotenv = (settings.project / ".env", display(settings.project / ".env"))
         env, problems = build_env(
             os.environ if process_env is None else process_env,
             [(ef.path, ef.display, ef.loc) for ef in merged.env_files],
-            (settings.project / ".env", display(settings.project / ".env")),
-            read_bytes,
+            dotenv,
+            read,
+            exists,
         )
         return resolve(
             merged,

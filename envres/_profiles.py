@@ -8,9 +8,19 @@ raised one at a time, so a user sees every structural mistake at once.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from envres._codes import (
+    ENV_FILE,
+    EXTENDS_CYCLE,
+    EXTENDS_UNKNOWN,
+    FILE_IGNORED,
+    FILE_UNREADABLE,
+    PROFILE_NOT_FOUND,
+    STRUCTURE,
+    TWO_FILES,
+)
 from envres._errors import Loc, Problem, ProfileError, ProfileNotFoundError, YamlError, suggest
 from envres._nodes import Node
 from envres._record import Record
@@ -23,6 +33,7 @@ __all__ = [
     "check_profile_name",
     "discover",
     "load_merged",
+    "profiles_in",
 ]
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
@@ -135,12 +146,26 @@ def discover(
                     f"profiles folder {shown} {what} "
                     "(set profiles_dir in [tool.envres], --profiles-dir, or run `envres init`)",
                     source="envres",
+                    code=PROFILE_NOT_FOUND,
                 )
             ]
         )
+    return profiles_in(sorted(profiles_dir.iterdir()), display, ignored)
+
+
+def profiles_in(
+    paths: Iterable[Path],
+    display: Callable[[Path], str],
+    ignored: list[Problem] | None = None,
+) -> dict[str, ProfileFile]:
+    """The profile files among ``paths`` (a folder's entries, on disk or at a revision).
+
+    Raises :class:`ProfileError` when a name has both a ``.yaml`` and a ``.yml``
+    file; names that are not profile names are skipped, with a warning in ``ignored``.
+    """
     found: dict[str, ProfileFile] = {}
     problems: list[Problem] = []
-    for path in sorted(profiles_dir.iterdir()):
+    for path in paths:
         if path.suffix not in (".yaml", ".yml"):
             if path.suffix.lower() in (".yaml", ".yml") and ignored is not None:
                 ignored.append(
@@ -149,6 +174,7 @@ def discover(
                         "in lower case",
                         severity="warning",
                         source="envres",
+                        code=FILE_IGNORED,
                     )
                 )
             continue
@@ -161,6 +187,7 @@ def discover(
                         f"{display(path)} is not read: {bad}",
                         severity="warning",
                         source="envres",
+                        code=FILE_IGNORED,
                     )
                 )
             continue
@@ -170,6 +197,7 @@ def discover(
                     f"profile '{name}' has two files, {found[name].display} and "
                     f"{display(path)}; keep one",
                     Loc(display(path), 1, 1),
+                    code=TWO_FILES,
                 )
             )
             continue
@@ -203,12 +231,16 @@ def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Proble
     try:
         data = read(pf.path)
     except OSError as exc:
-        problems.append(Problem(f"cannot read the file: {exc.strerror}", Loc(pf.display, 1, 1)))
+        problems.append(
+            Problem(
+                f"cannot read the file: {exc.strerror}", Loc(pf.display, 1, 1), code=FILE_UNREADABLE
+            )
+        )
         return empty
     try:
         root = load_yaml(data, pf.display)
     except YamlError as exc:
-        problems.append(Problem(exc.message, exc.loc))
+        problems.append(Problem(exc.message, exc.loc, code=exc.code))
         return empty
     if root is None:
         return empty
@@ -217,6 +249,7 @@ def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Proble
             Problem(
                 f"a profile is a mapping with 'resources:'; found {_kind(root)}",
                 root.loc,
+                code=STRUCTURE,
             )
         )
         return empty
@@ -228,6 +261,7 @@ def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Proble
                     f"unknown top-level key '{key}'{suggest(key, _TOP_KEYS)} "
                     "(allowed: extends, env_files, resources, and x-* for anchors)",
                     node.key_loc or node.loc,
+                    code=STRUCTURE,
                 )
             )
     extends = tuple(_names(top.get("extends"), "extends", problems))
@@ -235,7 +269,12 @@ def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Proble
     for name, loc in _names(top.get("env_files"), "env_files", problems):
         if "\0" in name:
             problems.append(
-                Problem("an env file's path cannot hold a NUL character", loc, "env_files")
+                Problem(
+                    "an env file's path cannot hold a NUL character",
+                    loc,
+                    "env_files",
+                    code=ENV_FILE,
+                )
             )
             continue
         env_files.append(
@@ -250,6 +289,7 @@ def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Proble
                 Problem(
                     f"resources: must be a mapping of resource keys; found {_kind(res_node)}",
                     res_node.loc,
+                    code=STRUCTURE,
                 )
             )
         else:
@@ -271,6 +311,7 @@ def _parse_entry(key: str, node: Node, problems: list[Problem]) -> Entry | bool 
                 "parameter name)",
                 key_loc,
                 "resources",
+                code=STRUCTURE,
             )
         )
         return False
@@ -282,6 +323,7 @@ def _parse_entry(key: str, node: Node, problems: list[Problem]) -> Entry | bool 
                 f"expected a mapping with 'type:' and 'config:'; found {_kind(node)}",
                 node.loc,
                 f"resources.{key}",
+                code=STRUCTURE,
             )
         )
         return False
@@ -293,6 +335,7 @@ def _parse_entry(key: str, node: Node, problems: list[Problem]) -> Entry | bool 
                     f"unknown key '{sub}'{suggest(sub, _ENTRY_KEYS)} (allowed: type, config)",
                     subnode.key_loc or subnode.loc,
                     f"resources.{key}",
+                    code=STRUCTURE,
                 )
             )
             ok = False
@@ -304,6 +347,7 @@ def _parse_entry(key: str, node: Node, problems: list[Problem]) -> Entry | bool 
                 f" found {_kind(type_node)}",
                 type_node.loc,
                 f"resources.{key}.type",
+                code=STRUCTURE,
             )
         )
         ok = False
@@ -314,6 +358,7 @@ def _parse_entry(key: str, node: Node, problems: list[Problem]) -> Entry | bool 
                 f"config must be a mapping of field names to values; found {_kind(config)}",
                 config.loc,
                 f"resources.{key}.config",
+                code=STRUCTURE,
             )
         )
         ok = False
@@ -334,7 +379,11 @@ def _names(node: Node | None, what: str, problems: list[Problem]) -> list[tuple[
             out.append((item.value, item.loc))
         else:
             problems.append(
-                Problem(f"{what} takes a name or a list of names; found {_kind(item)}", item.loc)
+                Problem(
+                    f"{what} takes a name or a list of names; found {_kind(item)}",
+                    item.loc,
+                    code=STRUCTURE,
+                )
             )
     return out
 
@@ -413,12 +462,13 @@ def load_merged(
                     f"'{name}' is a file name; a profile is named without its folder and "
                     f"extension: did you mean '{stem}'?",
                     source="envres",
+                    code=PROFILE_NOT_FOUND,
                 )
             ],
             name,
         )
     if bad is not None:
-        raise ProfileNotFoundError([Problem(bad, source="envres")], name)
+        raise ProfileNotFoundError([Problem(bad, source="envres", code=PROFILE_NOT_FOUND)], name)
     if name not in files:
         raise ProfileNotFoundError(
             [
@@ -426,6 +476,7 @@ def load_merged(
                     f"profile '{name}' does not exist{suggest(name, choices)} "
                     f"(profiles: {', '.join(choices) or 'none'})",
                     source="envres",
+                    code=PROFILE_NOT_FOUND,
                 )
             ],
             name,
@@ -437,6 +488,7 @@ def load_merged(
                     f"profile '{name}' is a partial (its name starts with '_'): other profiles "
                     "can extend it, but it cannot be selected",
                     source="envres",
+                    code=PROFILE_NOT_FOUND,
                 )
             ],
             name,
@@ -468,11 +520,11 @@ def load_merged(
                     if (parent in stack)
                     else f"{n} -> {n}"
                 )
-                problems.append(Problem(f"cycle: {cycle}", loc, "extends"))
+                problems.append(Problem(f"cycle: {cycle}", loc, "extends", code=EXTENDS_CYCLE))
                 continue
             bad_name = check_profile_name(parent)
             if bad_name is not None:
-                problems.append(Problem(bad_name, loc, "extends"))
+                problems.append(Problem(bad_name, loc, "extends", code=EXTENDS_UNKNOWN))
                 continue
             if parent not in files:
                 choices = sorted(files)
@@ -481,6 +533,7 @@ def load_merged(
                         f"profile '{parent}' does not exist{suggest(parent, choices)}",
                         loc,
                         "extends",
+                        code=EXTENDS_UNKNOWN,
                     )
                 )
                 continue

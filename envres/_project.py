@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from envres._codes import DEFINITIONS
 from envres._definitions import Definitions
 from envres._errors import Problem, ProfileError
 from envres._imports import ImportPathError, import_object
@@ -29,7 +30,11 @@ def import_definitions(spec: str, project: Path) -> Definitions:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ProfileError(
-            [Problem(f"definitions '{spec}' must be of the form 'module:attribute'")]
+            [
+                Problem(
+                    f"definitions '{spec}' must be of the form 'module:attribute'", code=DEFINITIONS
+                )
+            ]
         )
     root = str(project.resolve())
     if root not in sys.path:
@@ -49,10 +54,15 @@ def import_definitions(spec: str, project: Path) -> Definitions:
             message = f"definitions '{spec}' must be of the form 'module:attribute'"
         else:
             message = f"importing '{module_name}' {exc.reason.removeprefix('importing it ')}"
-        raise ProfileError([Problem(message)]) from exc.__cause__
+        raise ProfileError([Problem(message, code=DEFINITIONS)]) from exc.__cause__
     if not isinstance(obj, Definitions):
         raise ProfileError(
-            [Problem(f"'{spec}' is a {type(obj).__name__}, not an envres.Definitions")]
+            [
+                Problem(
+                    f"'{spec}' is a {type(obj).__name__}, not an envres.Definitions",
+                    code=DEFINITIONS,
+                )
+            ]
         )
     return obj
 
@@ -86,7 +96,12 @@ def load(
     )
     if settings.definitions is None:
         raise ProfileError(
-            [Problem("no definitions: set [tool.envres] definitions = 'module:attribute'")]
+            [
+                Problem(
+                    "no definitions: set [tool.envres] definitions = 'module:attribute'",
+                    code=DEFINITIONS,
+                )
+            ]
         )
     defs = import_definitions(settings.definitions, settings.project)
     return bind(

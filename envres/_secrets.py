@@ -45,9 +45,11 @@ __all__ = [
     "MASK",
     "PLAIN",
     "SECRET",
+    "CredentialShape",
     "Redactor",
     "SecretNames",
     "Shape",
+    "credential_shapes",
     "derived",
     "environment_secrets",
     "hidden",
@@ -751,3 +753,77 @@ def _forms(secret: str) -> set[str]:
     if len(lines) > 1:
         forms.update(lines)
     return forms
+
+
+# -- credentials by their shape ----------------------------------------------------------
+
+
+class CredentialShape(Record):
+    """A stretch of text shaped like a known credential: ``kind`` names it, never the text.
+
+    ``start`` and ``end`` are 0-based offsets of the credential in the text searched.
+    """
+
+    __slots__ = ("kind", "start", "end")
+    kind: str
+    start: int
+    end: int
+
+    def __init__(self, kind: str, start: int, end: int) -> None:
+        self._set(kind, start, end)
+
+
+# Each pattern is the credential's published format, anchored so that a longer word
+# holding the same letters (a hash, a UUID, an identifier) does not match. The named
+# group ``c`` is the credential itself when it is only part of the match.
+_CREDENTIALS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
+    (
+        "an AWS access key id",
+        re.compile(r"(?<![A-Za-z0-9])(?P<c>(?:AKIA|ASIA)[A-Z0-9]{16})(?![A-Za-z0-9])"),
+    ),
+    (
+        "a private key block",
+        re.compile(r"(?P<c>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)"),
+    ),
+    (
+        "a Slack token",
+        re.compile(r"(?<![A-Za-z0-9])(?P<c>xox[abeoprs]-[A-Za-z0-9]+-[A-Za-z0-9-]{8,})"),
+    ),
+    (
+        "a Slack webhook URL",
+        re.compile(
+            r"(?P<c>https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,})"
+        ),
+    ),
+    (
+        "a GitHub token",
+        re.compile(r"(?<![A-Za-z0-9_])(?P<c>gh[pousr]_[A-Za-z0-9]{36,255})(?![A-Za-z0-9_])"),
+    ),
+    ("a GitHub token", re.compile(r"(?<![A-Za-z0-9_])(?P<c>github_pat_[A-Za-z0-9_]{22,255})")),
+    # scheme://user:password@host, the password written out; a ${...} reference or a
+    # template in its place is where a secret should come from, and is not one.
+    (
+        "a password in a URL",
+        re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@]*:(?P<c>(?!\$\{|\{\{)[^\s/@]+)@"),
+    ),
+)
+
+
+def credential_shapes(text: str) -> list[CredentialShape]:
+    """Every stretch of ``text`` shaped like a known credential, in order.
+
+    The shapes: AWS access key ids, private key blocks, Slack tokens and webhook
+    URLs, GitHub tokens, and a password written inside a URL
+    (``postgresql://user:pw@host``, not ``...:${PG_PASSWORD}@host``).
+
+        >>> [c.kind for c in credential_shapes("dsn: postgresql://app:hunter2@db/x")]
+        ['a password in a URL']
+        >>> credential_shapes("id: 123e4567-e89b-12d3-a456-426614174000")
+        []
+    """
+    found = [
+        CredentialShape(kind, m.start("c"), m.end("c"))
+        for kind, pattern in _CREDENTIALS
+        for m in pattern.finditer(text)
+    ]
+    return sorted(found, key=lambda c: (c.start, c.end))

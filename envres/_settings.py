@@ -13,9 +13,9 @@ import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -24,10 +24,11 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from envres._codes import SETTINGS
 from envres._errors import Loc, Problem, ProfileError, suggest
 from envres._paths import display, read_file
 
-__all__ = ["TABLE_KEYS", "Settings", "load_settings"]
+__all__ = ["TABLE_KEYS", "Rule", "Settings", "load_settings"]
 
 #: The keys ``[tool.envres]`` may hold.
 TABLE_KEYS = (
@@ -36,7 +37,23 @@ TABLE_KEYS = (
     "default_profile",
     "secret_names",
     "allowed_imports",
+    "rules",
 )
+
+
+class Rule(BaseModel):
+    """One ``[[tool.envres.rules]]`` table: what the profiles it names must (not) hold.
+
+    ``literal_secrets`` is ``"error"`` (the default when no rule says), ``"warning"``
+    or ``"off"``; the last rule naming a profile that sets it decides.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    profiles: tuple[str, ...] = ("*",)
+    forbid_types: tuple[str, ...] = ()
+    require_keys: tuple[str, ...] = ()
+    literal_secrets: Literal["error", "warning", "off"] | None = None
 
 
 class Settings(BaseSettings):
@@ -55,6 +72,7 @@ class Settings(BaseSettings):
     profile: str = Field(default="dev", validation_alias=AliasChoices("profile", "default_profile"))
     secret_names: tuple[str, ...] = ()
     allowed_imports: tuple[str, ...] | None = None
+    rules: tuple[Rule, ...] = ()
 
     @property
     def profiles_path(self) -> Path:
@@ -86,6 +104,7 @@ def load_settings(
                     f"unknown key '{unknown[0]}' in [tool.envres]{suggest(unknown[0], TABLE_KEYS)} "
                     f"(allowed: {', '.join(TABLE_KEYS)})",
                     Loc(display(pyproject), _line_of(pyproject, unknown[0]), 1),
+                    code=SETTINGS,
                 )
             ]
         )
@@ -97,7 +116,13 @@ def load_settings(
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
         raise ProfileError(
-            [Problem(f"envres setting '{field}': {err['msg']}", Loc(str(pyproject), 1, 1))]
+            [
+                Problem(
+                    f"envres setting '{field}': {err['msg']}",
+                    Loc(str(pyproject), 1, 1),
+                    code=SETTINGS,
+                )
+            ]
         ) from None
     finally:
         _LAYERS.reset(token)
@@ -167,11 +192,11 @@ def _read_table(pyproject: Path) -> dict[str, Any]:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ProfileError(
-            [Problem(f"cannot read it: {reason}", Loc(display(pyproject), 1, 1))]
+            [Problem(f"cannot read it: {reason}", Loc(display(pyproject), 1, 1), code=SETTINGS)]
         ) from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ProfileError(
-            [Problem(f"cannot read it: {exc}", Loc(display(pyproject), 1, 1))]
+            [Problem(f"cannot read it: {exc}", Loc(display(pyproject), 1, 1), code=SETTINGS)]
         ) from None
     tool = data.get("tool", {})
     table = tool.get("envres", {}) if isinstance(tool, dict) else {}

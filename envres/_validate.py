@@ -10,6 +10,7 @@ secret reaches a message (:mod:`envres._secrets`).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from pydantic_core import PydanticUndefined
 
 from envres._catalog import Catalog
 from envres._checks import check_assets, check_refs, satisfies
+from envres._codes import CONFIG_INVALID, NO_TYPE, UNKNOWN_TYPE
 from envres._env import Env
 from envres._errors import INTERRUPTS, Problem, ProfileError, suggest
 from envres._imports import one_line
@@ -81,13 +83,14 @@ def _prepare(
                 "no type: add `type:` (a short name, an entry point or 'package.module:Class')",
                 entry.key_loc,
                 base,
+                code=NO_TYPE,
             )
         )
         return None
     type_name = str(entry.type.value)
     found = types.resolve(type_name)
     if isinstance(found, str):
-        reader.problems.append(Problem(found, entry.type.loc, f"{base}.type"))
+        reader.problems.append(Problem(found, entry.type.loc, f"{base}.type", code=UNKNOWN_TYPE))
         return None
     shape = shapes.get(found.model)
     if shape is None:
@@ -244,6 +247,7 @@ def _validate_entry(
                             f"a resource does not fit this field's type (got resource '{ref_key}')",
                             at.loc if at is not None else entry.key_loc,
                             f"{base}.config.{name}",
+                            code=CONFIG_INVALID,
                         )
                     )
                 continue
@@ -261,7 +265,7 @@ def _validate_entry(
                 message += f" (got resource '{key}')"
             else:
                 message = _field_message(err, p, redactor, names)
-            problems.append(Problem(message, where, path))
+            problems.append(Problem(message, where, path, code=CONFIG_INVALID))
     except INTERRUPTS:
         raise
     except BaseException as exc:  # a user validator raising anything, SystemExit included
@@ -271,6 +275,7 @@ def _validate_entry(
                 f"validating the config of type '{p.type_name}' raised {one_line(exc)}",
                 where,
                 f"{base}.config",
+                code=CONFIG_INVALID,
             )
         )
     assert entry.type is not None
@@ -370,7 +375,7 @@ def resolve(
     if problems:
         raise ProfileError(
             [
-                Problem(redactor.redact_untrusted(p.message), p.loc, p.path, p.severity, p.source)
+                dataclasses.replace(p, message=redactor.redact_untrusted(p.message))
                 for p in [*problems, *reader.warnings]
             ],
             merged.name,
@@ -383,7 +388,7 @@ def resolve(
         redactor=redactor,
         names=names,
         warnings=tuple(
-            Problem(redactor.redact_untrusted(p.message), p.loc, p.path, p.severity, p.source)
+            dataclasses.replace(p, message=redactor.redact_untrusted(p.message))
             for p in reader.warnings
         ),
         variables=tuple(reader.records),

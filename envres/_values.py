@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from envres._codes import INTERPOLATION, TEMPLATE, UNSET_VARIABLE
 from envres._env import Env
 from envres._errors import (
     InterpolationError,
@@ -347,9 +348,11 @@ class ConfigReader:
         except MissingVariableError as exc:
             self._failed_reads(read, dotted, node.loc, secret)
             if self.allow_missing:
-                self.warnings.append(Problem(exc.message, node.loc, dotted, "warning"))
+                self.warnings.append(
+                    Problem(exc.message, node.loc, dotted, "warning", code=UNSET_VARIABLE)
+                )
             else:
-                self.problems.append(Problem(exc.message, node.loc, dotted))
+                self.problems.append(Problem(exc.message, node.loc, dotted, code=UNSET_VARIABLE))
             if exc.variable:
                 use = VarUse(exc.variable, f"${{{exc.variable}}}", False, False)
                 self._record(exc.variable, use, dotted, node.loc, secret)
@@ -361,7 +364,8 @@ class ConfigReader:
         except (InterpolationError, TemplateError) as exc:
             out.origins.failed.add(path)
             self._failed_reads(read, dotted, node.loc, secret)
-            self.problems.append(Problem(exc.message, node.loc, dotted))
+            code = TEMPLATE if isinstance(exc, TemplateError) else INTERPOLATION
+            self.problems.append(Problem(exc.message, node.loc, dotted, code=code))
             return MISSING
         out.origins.found[path] = Origin(node.loc, result.uses, templated)
         for use in result.uses:

@@ -37,6 +37,7 @@ from yaml.events import (
     StreamEndEvent,
 )
 
+from envres._codes import DUPLICATE_KEY
 from envres._errors import Loc, YamlError
 from envres._nodes import Node, NodeValue, Scalar
 
@@ -428,14 +429,18 @@ class _Builder:
         first = items.get(value)
         if first is not None:
             line = first.key_loc.line if first.key_loc is not None else first.loc.line
-            raise YamlError(f"duplicate key {value!r} (first written at line {line})", loc)
+            raise YamlError(
+                f"duplicate key {value!r} (first written at line {line})", loc, DUPLICATE_KEY
+            )
         frame.key = value
         frame.key_loc = loc
 
     def _merge_key(self, frame: _Frame, loc: Loc) -> None:
         if frame.merge_key_loc is not None:
             raise YamlError(
-                f"duplicate key '<<' (first written at line {frame.merge_key_loc.line})", loc
+                f"duplicate key '<<' (first written at line {frame.merge_key_loc.line})",
+                loc,
+                DUPLICATE_KEY,
             )
         frame.merge_key_loc = loc
         frame.merge_pos = len(frame.items)

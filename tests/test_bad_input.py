@@ -108,7 +108,7 @@ def test_env_file_that_is_a_fifo_fails_promptly_naming_the_env_file(tmp_path: Pa
     result = run_real("validate", cwd=project.root, timeout=PROMPT)
     assert_problem(
         result,
-        "profiles/dev.yaml:1:13: env_files: env file profiles/.env.pipe cannot be read: "
+        "profiles/dev.yaml:1:13: E105 env_files: env file profiles/.env.pipe cannot be read: "
         "it is not a regular file",
         ONE,
     )
@@ -122,14 +122,14 @@ def test_profile_file_that_is_a_fifo_fails_promptly_and_other_profiles_still_val
     one = run_real("validate", "--profile", "stage", cwd=project.root, timeout=PROMPT)
     assert_problem(
         one,
-        "profiles/stage.yaml:1:1: cannot read the file: it is not a regular file",
+        "profiles/stage.yaml:1:1: E103 cannot read the file: it is not a regular file",
         "1 problem in profile 'stage'",
     )
     every = run_real("validate", "--all", cwd=project.root, timeout=PROMPT)
     assert every.code == 1
     assert every.out == VALID_DEV
     assert every.err_lines == [
-        "profiles/stage.yaml:1:1: cannot read the file: it is not a regular file",
+        "profiles/stage.yaml:1:1: E103 cannot read the file: it is not a regular file",
         "1 problem in profile 'stage'",
         "1 of 2 profiles invalid: stage",
     ]
@@ -144,7 +144,7 @@ def test_env_file_symlinked_to_dev_zero_is_refused_before_any_read(
     # "not a regular file", not "larger than 16 MiB": refused by its kind, never opened.
     assert_problem(
         result,
-        "profiles/dev.yaml:1:13: env_files: env file profiles/.env.zero cannot be read: "
+        "profiles/dev.yaml:1:13: E105 env_files: env file profiles/.env.zero cannot be read: "
         "it is not a regular file",
         ONE,
     )
@@ -161,7 +161,7 @@ def test_env_file_path_holding_a_nul_is_an_invalid_profile_not_an_internal_error
     assert len(result.err_lines) == 2, result.err
     first, last = result.err_lines
     assert first == (
-        "profiles/dev.yaml:1:13: env_files: an env file's path cannot hold a NUL character"
+        "profiles/dev.yaml:1:13: E105 env_files: an env file's path cannot hold a NUL character"
     ), first
     assert last == ONE
 
@@ -173,7 +173,7 @@ def test_env_file_of_17_mib_is_refused_by_its_size(envres_cli: Cli, tmp_path: Pa
     result = envres_cli("validate", cwd=project.root)
     assert_problem(
         result,
-        "profiles/dev.yaml:1:13: env_files: env file profiles/.env.big cannot be read: "
+        "profiles/dev.yaml:1:13: E105 env_files: env file profiles/.env.big cannot be read: "
         "it is larger than 16 MiB",
         ONE,
     )
@@ -185,7 +185,7 @@ def test_profile_file_of_17_mib_is_refused_by_its_size(envres_cli: Cli, tmp_path
         fh.truncate(17 * MIB)
     result = envres_cli("validate", cwd=project.root)
     assert_problem(
-        result, "profiles/dev.yaml:1:1: cannot read the file: it is larger than 16 MiB", ONE
+        result, "profiles/dev.yaml:1:1: E103 cannot read the file: it is larger than 16 MiB", ONE
     )
 
 
@@ -252,7 +252,7 @@ def test_the_zen_of_python_goes_to_stderr_and_stdout_stays_clean(
     assert result.err_lines[0] == "The Zen of Python, by Tim Peters"
     assert "Beautiful is better than ugly." in result.err_lines
     assert result.err_lines[-2:] == [
-        f"profiles/dev.yaml:3:11: resources.warehouse.type: {message}",
+        f"profiles/dev.yaml:3:11: E301 resources.warehouse.type: {message}",
         ONE,
     ]
 
@@ -326,7 +326,7 @@ def test_type_module_misbehaving_at_import_is_one_line_exit_1(
     assert_problem(
         result,
         *own_lines,
-        f"profiles/dev.yaml:3:11: resources.warehouse.type: cannot import type 'boom:Thing': "
+        f"profiles/dev.yaml:3:11: E301 resources.warehouse.type: cannot import type 'boom:Thing': "
         f"importing it raised {reason}",
         ONE,
     )
@@ -341,7 +341,7 @@ def test_definitions_module_misbehaving_at_import_is_one_line_exit_1(
     for command in (("validate",), ("show", "--format", "json")):
         result = envres_cli(*command, cwd=project.root)
         assert_problem(
-            result, *own_lines, f"definitions: importing 'boom' raised {reason}", "1 problem"
+            result, *own_lines, f"definitions: E504 importing 'boom' raised {reason}", "1 problem"
         )
 
 
@@ -396,7 +396,8 @@ def test_allowed_imports_refuses_other_modules_without_importing_them(
     result = envres_cli("validate", cwd=project.root)
     assert_problem(
         result,
-        f"profiles/dev.yaml:3:11: resources.warehouse.type: type '{type_name}' is not allowed: "
+        f"profiles/dev.yaml:3:11: E301 resources.warehouse.type: type '{type_name}' is not "
+        f"allowed: "
         f"module '{module}' is not in [tool.envres] allowed_imports (myco.resources)",
         ONE,
     )
@@ -413,7 +414,7 @@ def test_allowed_imports_empty_refuses_every_import_path_but_short_names_work(
         result = envres_cli("validate", cwd=project.root)
         assert_problem(
             result,
-            f"profiles/dev.yaml:3:11: resources.warehouse.type: type '{type_name}' is not "
+            f"profiles/dev.yaml:3:11: E301 resources.warehouse.type: type '{type_name}' is not "
             "allowed: import paths are turned off in this project "
             "([tool.envres] allowed_imports = [])",
             ONE,
@@ -434,8 +435,9 @@ def test_unknown_key_in_tool_envres_gets_a_did_you_mean(envres_cli: Cli, tmp_pat
     where = re.match(r"pyproject\.toml:\d+:\d+: ", result.err_lines[0])
     assert where is not None, result.err_lines[0]
     assert result.err_lines[0][where.end() :] == (
-        "unknown key 'allowed_import' in [tool.envres]; did you mean 'allowed_imports'? "
-        "(allowed: definitions, profiles_dir, default_profile, secret_names, allowed_imports)"
+        "E601 unknown key 'allowed_import' in [tool.envres]; did you mean 'allowed_imports'? "
+        "(allowed: definitions, profiles_dir, default_profile, secret_names, allowed_imports, "
+        "rules)"
     )
     assert result.err_lines[1] == "1 problem"
 
@@ -495,8 +497,11 @@ def _nested(tmp_path: Path, profile: str) -> Project:
 @pytest.mark.parametrize(
     ("tags", "where"),
     [
-        ("      tags: [ok, {resource: db}]\n", "14:18: resources.x.config.tags.1"),
-        ("      tags:\n        - ok\n        - resource: db\n", "16:11: resources.x.config.tags.1"),
+        ("      tags: [ok, {resource: db}]\n", "14:18: E303 resources.x.config.tags.1"),
+        (
+            "      tags:\n        - ok\n        - resource: db\n",
+            "16:11: E303 resources.x.config.tags.1",
+        ),
     ],
     ids=["flow", "block"],
 )
@@ -543,7 +548,7 @@ def test_missing_key_inside_a_list_is_one_error_with_a_did_you_mean(
     )
     assert_problem(
         result,
-        "profiles/dev.yaml:9:45: resources.pool.config.replicas: refers to resource 'dbb', "
+        "profiles/dev.yaml:9:45: E502 resources.pool.config.replicas: refers to resource 'dbb', "
         "which the profile does not define; did you mean 'db'?",
         ONE,
     )
@@ -559,9 +564,9 @@ def test_wrong_resource_inside_a_list_and_a_dict_names_each_place(
     )
     assert_problem(
         result,
-        "profiles/dev.yaml:9:34: resources.pool.config.replicas.1: input should be a valid "
+        "profiles/dev.yaml:9:34: E303 resources.pool.config.replicas.1: input should be a valid "
         "dictionary or instance of Warehouse (got resource 'cache')",
-        "profiles/dev.yaml:10:23: resources.pool.config.by_name.main: input should be a valid "
+        "profiles/dev.yaml:10:23: E303 resources.pool.config.by_name.main: input should be a valid "
         "dictionary or instance of Warehouse (got resource 'cache')",
         "2 problems in profile 'dev'",
     )
@@ -690,7 +695,7 @@ def test_asset_annotation_real_mismatch_is_the_documented_error(
     result = envres_cli("validate", "--definitions", "annotated:defs", cwd=project.root)
     assert_problem(
         result,
-        f"profiles/dev.yaml:3:11: resources.warehouse.type: asset 'probe' expects {described} "
+        f"profiles/dev.yaml:3:11: E503 resources.warehouse.type: asset 'probe' expects {described} "
         "for 'warehouse', but type 'duckdb' is a DuckDBWarehouse",
         ONE,
     )
@@ -739,7 +744,7 @@ def test_config_field_runtime_protocol_not_satisfied_is_the_documented_error(
     result = envres_cli("validate", "--definitions", "annotated:defs", cwd=project.root)
     assert_problem(
         result,
-        "profiles/dev.yaml:7:26: resources.user.config.target: needs a CanPublish, but "
+        "profiles/dev.yaml:7:26: E502 resources.user.config.target: needs a CanPublish, but "
         "resource 'warehouse' is 'duckdb' (DuckDBWarehouse)",
         ONE,
     )
@@ -770,7 +775,9 @@ def test_config_field_plain_protocol_is_a_one_line_definitions_error(
     assert "Traceback" not in result.err
     assert (result.code, result.out) == (1, ""), result
     assert len(result.err_lines) == 2, result.err
-    assert result.err_lines[0].startswith("definitions: importing 'annotated' raised SchemaError")
+    assert result.err_lines[0].startswith(
+        "definitions: E504 importing 'annotated' raised SchemaError"
+    )
     assert result.err_lines[1] == "1 problem"
 
 
@@ -811,11 +818,11 @@ defs = envres.Definitions(assets=[probe], resource_types={"db": Db})
 ODD_NAMES = ["prod eu.yaml", "prod.YAML", ".hidden.yaml", "stage.Yml"]
 NOT_A_NAME = "is not a profile name: use letters, digits, '-', '_' and '.', not a path"
 ODD_WARNINGS = [
-    f"envres: warning: profiles/.hidden.yaml is not read: '.hidden' {NOT_A_NAME}",
-    f"envres: warning: profiles/prod eu.yaml is not read: 'prod eu' {NOT_A_NAME}",
-    "envres: warning: profiles/prod.YAML is not read: profile files end in .yaml or .yml, "
+    f"envres: warning: W106 profiles/.hidden.yaml is not read: '.hidden' {NOT_A_NAME}",
+    f"envres: warning: W106 profiles/prod eu.yaml is not read: 'prod eu' {NOT_A_NAME}",
+    "envres: warning: W106 profiles/prod.YAML is not read: profile files end in .yaml or .yml, "
     "in lower case",
-    "envres: warning: profiles/stage.Yml is not read: profile files end in .yaml or .yml, "
+    "envres: warning: W106 profiles/stage.Yml is not read: profile files end in .yaml or .yml, "
     "in lower case",
 ]
 
@@ -840,7 +847,7 @@ def test_dev_yml_next_to_dev_yaml_is_an_error(envres_cli: Cli, tmp_path: Path) -
         result = envres_cli(*command, cwd=project.root)
         assert_problem(
             result,
-            "profiles/dev.yml:1:1: profile 'dev' has two files, profiles/dev.yaml and "
+            "profiles/dev.yml:1:1: E104 profile 'dev' has two files, profiles/dev.yaml and "
             "profiles/dev.yml; keep one",
             "1 problem",
         )
@@ -859,7 +866,7 @@ def test_skipped_files_are_still_named_when_a_duplicate_stops_the_command(
         assert sorted(result.err_lines) == sorted(
             [
                 ODD_WARNINGS[1],
-                "profiles/dev.yml:1:1: profile 'dev' has two files, profiles/dev.yaml and "
+                "profiles/dev.yml:1:1: E104 profile 'dev' has two files, profiles/dev.yaml and "
                 "profiles/dev.yml; keep one",
                 "1 problem",
             ]
@@ -875,7 +882,7 @@ def test_warning_for_a_file_name_holding_a_newline_stays_on_one_line(
     assert result.code == 0, result
     assert result.out == "PROFILE  EXTENDS  FILE\ndev      -        profiles/dev.yaml\n"
     assert len(result.err_lines) == 1, result.err
-    assert result.err_lines[0].startswith("envres: warning: profiles/prod"), result.err
+    assert result.err_lines[0].startswith("envres: warning: W106 profiles/prod"), result.err
 
 
 # == 7. envres init ========================================================================
@@ -895,7 +902,7 @@ def test_init_with_a_pyproject_directory_refuses_and_writes_nothing(
     result = _init(envres_cli, tmp_path)
     assert_problem(
         result,
-        "envres init: pyproject.toml cannot be read: it is a directory",
+        "envres init: E602 pyproject.toml cannot be read: it is a directory",
         "1 problem",
     )
 
@@ -910,7 +917,8 @@ def test_init_with_an_existing_pipeline_py_refuses_and_writes_nothing(
     result = _init(envres_cli, tmp_path)
     assert_problem(
         result,
-        "envres init: pipeline.py already exists; envres init only writes into an empty folder",
+        "envres init: E602 pipeline.py already exists; envres init only writes into an empty "
+        "folder",
         "1 problem",
     )
 
@@ -924,7 +932,7 @@ def test_init_below_a_regular_file_is_a_one_line_error(envres_cli: Cli, tmp_path
     assert "Traceback" not in result.err
     assert (result.code, result.out) == (1, ""), result
     assert len(result.err_lines) == 2, result.err
-    assert result.err_lines[0].startswith("envres init: notes"), result.err
+    assert result.err_lines[0].startswith("envres init: E602 notes"), result.err
     assert result.err_lines[1] == "1 problem"
 
 
@@ -941,7 +949,7 @@ def test_init_never_writes_through_a_dangling_pyproject_symlink(
     result = envres_cli("init", cwd=folder)
     assert "Traceback" not in result.err
     assert (result.code, result.out) == (1, ""), result
-    assert result.err_lines[0].startswith("envres init: pyproject.toml"), result.err
+    assert result.err_lines[0].startswith("envres init: E602 pyproject.toml"), result.err
     assert list(outside.iterdir()) == []
     assert snapshot(folder) == before
 
@@ -953,7 +961,7 @@ def test_init_with_a_fifo_pyproject_returns_promptly_and_writes_nothing(tmp_path
     assert "Traceback" not in result.err
     assert (result.code, result.out) == (1, ""), result
     assert len(result.err_lines) == 2, result.err
-    assert result.err_lines[0].startswith("envres init: pyproject.toml"), result.err
+    assert result.err_lines[0].startswith("envres init: E602 pyproject.toml"), result.err
     assert snapshot(tmp_path) == before
 
 
@@ -966,7 +974,7 @@ def test_profile_flag_climbing_out_of_the_folder_is_refused_unread(
     project = proj(tmp_path)
     project.write("dev.yaml", "resources: [\n")  # what ../dev would read: broken YAML
     result = envres_cli("validate", "--profile", "../dev", cwd=project.root)
-    assert_problem(result, f"envres: '../dev' {NOT_A_NAME}")
+    assert_problem(result, f"envres: E204 '../dev' {NOT_A_NAME}")
 
 
 @pytest.mark.parametrize(
@@ -977,7 +985,7 @@ def test_profile_flag_empty_or_with_a_nul_is_one_line_exit_1(
 ) -> None:
     # click passes the NUL through unchanged (only in-process: an OS argv cannot hold one).
     result = envres_cli("validate", "--profile", given, cwd=proj(tmp_path).root)
-    assert_problem(result, f"envres: {shown} {NOT_A_NAME}")
+    assert_problem(result, f"envres: E204 {shown} {NOT_A_NAME}")
 
 
 def test_profile_flag_with_a_newline_is_still_a_one_line_error(
@@ -1020,7 +1028,7 @@ def test_definitions_flag_without_a_colon_is_one_line_exit_1(
     result = envres_cli("validate", "--definitions", "pipeline", cwd=proj(tmp_path).root)
     assert_problem(
         result,
-        "definitions: definitions 'pipeline' must be of the form 'module:attribute'",
+        "definitions: E504 definitions 'pipeline' must be of the form 'module:attribute'",
         "1 problem",
     )
 

@@ -398,7 +398,7 @@ def test_definitions_validate_passes_a_valid_profile_and_fails_a_broken_one_with
     assert valid.returncode == 0, valid.stderr[-3000:]
     assert broken.returncode == 1
     assert (
-        "profiles/broken.yaml:13:15: resources.spy.type: unknown resource type 'sppy'; did "
+        "profiles/broken.yaml:13:15: E301 resources.spy.type: unknown resource type 'sppy'; did "
         "you mean 'spy'? (known types: client, conn, spy)"
     ) in broken.stdout + broken.stderr
     assert "1 problem in profile 'broken'" in broken.stdout + broken.stderr
@@ -426,7 +426,9 @@ def test_allow_missing_env_loads_with_a_warning_and_fails_the_setup_that_needs_i
     assert strict.returncode == 1
     assert "environment variable CONN_PASSWORD is not set" in strict.stdout + strict.stderr
     output = run.stdout + run.stderr
-    assert "warning: resources.conn.config.password: environment variable CONN_PASSWORD" in output
+    assert (
+        "warning: E401 resources.conn.config.password: environment variable CONN_PASSWORD" in output
+    )
     assert run.returncode != 0
     assert (
         "setup of resource 'conn' failed: resources.conn.config.password: environment "

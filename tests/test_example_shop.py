@@ -495,11 +495,12 @@ def test_diff_dev_prod_shows_the_warehouse_and_notifier_type_changes(elsewhere: 
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert "~ resources.warehouse.type: duckdb -> postgres" in lines
-    assert "~ resources.notifier.type: console -> webhook" in lines
-    assert "~ resources.report_dir.config.path: out/dev -> out/prod" in lines
-    assert "+ resources.warehouse.config.dbname: shop" in lines  # from profiles/prod.env
-    assert "+ resources.warehouse.config.password: '**********'" in lines
+    assert "~ warehouse: type duckdb -> postgres" in lines
+    assert "~ notifier: type console -> webhook" in lines
+    assert "~ report_dir (folder)" in lines
+    assert "    ~ path: out/dev -> out/prod" in lines
+    assert "    + dbname: shop" in lines  # from profiles/prod.env
+    assert "    + password: '**********'" in lines
     assert canary not in result.stdout + result.stderr
 
 

@@ -113,7 +113,7 @@ CASES: list[Case] = [
         {DEV: 'resources:\n  warehouse:\n    type: "duckdb\n'},
         1,
         problem(
-            "profiles/dev.yaml:4:1: YAML syntax error: found unexpected end of stream "
+            "profiles/dev.yaml:4:1: E101 YAML syntax error: found unexpected end of stream "
             "(while scanning a quoted scalar at line 3, column 11)"
         ),
     ),
@@ -122,7 +122,7 @@ CASES: list[Case] = [
         {DEV: "resources:\n  warehouse: {type: duckdb\n  notifier:\n    type: console\n"},
         1,
         problem(
-            "profiles/dev.yaml:3:11: YAML syntax error: did not find expected ',' or '}' "
+            "profiles/dev.yaml:3:11: E101 YAML syntax error: did not find expected ',' or '}' "
             "(while parsing a flow mapping at line 2, column 14)"
         ),
     ),
@@ -131,7 +131,7 @@ CASES: list[Case] = [
         {DEV: "extends: [base\n" + BASE},
         1,
         problem(
-            "profiles/dev.yaml:2:10: YAML syntax error: did not find expected ',' or ']' "
+            "profiles/dev.yaml:2:10: E101 YAML syntax error: did not find expected ',' or ']' "
             "(while parsing a flow sequence at line 1, column 10)"
         ),
     ),
@@ -140,7 +140,7 @@ CASES: list[Case] = [
         {DEV: "resources:\n  warehouse:\n    type: duckdb\n   config: {}\n"},
         1,
         problem(
-            "profiles/dev.yaml:4:4: YAML syntax error: did not find expected key "
+            "profiles/dev.yaml:4:4: E101 YAML syntax error: did not find expected key "
             "(while parsing a block mapping at line 2, column 3)"
         ),
     ),
@@ -149,7 +149,7 @@ CASES: list[Case] = [
         {DEV: "resources:\n\twarehouse:\n\t\ttype: duckdb\n"},
         1,
         problem(
-            "profiles/dev.yaml:2:1: YAML syntax error: found character '\\t' "
+            "profiles/dev.yaml:2:1: E101 YAML syntax error: found character '\\t' "
             "that cannot start any token (indent with spaces: YAML does not allow tabs)"
         ),
     ),
@@ -158,7 +158,7 @@ CASES: list[Case] = [
         {DEV: "resources:\n  warehouse:\n    type: duckdb: x\n"},
         1,
         problem(
-            "profiles/dev.yaml:3:17: YAML syntax error: mapping values are not allowed "
+            "profiles/dev.yaml:3:17: E101 YAML syntax error: mapping values are not allowed "
             "in this context"
         ),
     ),
@@ -167,7 +167,7 @@ CASES: list[Case] = [
         {DEV: "resources:\n  warehouse: type: duckdb\n"},
         1,
         problem(
-            "profiles/dev.yaml:2:18: YAML syntax error: mapping values are not allowed "
+            "profiles/dev.yaml:2:18: E101 YAML syntax error: mapping values are not allowed "
             "in this context"
         ),
     ),
@@ -175,13 +175,13 @@ CASES: list[Case] = [
         "non-utf8-bytes",
         {DEV: b'resources:\n  warehouse:\n    type: duckdb\n    config: {path: "caf\xe9"}\n'},
         1,
-        problem("profiles/dev.yaml:4:24: file is not valid UTF-8 (byte 0xe9 at offset 64)"),
+        problem("profiles/dev.yaml:4:24: E101 file is not valid UTF-8 (byte 0xe9 at offset 64)"),
     ),
     Case(
         "nul-byte",
         {DEV: BASE + 'x-note: "a\x00b"\n'},
         1,
-        problem("profiles/dev.yaml:8:11: character U+0000 is not allowed in a YAML file"),
+        problem("profiles/dev.yaml:8:11: E101 character U+0000 is not allowed in a YAML file"),
     ),
     Case("utf8-bom-is-accepted", {DEV: b"\xef\xbb\xbf" + BASE.encode()}, 0, (), out=VALID_DEV),
     # --- duplicate keys ------------------------------------------------------------------
@@ -189,31 +189,31 @@ CASES: list[Case] = [
         "duplicate-top-level-key",
         {DEV: BASE + "resources: {}\n"},
         1,
-        problem("profiles/dev.yaml:8:1: duplicate key 'resources' (first written at line 1)"),
+        problem("profiles/dev.yaml:8:1: E102 duplicate key 'resources' (first written at line 1)"),
     ),
     Case(
         "duplicate-resource-key",
         {DEV: BASE + "  warehouse:\n    type: duckdb\n"},
         1,
-        problem("profiles/dev.yaml:8:3: duplicate key 'warehouse' (first written at line 2)"),
+        problem("profiles/dev.yaml:8:3: E102 duplicate key 'warehouse' (first written at line 2)"),
     ),
     Case(
         "duplicate-config-field",
         {DEV: with_config("path: a.db", "read_only: true", "path: b.db")},
         1,
-        problem("profiles/dev.yaml:7:7: duplicate key 'path' (first written at line 5)"),
+        problem("profiles/dev.yaml:7:7: E102 duplicate key 'path' (first written at line 5)"),
     ),
     Case(
         "duplicate-key-inside-a-list-item",
         {DEV: BASE + "x-hosts:\n  - name: a\n    port: 1\n    name: b\n"},
         1,
-        problem("profiles/dev.yaml:11:5: duplicate key 'name' (first written at line 9)"),
+        problem("profiles/dev.yaml:11:5: E102 duplicate key 'name' (first written at line 9)"),
     ),
     Case(
         "duplicate-merge-key",
         {DEV: "x-a: &a {type: duckdb}\nresources:\n  warehouse:\n    <<: *a\n    <<: *a\n"},
         1,
-        problem("profiles/dev.yaml:5:5: duplicate key '<<' (first written at line 4)"),
+        problem("profiles/dev.yaml:5:5: E102 duplicate key '<<' (first written at line 4)"),
     ),
     # --- anchors, aliases, merge keys ----------------------------------------------------
     Case(
@@ -246,7 +246,7 @@ CASES: list[Case] = [
         },
         1,
         problem(
-            "profiles/dev.yaml:4:9: merge key '<<' takes a mapping or a list of mappings; "
+            "profiles/dev.yaml:4:9: E101 merge key '<<' takes a mapping or a list of mappings; "
             "got a string"
         ),
     ),
@@ -255,7 +255,7 @@ CASES: list[Case] = [
         {DEV: alias_bomb()},
         1,
         problem(
-            "profiles/dev.yaml:5:10: too many alias expansions (more than 10000 nodes); "
+            "profiles/dev.yaml:5:10: E101 too many alias expansions (more than 10000 nodes); "
             "the file looks like an alias bomb"
         ),
     ),
@@ -264,7 +264,7 @@ CASES: list[Case] = [
         {DEV: "x-a: &a [*a]\n" + BASE},
         1,
         problem(
-            "profiles/dev.yaml:1:10: alias '*a' is inside the value it refers to "
+            "profiles/dev.yaml:1:10: E101 alias '*a' is inside the value it refers to "
             "(a recursive alias)"
         ),
     ),
@@ -273,7 +273,7 @@ CASES: list[Case] = [
         {DEV: "resources:\n  warehouse: *nope\n"},
         1,
         problem(
-            "profiles/dev.yaml:2:14: alias '*nope' refers to no anchor; "
+            "profiles/dev.yaml:2:14: E101 alias '*nope' refers to no anchor; "
             "write '&nope' on a value before it"
         ),
     ),
@@ -282,13 +282,13 @@ CASES: list[Case] = [
         "deep-flow-nesting",
         {DEV: "x-deep: " + "[" * 50_000 + "]" * 50_000 + "\n" + BASE},
         1,
-        problem("profiles/dev.yaml:1:108: nesting deeper than 100 levels"),
+        problem("profiles/dev.yaml:1:108: E101 nesting deeper than 100 levels"),
     ),
     Case(
         "deep-block-nesting",
         {DEV: "x-deep:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 300)) + BASE},
         1,
-        problem("profiles/dev.yaml:101:201: nesting deeper than 100 levels"),
+        problem("profiles/dev.yaml:101:201: E101 nesting deeper than 100 levels"),
     ),
     Case(
         "five-megabytes-of-comments-are-fine",
@@ -310,7 +310,7 @@ CASES: list[Case] = [
         {DEV: "resources:\n  warehouse: !!python/object/apply:os.system ['echo PWNED']\n"},
         1,
         problem(
-            "profiles/dev.yaml:2:14: unsupported tag '!!python/object/apply:os.system'; "
+            "profiles/dev.yaml:2:14: E101 unsupported tag '!!python/object/apply:os.system'; "
             "profiles hold plain data only"
         ),
     ),
@@ -319,7 +319,7 @@ CASES: list[Case] = [
         {DEV: "resources:\n  warehouse:\n    type: !!python/name:os.system\n"},
         1,
         problem(
-            "profiles/dev.yaml:3:11: unsupported tag '!!python/name:os.system'; "
+            "profiles/dev.yaml:3:11: E101 unsupported tag '!!python/name:os.system'; "
             "profiles hold plain data only"
         ),
     ),
@@ -327,26 +327,32 @@ CASES: list[Case] = [
         "custom-tag",
         {DEV: "resources:\n  warehouse:\n    type: !duck duckdb\n"},
         1,
-        problem("profiles/dev.yaml:3:11: unsupported tag '!duck'; profiles hold plain data only"),
+        problem(
+            "profiles/dev.yaml:3:11: E101 unsupported tag '!duck'; profiles hold plain data only"
+        ),
     ),
     Case(
         "two-documents",
         {DEV: BASE + "---\n" + BASE},
         1,
-        problem("profiles/dev.yaml:8:1: a profile holds one YAML document; found a second one"),
+        problem(
+            "profiles/dev.yaml:8:1: E101 a profile holds one YAML document; found a second one"
+        ),
     ),
     Case(
         "top-level-list",
         {DEV: "- resources\n"},
         1,
-        problem("profiles/dev.yaml:1:1: a profile is a mapping with 'resources:'; found a list"),
+        problem(
+            "profiles/dev.yaml:1:1: E201 a profile is a mapping with 'resources:'; found a list"
+        ),
     ),
     Case(
         "top-level-scalar",
         {DEV: "hello\n"},
         1,
         problem(
-            "profiles/dev.yaml:1:1: a profile is a mapping with 'resources:'; "
+            "profiles/dev.yaml:1:1: E201 a profile is a mapping with 'resources:'; "
             "found the string 'hello'"
         ),
     ),
@@ -354,14 +360,16 @@ CASES: list[Case] = [
         "top-level-huge-scalar-is-not-echoed",
         {DEV: "x" * 100_000 + "\n"},
         1,
-        first_re=r"profiles/dev\.yaml:1:1: a profile is a mapping with 'resources:'; found .{0,80}",
+        first_re=r"profiles/dev\.yaml:1:1: E201 a profile is a mapping with 'resources:'; found "
+        r".{0,80}",
     ),
     Case(
         "unknown-top-level-key-near-miss",
         {DEV: BASE + "resource: {}\n"},
         1,
         problem(
-            "profiles/dev.yaml:8:1: unknown top-level key 'resource'; did you mean 'resources'? "
+            "profiles/dev.yaml:8:1: E201 unknown top-level key 'resource'; did you mean "
+            "'resources'? "
             "(allowed: extends, env_files, resources, and x-* for anchors)"
         ),
     ),
@@ -370,7 +378,7 @@ CASES: list[Case] = [
         {DEV: BASE + "version: 2\n"},
         1,
         problem(
-            "profiles/dev.yaml:8:1: unknown top-level key 'version' "
+            "profiles/dev.yaml:8:1: E201 unknown top-level key 'version' "
             "(allowed: extends, env_files, resources, and x-* for anchors)"
         ),
     ),
@@ -379,7 +387,7 @@ CASES: list[Case] = [
         "extends-itself",
         {DEV: "extends: dev\n" + BASE},
         1,
-        problem("profiles/dev.yaml:1:10: extends: cycle: dev -> dev"),
+        problem("profiles/dev.yaml:1:10: E203 extends: cycle: dev -> dev"),
     ),
     Case(
         "extends-cycle-of-three",
@@ -389,28 +397,29 @@ CASES: list[Case] = [
             "profiles/b.yaml": "extends: dev\n",
         },
         1,
-        problem("profiles/b.yaml:1:10: extends: cycle: dev -> a -> b -> dev"),
+        problem("profiles/b.yaml:1:10: E203 extends: cycle: dev -> a -> b -> dev"),
     ),
     Case(
         "extends-missing-profile-near-miss",
         {DEV: "extends: bsae\nresources:\n" + RESOURCES, "profiles/base.yaml": BASE},
         1,
         problem(
-            "profiles/dev.yaml:1:10: extends: profile 'bsae' does not exist; did you mean 'base'?"
+            "profiles/dev.yaml:1:10: E202 extends: profile 'bsae' does not exist; did you mean "
+            "'base'?"
         ),
     ),
     Case(
         "extends-missing-profile-far-miss",
         {DEV: "extends: zzz\n" + BASE},
         1,
-        problem("profiles/dev.yaml:1:10: extends: profile 'zzz' does not exist"),
+        problem("profiles/dev.yaml:1:10: E202 extends: profile 'zzz' does not exist"),
     ),
     Case(
         "extends-a-relative-path",
         {DEV: "extends: ../outside\n" + BASE, "outside.yaml": BASE},
         1,
         problem(
-            "profiles/dev.yaml:1:10: extends: '../outside' is not a profile name: "
+            "profiles/dev.yaml:1:10: E202 extends: '../outside' is not a profile name: "
             "use letters, digits, '-', '_' and '.', not a path"
         ),
     ),
@@ -419,7 +428,7 @@ CASES: list[Case] = [
         {DEV: "extends: /etc/passwd\n" + BASE},
         1,
         problem(
-            "profiles/dev.yaml:1:10: extends: '/etc/passwd' is not a profile name: "
+            "profiles/dev.yaml:1:10: E202 extends: '/etc/passwd' is not a profile name: "
             "use letters, digits, '-', '_' and '.', not a path"
         ),
     ),
@@ -428,7 +437,8 @@ CASES: list[Case] = [
         {DEV: "extends: [1]\n" + BASE},
         1,
         problem(
-            "profiles/dev.yaml:1:11: extends takes a name or a list of names; found the number 1"
+            "profiles/dev.yaml:1:11: E201 extends takes a name or a list of names; found the "
+            "number 1"
         ),
     ),
     Case(
@@ -436,7 +446,8 @@ CASES: list[Case] = [
         {DEV: BASE, "outside.yaml": BASE},
         1,
         (
-            "envres: '../outside' is not a profile name: use letters, digits, '-', '_' and '.', "
+            "envres: E204 '../outside' is not a profile name: use letters, digits, '-', '_' and "
+            "'.', "
             "not a path",
         ),
         args=("validate", "--profile", "../outside"),
@@ -446,7 +457,8 @@ CASES: list[Case] = [
         {DEV: BASE},
         1,
         (
-            "envres: '/etc/passwd' is not a profile name: use letters, digits, '-', '_' and '.', "
+            "envres: E204 '/etc/passwd' is not a profile name: use letters, digits, '-', '_' and "
+            "'.', "
             "not a path",
         ),
         env={"ENVRES_PROFILE": "/etc/passwd"},
@@ -456,7 +468,8 @@ CASES: list[Case] = [
         {DEV: BASE, "profiles/_common.yaml": BASE},
         1,
         (
-            "envres: profile '_common' is a partial (its name starts with '_'): other profiles "
+            "envres: E204 profile '_common' is a partial (its name starts with '_'): other "
+            "profiles "
             "can extend it, but it cannot be selected",
         ),
         args=("validate", "--profile", "_common"),
@@ -480,9 +493,9 @@ CASES: list[Case] = [
         {DEV: "# nothing yet\n"},
         1,
         (
-            "definitions: asset 'orders' (pipeline.py:82) needs resource 'warehouse', which "
+            "definitions: E501 asset 'orders' (pipeline.py:82) needs resource 'warehouse', which "
             "profile 'dev' does not define",
-            "definitions: asset 'daily_revenue' (pipeline.py:87) needs resource 'notifier', "
+            "definitions: E501 asset 'daily_revenue' (pipeline.py:87) needs resource 'notifier', "
             "which profile 'dev' does not define",
             "2 problems in profile 'dev'",
         ),
@@ -500,7 +513,8 @@ CASES: list[Case] = [
         {DEV: "resources: [warehouse]\n"},
         1,
         problem(
-            "profiles/dev.yaml:1:12: resources: must be a mapping of resource keys; found a list"
+            "profiles/dev.yaml:1:12: E201 resources: must be a mapping of resource keys; found a "
+            "list"
         ),
     ),
     Case(
@@ -508,7 +522,7 @@ CASES: list[Case] = [
         {DEV: BASE.replace("  warehouse:", "  my-warehouse:")},
         1,
         problem(
-            "profiles/dev.yaml:2:3: resources: resource key 'my-warehouse' must be a Python "
+            "profiles/dev.yaml:2:3: E201 resources: resource key 'my-warehouse' must be a Python "
             "identifier (assets receive it by parameter name)"
         ),
     ),
@@ -516,14 +530,16 @@ CASES: list[Case] = [
         "resource-key-an-integer",
         {DEV: "resources:\n  1: {type: cache}\n"},
         1,
-        problem('profiles/dev.yaml:2:3: mapping keys must be strings; got int 1 (quote it: "1")'),
+        problem(
+            'profiles/dev.yaml:2:3: E101 mapping keys must be strings; got int 1 (quote it: "1")'
+        ),
     ),
     Case(
         "resource-entry-a-string",
         {DEV: BASE.replace("  notifier:\n    type: console\n", "  notifier: console\n")},
         1,
         problem(
-            "profiles/dev.yaml:6:13: resources.notifier: expected a mapping with 'type:' and "
+            "profiles/dev.yaml:6:13: E201 resources.notifier: expected a mapping with 'type:' and "
             "'config:'; found the string 'console'"
         ),
     ),
@@ -531,7 +547,7 @@ CASES: list[Case] = [
         "resource-entry-a-huge-string-is-not-echoed",
         {DEV: "resources:\n  warehouse: " + "y" * 5000 + "\n"},
         1,
-        first_re=r"profiles/dev\.yaml:2:14: resources\.warehouse: expected a mapping with "
+        first_re=r"profiles/dev\.yaml:2:14: E201 resources\.warehouse: expected a mapping with "
         r"'type:' and 'config:'; found .{0,80}",
     ),
     Case(
@@ -539,7 +555,7 @@ CASES: list[Case] = [
         {DEV: BASE.replace("    config:", "    confg:")},
         1,
         problem(
-            "profiles/dev.yaml:4:5: resources.warehouse: unknown key 'confg'; "
+            "profiles/dev.yaml:4:5: E201 resources.warehouse: unknown key 'confg'; "
             "did you mean 'config'? (allowed: type, config)"
         ),
     ),
@@ -548,7 +564,7 @@ CASES: list[Case] = [
         {DEV: BASE.replace("    type: duckdb\n", "")},
         1,
         problem(
-            "profiles/dev.yaml:2:3: resources.warehouse: no type: add `type:` "
+            "profiles/dev.yaml:2:3: E302 resources.warehouse: no type: add `type:` "
             "(a short name, an entry point or 'package.module:Class')"
         ),
     ),
@@ -557,7 +573,7 @@ CASES: list[Case] = [
         {DEV: with_type("1")},
         1,
         problem(
-            "profiles/dev.yaml:3:11: resources.warehouse.type: type must be a string "
+            "profiles/dev.yaml:3:11: E201 resources.warehouse.type: type must be a string "
             "(a short name, an entry point or 'package.module:Class'); found the number 1"
         ),
     ),
@@ -567,7 +583,8 @@ CASES: list[Case] = [
         {DEV: with_type("duckbd")},
         1,
         problem(
-            "profiles/dev.yaml:3:11: resources.warehouse.type: unknown resource type 'duckbd'; "
+            "profiles/dev.yaml:3:11: E301 resources.warehouse.type: unknown resource type "
+            "'duckbd'; "
             "did you mean 'duckdb'? "
             "(known types: cache, console, duckdb, picky, postgres, report, slack)"
         ),
@@ -577,7 +594,8 @@ CASES: list[Case] = [
         {DEV: with_type("mongodb")},
         1,
         problem(
-            "profiles/dev.yaml:3:11: resources.warehouse.type: unknown resource type 'mongodb' "
+            "profiles/dev.yaml:3:11: E301 resources.warehouse.type: unknown resource type "
+            "'mongodb' "
             "(known types: cache, console, duckdb, picky, postgres, report, slack); a type is a "
             "short name from Definitions(resource_types=...), a plugin's entry point, or "
             "'package.module:Class'"
@@ -588,7 +606,7 @@ CASES: list[Case] = [
         {DEV: with_type("'broken:Thing'"), "broken.py": "raise RuntimeError('boom\\nline 2')\n"},
         1,
         problem(
-            "profiles/dev.yaml:3:11: resources.warehouse.type: cannot import type "
+            "profiles/dev.yaml:3:11: E301 resources.warehouse.type: cannot import type "
             "'broken:Thing': importing it raised RuntimeError: boom"
         ),
     ),
@@ -597,7 +615,7 @@ CASES: list[Case] = [
         {DEV: with_type("'nosuch.mod:Thing'")},
         1,
         problem(
-            "profiles/dev.yaml:3:11: resources.warehouse.type: cannot import type "
+            "profiles/dev.yaml:3:11: E301 resources.warehouse.type: cannot import type "
             "'nosuch.mod:Thing': no module named 'nosuch'"
         ),
     ),
@@ -606,7 +624,7 @@ CASES: list[Case] = [
         {DEV: with_type("'pipeline:Nope'")},
         1,
         problem(
-            "profiles/dev.yaml:3:11: resources.warehouse.type: cannot import type "
+            "profiles/dev.yaml:3:11: E301 resources.warehouse.type: cannot import type "
             "'pipeline:Nope': module 'pipeline' has no 'Nope'"
         ),
     ),
@@ -617,7 +635,7 @@ CASES: list[Case] = [
         # One statement, no memory address: "type 'pipeline:log' is not a resource type:
         # a function; subclass envres.Resource or decorate ... with @envres.resource".
         first_re=r"(?!.*\b0x[0-9a-f]+)(?!.*is not a resource type.*is not a resource type)"
-        r"profiles/dev\.yaml:3:11: resources\.warehouse\.type: type 'pipeline:log' "
+        r"profiles/dev\.yaml:3:11: E301 resources\.warehouse\.type: type 'pipeline:log' "
         r"(is|is an? [\w ]+,) not a resource type.*@envres\.resource.*",
     ),
     Case(
@@ -625,7 +643,7 @@ CASES: list[Case] = [
         {DEV: with_type("'os:PathLike'")},
         1,
         first_re=r"(?!.*is not a resource type.*is not a resource type)"
-        r"profiles/dev\.yaml:3:11: resources\.warehouse\.type: type 'os:PathLike' "
+        r"profiles/dev\.yaml:3:11: E301 resources\.warehouse\.type: type 'os:PathLike' "
         r"(is|is an? [\w ]+,) not a resource type.*@envres\.resource.*",
     ),
     Case(
@@ -633,7 +651,7 @@ CASES: list[Case] = [
         {DEV: with_type("':'")},
         1,
         problem(
-            "profiles/dev.yaml:3:11: resources.warehouse.type: type ':' is not an import path "
+            "profiles/dev.yaml:3:11: E301 resources.warehouse.type: type ':' is not an import path "
             "of the form 'package.module:Class'"
         ),
     ),
@@ -643,7 +661,7 @@ CASES: list[Case] = [
         {DEV: with_config("pathh: x.db")},
         1,
         problem(
-            "profiles/dev.yaml:5:7: resources.warehouse.config.pathh: unknown field 'pathh'; "
+            "profiles/dev.yaml:5:7: E303 resources.warehouse.config.pathh: unknown field 'pathh'; "
             "did you mean 'path'? (fields: path, read_only)"
         ),
     ),
@@ -652,7 +670,7 @@ CASES: list[Case] = [
         {DEV: with_config("read_only: maybe")},
         1,
         problem(
-            "profiles/dev.yaml:5:18: resources.warehouse.config.read_only: "
+            "profiles/dev.yaml:5:18: E303 resources.warehouse.config.read_only: "
             "input should be a valid boolean (got 'maybe')"
         ),
     ),
@@ -661,7 +679,7 @@ CASES: list[Case] = [
         {DEV: with_config("path: [a, b]")},
         1,
         problem(
-            "profiles/dev.yaml:5:13: resources.warehouse.config.path: "
+            "profiles/dev.yaml:5:13: E303 resources.warehouse.config.path: "
             "input should be a valid string"
         ),
     ),
@@ -674,7 +692,7 @@ CASES: list[Case] = [
         },
         1,
         problem(
-            "profiles/dev.yaml:4:5: resources.warehouse.config.password: "
+            "profiles/dev.yaml:4:5: E303 resources.warehouse.config.password: "
             "missing required field 'password'"
         ),
     ),
@@ -687,7 +705,7 @@ CASES: list[Case] = [
         },
         1,
         problem(
-            "profiles/dev.yaml:4:13: resources.warehouse.config: "
+            "profiles/dev.yaml:4:13: E201 resources.warehouse.config: "
             "config must be a mapping of field names to values; found a list"
         ),
     ),
@@ -695,14 +713,14 @@ CASES: list[Case] = [
         "integer-too-long-to-read",
         {DEV: BASE + "  cache:\n    type: cache\n    config: {size: " + "9" * 5000 + "}\n"},
         1,
-        problem("profiles/dev.yaml:10:20: integer with 5000 digits is too long to read"),
+        problem("profiles/dev.yaml:10:20: E101 integer with 5000 digits is too long to read"),
     ),
     Case(
         "validator-raising-keyerror",
         {DEV: picky("key")},
         1,
         problem(
-            "profiles/dev.yaml:10:5: resources.checker.config: validating the config of type "
+            "profiles/dev.yaml:10:5: E303 resources.checker.config: validating the config of type "
             "'picky' raised KeyError: 'no such thing'"
         ),
     ),
@@ -711,7 +729,7 @@ CASES: list[Case] = [
         {DEV: picky("runtime")},
         1,
         problem(
-            "profiles/dev.yaml:10:5: resources.checker.config: validating the config of type "
+            "profiles/dev.yaml:10:5: E303 resources.checker.config: validating the config of type "
             "'picky' raised RuntimeError: validator exploded"
         ),
     ),
@@ -720,7 +738,7 @@ CASES: list[Case] = [
         {DEV: picky("value")},
         1,
         problem(
-            "profiles/dev.yaml:11:13: resources.checker.config.name: "
+            "profiles/dev.yaml:11:13: E303 resources.checker.config.name: "
             "value error, must not be 'value' (got 'value')"
         ),
     ),
@@ -730,7 +748,7 @@ CASES: list[Case] = [
         {DEV: with_path("${NOPE}")},
         1,
         problem(
-            "profiles/dev.yaml:5:13: resources.warehouse.config.path: "
+            "profiles/dev.yaml:5:13: E401 resources.warehouse.config.path: "
             "environment variable NOPE is not set"
         ),
     ),
@@ -739,7 +757,7 @@ CASES: list[Case] = [
         {DEV: with_path("${NOPE:?set NOPE to the database file}")},
         1,
         problem(
-            "profiles/dev.yaml:5:13: resources.warehouse.config.path: "
+            "profiles/dev.yaml:5:13: E401 resources.warehouse.config.path: "
             "environment variable NOPE is not set: set NOPE to the database file"
         ),
     ),
@@ -748,7 +766,8 @@ CASES: list[Case] = [
         {DEV: with_path("x${}y")},
         1,
         problem(
-            'profiles/dev.yaml:5:13: resources.warehouse.config.path: invalid interpolation "${}": '
+            "profiles/dev.yaml:5:13: E402 resources.warehouse.config.path: invalid interpolation "
+            '"${}": '
             'expected a variable name after "${" (letters, digits and _, not starting with a digit)'
         ),
     ),
@@ -757,7 +776,7 @@ CASES: list[Case] = [
         {DEV: with_path("${1A}")},
         1,
         problem(
-            "profiles/dev.yaml:5:13: resources.warehouse.config.path: invalid interpolation "
+            "profiles/dev.yaml:5:13: E402 resources.warehouse.config.path: invalid interpolation "
             '"${1A}": expected a variable name after "${" '
             "(letters, digits and _, not starting with a digit)"
         ),
@@ -767,7 +786,8 @@ CASES: list[Case] = [
         {DEV: with_path("'${A'")},
         1,
         problem(
-            'profiles/dev.yaml:5:13: resources.warehouse.config.path: invalid interpolation "${A": '
+            "profiles/dev.yaml:5:13: E402 resources.warehouse.config.path: invalid interpolation "
+            '"${A": '
             'unterminated "${", missing "}"'
         ),
     ),
@@ -776,7 +796,7 @@ CASES: list[Case] = [
         {DEV: with_path("'${A!x}'")},
         1,
         problem(
-            "profiles/dev.yaml:5:13: resources.warehouse.config.path: invalid interpolation "
+            "profiles/dev.yaml:5:13: E402 resources.warehouse.config.path: invalid interpolation "
             '"${A!x}": unexpected "!" after the variable name A; expected "}" or one of '
             '":-", "-", ":?", "?", ":+", "+"'
         ),
@@ -787,7 +807,7 @@ CASES: list[Case] = [
         {DEV: with_path("'{{ nope }}'")},
         1,
         problem(
-            "profiles/dev.yaml:5:13: resources.warehouse.config.path: "
+            "profiles/dev.yaml:5:13: E403 resources.warehouse.config.path: "
             "template error: 'nope' is undefined"
         ),
     ),
@@ -796,7 +816,7 @@ CASES: list[Case] = [
         {DEV: with_path("'{{ 1 + }}'")},
         1,
         problem(
-            "profiles/dev.yaml:5:13: resources.warehouse.config.path: "
+            "profiles/dev.yaml:5:13: E403 resources.warehouse.config.path: "
             "template syntax error on line 1: unexpected 'end of print statement'"
         ),
     ),
@@ -805,7 +825,7 @@ CASES: list[Case] = [
         {DEV: with_path("\"{{ ''.__class__.__mro__ }}\"")},
         1,
         problem(
-            "profiles/dev.yaml:5:13: resources.warehouse.config.path: template refused by the "
+            "profiles/dev.yaml:5:13: E403 resources.warehouse.config.path: template refused by the "
             "sandbox: access to attribute '__class__' of 'str' object is unsafe."
         ),
     ),
@@ -814,7 +834,7 @@ CASES: list[Case] = [
         {DEV: with_path("'{{ cycler.__init__.__globals__ }}'")},
         1,
         problem(
-            "profiles/dev.yaml:5:13: resources.warehouse.config.path: template refused by the "
+            "profiles/dev.yaml:5:13: E403 resources.warehouse.config.path: template refused by the "
             "sandbox: access to attribute '__init__' of 'StrictUndefined' object is unsafe."
         ),
     ),
@@ -823,7 +843,7 @@ CASES: list[Case] = [
         {DEV: with_path("'{{ env.__globals__ }}'")},
         1,
         problem(
-            "profiles/dev.yaml:5:13: resources.warehouse.config.path: template refused by the "
+            "profiles/dev.yaml:5:13: E403 resources.warehouse.config.path: template refused by the "
             "sandbox: access to attribute '__globals__' of 'function' object is unsafe."
         ),
     ),
@@ -832,7 +852,7 @@ CASES: list[Case] = [
         {DEV: with_path("\"{% include '/etc/passwd' %}\"")},
         1,
         problem(
-            "profiles/dev.yaml:5:13: resources.warehouse.config.path: "
+            "profiles/dev.yaml:5:13: E403 resources.warehouse.config.path: "
             "template error: TypeError: no loader for this environment specified"
         ),
     ),
@@ -841,7 +861,7 @@ CASES: list[Case] = [
         {DEV: with_path("\"{{ 'x' * 100000000 }}\"")},
         1,
         problem(
-            "profiles/dev.yaml:5:13: resources.warehouse.config.path: template refused by the "
+            "profiles/dev.yaml:5:13: E403 resources.warehouse.config.path: template refused by the "
             "sandbox: repeating a sequence would be larger than 1000000 characters"
         ),
     ),
@@ -894,13 +914,15 @@ CASES: list[Case] = [
         "env-file-missing",
         {DEV: "env_files: [.env.missing]\n" + BASE},
         1,
-        problem("profiles/dev.yaml:1:13: env_files: env file profiles/.env.missing does not exist"),
+        problem(
+            "profiles/dev.yaml:1:13: E105 env_files: env file profiles/.env.missing does not exist"
+        ),
     ),
     Case(
         "env-file-not-utf8",
         {DEV: "env_files: [.env.bad]\n" + BASE, "profiles/.env.bad": b"A=1\nB=caf\xe9\n"},
         1,
-        problem("profiles/.env.bad:2:1: env file is not valid UTF-8"),
+        problem("profiles/.env.bad:2:1: E105 env file is not valid UTF-8"),
     ),
     Case(
         "env-file-malformed-line",
@@ -910,7 +932,7 @@ CASES: list[Case] = [
         },
         1,
         problem(
-            "profiles/.env.bad:2:1: cannot parse this line of the env file: expected "
+            "profiles/.env.bad:2:1: E105 cannot parse this line of the env file: expected "
             "NAME=value (the line is not shown, as it may hold a secret)"
         ),
     ),
@@ -919,7 +941,7 @@ CASES: list[Case] = [
         {DEV: "env_files: [sub]\n" + BASE, "profiles/sub": None},
         1,
         problem(
-            "profiles/dev.yaml:1:13: env_files: env file profiles/sub cannot be read: "
+            "profiles/dev.yaml:1:13: E105 env_files: env file profiles/sub cannot be read: "
             "it is a directory"
         ),
     ),
@@ -940,7 +962,8 @@ CASES: list[Case] = [
         {DEV: "env_files: [../../nope.env]\n" + BASE},
         1,
         problem(
-            "profiles/dev.yaml:1:13: env_files: env file profiles/../../nope.env does not exist"
+            "profiles/dev.yaml:1:13: E105 env_files: env file profiles/../../nope.env does not "
+            "exist"
         ),
     ),
 ]
@@ -1021,7 +1044,7 @@ def test_every_command_reports_a_broken_profile_the_same_way(
     assert result.code == 1
     assert "Traceback" not in result.err
     assert result.err_lines[0] == (
-        "profiles/dev.yaml:2:1: YAML syntax error: did not find expected node content"
+        "profiles/dev.yaml:2:1: E101 YAML syntax error: did not find expected node content"
     )
 
 
@@ -1034,6 +1057,6 @@ def test_debug_shows_a_traceback_for_a_broken_profile_and_still_the_one_line_err
     assert result.out == ""
     assert result.err_lines[0] == "Traceback (most recent call last):"
     assert result.err_lines[-2:] == [
-        "profiles/dev.yaml:2:1: YAML syntax error: did not find expected node content",
+        "profiles/dev.yaml:2:1: E101 YAML syntax error: did not find expected node content",
         ONE,
     ]

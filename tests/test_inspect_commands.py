@@ -187,16 +187,17 @@ def test_diff_shows_what_differs_with_secrets_masked(envres_cli: Cli, prod: Proj
     assert result.out.splitlines() == [
         "--- dev",
         "+++ prod",
-        "~ resources.warehouse.type: duckdb -> postgres",
-        "- resources.warehouse.config.path: data/dev.duckdb",
-        "- resources.warehouse.config.read_only: false",
-        "+ resources.warehouse.config.dsn: postgresql://db.internal/shop",
-        "+ resources.warehouse.config.password: '**********'",
-        "+ resources.warehouse.config.pool_size: 20",
-        "~ resources.notifier.type: console -> slack",
-        "- resources.notifier.config.prefix: ''",
-        "+ resources.notifier.config.channel: '#alerts-data-prod'",
-        "+ resources.notifier.config.token: null",
+        "~ warehouse: type duckdb -> postgres",
+        "    - path: data/dev.duckdb",
+        "    - read_only: false",
+        "    + dsn: postgresql://db.internal/shop",
+        "    + password: '**********'",
+        "    + pool_size: 20",
+        "~ notifier: type console -> slack",
+        "    - prefix: ''",
+        "    + channel: '#alerts-data-prod'",
+        "    + token: null",
+        "Plan: 0 to add, 2 to change, 0 to remove.",
     ]
     assert "hunter22" not in result.out
 
@@ -213,8 +214,11 @@ def test_diff_reports_a_changed_secret_without_showing_it(envres_cli: Cli, prod:
     )
     result = envres_cli("diff", "prod", "prod2", cwd=prod, env={"PG_PASSWORD": "hunter22"})
     assert result.out.splitlines()[2:] == [
-        "~ resources.warehouse.config.password: '**********' -> '**********' (secret differs)",
-        "~ resources.notifier.config.channel: '#alerts-data-prod' -> '#alerts-data-prod2'",
+        "~ warehouse (postgres)",
+        "    ~ password: (changed)",
+        "~ notifier (slack)",
+        "    ~ channel: '#alerts-data-prod' -> '#alerts-data-prod2'",
+        "Plan: 0 to add, 2 to change, 0 to remove.",
     ]
     assert "hunter22" not in result.out and "other-secret" not in result.out
 
@@ -311,7 +315,7 @@ def test_init_refuses_any_spelling_of_an_existing_envres_table_and_writes_nothin
     result = envres_cli("init", cwd=tmp_path)
     assert result.code == 1
     assert result.err_lines == [
-        "envres init: pyproject.toml already has a [tool.envres] table; envres init only "
+        "envres init: E602 pyproject.toml already has a [tool.envres] table; envres init only "
         "writes into a project without one",
         "1 problem",
     ]
@@ -325,7 +329,9 @@ def test_init_refuses_an_invalid_pyproject_and_writes_nothing(
     (tmp_path / "pyproject.toml").write_text("[project\nname = 1\n")
     result = envres_cli("init", cwd=tmp_path)
     assert result.code == 1
-    assert result.err_lines[0].startswith("envres init: pyproject.toml cannot be read as TOML (")
+    assert result.err_lines[0].startswith(
+        "envres init: E602 pyproject.toml cannot be read as TOML ("
+    )
     assert result.err_lines[0].endswith("); fix it first")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pyproject.toml"]
 

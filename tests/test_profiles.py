@@ -130,25 +130,25 @@ def test_extends_cycle_is_reported_with_the_cycle(tmp_path: Path) -> None:
         {"a.yaml": "extends: b\n", "b.yaml": "extends: c\n", "c.yaml": "extends: a\n"},
         "a",
     )
-    assert errors == ["profiles/c.yaml:1:10: extends: cycle: a -> b -> c -> a"]
+    assert errors == ["profiles/c.yaml:1:10: E203 extends: cycle: a -> b -> c -> a"]
 
 
 def test_profile_extending_itself_is_a_cycle(tmp_path: Path) -> None:
     errors = _errors(tmp_path, {"a.yaml": "extends: a\n"}, "a")
-    assert errors == ["profiles/a.yaml:1:10: extends: cycle: a -> a"]
+    assert errors == ["profiles/a.yaml:1:10: E203 extends: cycle: a -> a"]
 
 
 def test_extends_of_missing_profile_suggests_a_near_name(tmp_path: Path) -> None:
     errors = _errors(tmp_path, {"base.yaml": BASE, "dev.yaml": "extends: bsae\n"}, "dev")
     assert errors == [
-        "profiles/dev.yaml:1:10: extends: profile 'bsae' does not exist; did you mean 'base'?"
+        "profiles/dev.yaml:1:10: E202 extends: profile 'bsae' does not exist; did you mean 'base'?"
     ]
 
 
 def test_extends_cannot_name_a_path(tmp_path: Path) -> None:
     errors = _errors(tmp_path, {"dev.yaml": "extends: ../../etc/passwd\n"}, "dev")
     assert errors == [
-        "profiles/dev.yaml:1:10: extends: '../../etc/passwd' is not a profile name: use "
+        "profiles/dev.yaml:1:10: E202 extends: '../../etc/passwd' is not a profile name: use "
         "letters, digits, '-', '_' and '.', not a path"
     ]
 
@@ -197,45 +197,49 @@ def test_yml_extension_is_a_profile(tmp_path: Path) -> None:
     [
         (
             "resource:\n  a: {type: t}\n",
-            "profiles/dev.yaml:1:1: unknown top-level key 'resource'; did you mean "
+            "profiles/dev.yaml:1:1: E201 unknown top-level key 'resource'; did you mean "
             "'resources'? (allowed: extends, env_files, resources, and x-* for anchors)",
         ),
         (
             "- a\n- b\n",
-            "profiles/dev.yaml:1:1: a profile is a mapping with 'resources:'; found a list",
+            "profiles/dev.yaml:1:1: E201 a profile is a mapping with 'resources:'; found a list",
         ),
         (
             "resources: [a]\n",
-            "profiles/dev.yaml:1:12: resources: must be a mapping of resource keys; found a list",
+            "profiles/dev.yaml:1:12: E201 resources: must be a mapping of resource keys; found a "
+            "list",
         ),
         (
             "resources:\n  my-db: {type: t}\n",
-            "profiles/dev.yaml:2:3: resources: resource key 'my-db' must be a Python identifier "
+            "profiles/dev.yaml:2:3: E201 resources: resource key 'my-db' must be a Python "
+            "identifier "
             "(assets receive it by parameter name)",
         ),
         (
             "resources:\n  db: duckdb\n",
-            "profiles/dev.yaml:2:7: resources.db: expected a mapping with 'type:' and 'config:'; "
+            "profiles/dev.yaml:2:7: E201 resources.db: expected a mapping with 'type:' and "
+            "'config:'; "
             "found the string 'duckdb'",
         ),
         (
             "resources:\n  db:\n    type: duckdb\n    cofig: {}\n",
-            "profiles/dev.yaml:4:5: resources.db: unknown key 'cofig'; did you mean 'config'? "
+            "profiles/dev.yaml:4:5: E201 resources.db: unknown key 'cofig'; did you mean 'config'? "
             "(allowed: type, config)",
         ),
         (
             "resources:\n  db:\n    type: 5\n",
-            "profiles/dev.yaml:3:11: resources.db.type: type must be a string (a short name, an "
+            "profiles/dev.yaml:3:11: E201 resources.db.type: type must be a string (a short name, "
+            "an "
             "entry point or 'package.module:Class'); found the number 5",
         ),
         (
             "resources:\n  db:\n    type: t\n    config: [1]\n",
-            "profiles/dev.yaml:4:13: resources.db.config: config must be a mapping of field "
+            "profiles/dev.yaml:4:13: E201 resources.db.config: config must be a mapping of field "
             "names to values; found a list",
         ),
         (
             "extends: {a: 1}\n",
-            "profiles/dev.yaml:1:10: extends takes a name or a list of names; found a mapping",
+            "profiles/dev.yaml:1:10: E201 extends takes a name or a list of names; found a mapping",
         ),
     ],
 )
@@ -268,8 +272,8 @@ def test_every_structural_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = "resourcez: {}\nextends: [nope]\n"
     errors = _errors(tmp_path, {"dev.yaml": text}, "dev")
     assert len(errors) == 2
-    assert errors[0].startswith("profiles/dev.yaml:1:1: unknown top-level key 'resourcez'")
-    assert errors[1] == "profiles/dev.yaml:2:11: extends: profile 'nope' does not exist"
+    assert errors[0].startswith("profiles/dev.yaml:1:1: E201 unknown top-level key 'resourcez'")
+    assert errors[1] == "profiles/dev.yaml:2:11: E202 extends: profile 'nope' does not exist"
 
 
 # -- merge laws (Hypothesis) -----------------------------------------------------------

@@ -45,9 +45,9 @@ def test_contract_example_reports_every_problem_with_file_line_and_column(
     assert result.code == 1
     assert result.out == ""
     assert result.err_lines == [
-        "profiles/prod.yaml:9:17: resources.warehouse.config.password: "
+        "profiles/prod.yaml:9:17: E401 resources.warehouse.config.password: "
         "environment variable PG_PASSWORD is not set",
-        "profiles/prod.yaml:10:18: resources.warehouse.config.pool_size: "
+        "profiles/prod.yaml:10:18: E303 resources.warehouse.config.pool_size: "
         "input should be a valid integer (got 'ten' from ${PG_POOL:-10})",
         "2 problems in profile 'prod'",
     ]
@@ -64,7 +64,7 @@ def test_required_variable_message_is_reported(envres_cli: Cli, prod: Project) -
     prod.write("profiles/.env.prod", "")
     result = envres_cli("validate", "--profile", "prod", cwd=prod, env={"PG_PASSWORD": "pw"})
     assert result.err_lines == [
-        "profiles/prod.yaml:8:12: resources.warehouse.config.dsn: environment variable PG_DSN "
+        "profiles/prod.yaml:8:12: E401 resources.warehouse.config.dsn: environment variable PG_DSN "
         "is not set: set PG_DSN to the production database",
         "1 problem in profile 'prod'",
     ]
@@ -76,7 +76,7 @@ def test_allow_missing_env_turns_unset_variables_into_warnings(
     result = envres_cli("validate", "--profile", "prod", "--allow-missing-env", cwd=prod)
     assert result.code == 0
     assert result.err_lines == [
-        "profiles/prod.yaml:9:17: warning: resources.warehouse.config.password: "
+        "profiles/prod.yaml:9:17: warning: E401 resources.warehouse.config.password: "
         "environment variable PG_PASSWORD is not set",
     ]
     assert result.out == "profile 'prod' is valid (2 resources, 2 assets, 1 warning)\n"
@@ -95,7 +95,7 @@ def test_unknown_type_suggests_the_near_name(envres_cli: Cli, project: Project) 
     result = envres_cli("validate", cwd=project)
     assert result.code == 1
     assert result.err_lines[0] == (
-        "profiles/dev.yaml:3:11: resources.warehouse.type: unknown resource type 'duckbd'; "
+        "profiles/dev.yaml:3:11: E301 resources.warehouse.type: unknown resource type 'duckbd'; "
         "did you mean 'duckdb'? (known types: cache, console, duckdb, postgres, report, slack)"
     )
 
@@ -137,7 +137,7 @@ def test_unknown_config_field_is_reported_at_the_key(envres_cli: Cli, project: P
     project.profile("dev.yaml", BASE.replace("      path:", "      pathh:"))
     result = envres_cli("validate", cwd=project)
     assert result.err_lines[0] == (
-        "profiles/dev.yaml:5:7: resources.warehouse.config.pathh: unknown field 'pathh'; "
+        "profiles/dev.yaml:5:7: E303 resources.warehouse.config.pathh: unknown field 'pathh'; "
         "did you mean 'path'? (fields: path, read_only)"
     )
 
@@ -150,7 +150,7 @@ def test_missing_required_field_points_at_the_config(envres_cli: Cli, project: P
     )
     result = envres_cli("validate", cwd=project)
     assert result.err_lines[0] == (
-        "profiles/dev.yaml:4:5: resources.warehouse.config.password: "
+        "profiles/dev.yaml:4:5: E303 resources.warehouse.config.password: "
         "missing required field 'password'"
     )
 
@@ -163,8 +163,8 @@ def test_missing_config_section_points_at_the_resource_key(
     )
     result = envres_cli("validate", cwd=project)
     assert result.err_lines[:2] == [
-        "profiles/dev.yaml:2:3: resources.warehouse.config.dsn: missing required field 'dsn'",
-        "profiles/dev.yaml:2:3: resources.warehouse.config.password: "
+        "profiles/dev.yaml:2:3: E303 resources.warehouse.config.dsn: missing required field 'dsn'",
+        "profiles/dev.yaml:2:3: E303 resources.warehouse.config.password: "
         "missing required field 'password'",
     ]
 
@@ -175,7 +175,7 @@ def test_yaml_value_of_wrong_type_is_not_coerced_silently(
     project.profile("dev.yaml", BASE.replace("${WAREHOUSE_PATH:-data/dev.duckdb}", "123"))
     result = envres_cli("validate", cwd=project)
     assert result.err_lines[0] == (
-        "profiles/dev.yaml:5:13: resources.warehouse.config.path: "
+        "profiles/dev.yaml:5:13: E303 resources.warehouse.config.path: "
         "input should be a valid string (got 123)"
     )
 
@@ -198,7 +198,7 @@ def test_asset_needing_an_undefined_resource_names_where_the_asset_is_defined(
     result = envres_cli("validate", cwd=project)
     line = _def_line(project, "daily_revenue")
     assert result.err_lines == [
-        f"definitions: asset 'daily_revenue' (pipeline.py:{line}) needs resource 'notifier', "
+        f"definitions: E501 asset 'daily_revenue' (pipeline.py:{line}) needs resource 'notifier', "
         "which profile 'dev' does not define",
         "1 problem in profile 'dev'",
     ]
@@ -218,7 +218,7 @@ def test_a_key_removed_with_null_is_traced_to_the_line_that_removed_it(
     result = envres_cli("validate", cwd=project)
     line = _def_line(project, "daily_revenue")
     assert result.err_lines == [
-        f"definitions: asset 'daily_revenue' (pipeline.py:{line}) needs resource 'notifier', "
+        f"definitions: E501 asset 'daily_revenue' (pipeline.py:{line}) needs resource 'notifier', "
         "which profile 'dev' removes (profiles/dev.yaml:3: notifier: null)",
         "1 problem in profile 'dev'",
     ]
@@ -261,7 +261,7 @@ def test_interface_annotation_must_be_satisfied(envres_cli: Cli, project: Projec
     result = envres_cli("validate", cwd=project)
     assert result.code == 1
     assert result.err_lines == [
-        "profiles/dev.yaml:3:11: resources.warehouse.type: asset 'orders' expects a Warehouse "
+        "profiles/dev.yaml:3:11: E503 resources.warehouse.type: asset 'orders' expects a Warehouse "
         "for 'warehouse', but type 'cache' is a Cache",
         "1 problem in profile 'dev'",
     ]
@@ -275,7 +275,7 @@ def test_resource_reference_to_an_undefined_key(envres_cli: Cli, project: Projec
     )
     result = envres_cli("validate", cwd=project)
     assert result.err_lines[0] == (
-        "profiles/dev.yaml:11:29: resources.reporter.config.warehouse: refers to resource "
+        "profiles/dev.yaml:11:29: E502 resources.reporter.config.warehouse: refers to resource "
         "'warehous', which the profile does not define; did you mean 'warehouse'?"
     )
 
@@ -289,7 +289,7 @@ def test_resource_dependency_cycle_prints_the_cycle(envres_cli: Cli, project: Pr
     )
     result = envres_cli("validate", cwd=project)
     assert (
-        "profiles/dev.yaml:15:29: resources.b: resource dependency cycle: a -> b -> a"
+        "profiles/dev.yaml:15:29: E502 resources.b: resource dependency cycle: a -> b -> a"
         in result.err_lines
     )
     assert result.code == 1
@@ -304,7 +304,7 @@ def test_reference_to_wrong_interface_is_reported(envres_cli: Cli, project: Proj
     )
     result = envres_cli("validate", cwd=project)
     assert result.err_lines == [
-        "profiles/dev.yaml:13:29: resources.reporter.config.warehouse: needs a Warehouse, "
+        "profiles/dev.yaml:13:29: E502 resources.reporter.config.warehouse: needs a Warehouse, "
         "but resource 'cache' is 'cache' (Cache)",
         "1 problem in profile 'dev'",
     ]
@@ -343,7 +343,7 @@ def test_validate_all_fails_if_any_profile_fails(envres_cli: Cli, prod: Project)
 def test_missing_profile_exits_1(envres_cli: Cli, project: Project) -> None:
     result = envres_cli("validate", "--profile", "prd", cwd=project)
     assert result.code == 1
-    assert result.err_lines == ["envres: profile 'prd' does not exist (profiles: dev)"]
+    assert result.err_lines == ["envres: E204 profile 'prd' does not exist (profiles: dev)"]
 
 
 @pytest.mark.parametrize("given", ["dev.yaml", "profiles/dev.yaml", "./profiles/dev.yml"])
@@ -353,7 +353,7 @@ def test_a_profile_given_as_its_file_suggests_its_name(
     result = envres_cli("validate", "--profile", given, cwd=project)
     assert result.code == 1
     assert result.err_lines == [
-        f"envres: '{given}' is a file name; a profile is named without its folder and "
+        f"envres: E204 '{given}' is a file name; a profile is named without its folder and "
         "extension: did you mean 'dev'?"
     ]
 
@@ -364,7 +364,9 @@ def test_a_missing_profiles_folder_is_named_as_the_absolute_folder_looked_in(
     result = envres_cli("validate", "--profiles-dir", "profilez", cwd=project)
     assert result.code == 1
     looked_in = (project.root / "profilez").resolve()
-    assert result.err_lines[0].startswith(f"envres: profiles folder {looked_in} does not exist")
+    assert result.err_lines[0].startswith(
+        f"envres: E204 profiles folder {looked_in} does not exist"
+    )
 
 
 def test_profile_from_environment_variable(envres_cli: Cli, prod: Project) -> None:
@@ -404,14 +406,16 @@ def test_project_flag_finds_pyproject_elsewhere(envres_cli: Cli, project: Projec
 def test_definitions_that_cannot_be_imported(envres_cli: Cli, project: Project) -> None:
     result = envres_cli("validate", "--definitions", "nope:defs", cwd=project)
     assert result.code == 1
-    assert result.err_lines[0].startswith("definitions: cannot import definitions module 'nope'")
+    assert result.err_lines[0].startswith(
+        "definitions: E504 cannot import definitions module 'nope'"
+    )
 
 
 def test_definitions_that_raise_on_import(envres_cli: Cli, project: Project) -> None:
     project.write("bad.py", "raise RuntimeError('boom')\n")
     result = envres_cli("validate", "--definitions", "bad:defs", cwd=project)
     assert result.code == 1
-    assert result.err_lines[0] == "definitions: importing 'bad' raised RuntimeError: boom"
+    assert result.err_lines[0] == "definitions: E504 importing 'bad' raised RuntimeError: boom"
     assert "Traceback" not in result.err
 
 
@@ -445,5 +449,5 @@ def test_a_broken_resource_is_reported_once_not_again_by_each_asset(
     project.profile("dev.yaml", BASE.replace("type: duckdb", "type: nope"))
     result = envres_cli("validate", cwd=project)
     assert len(result.err_lines) == 2
-    assert result.err_lines[0].startswith("profiles/dev.yaml:3:11: resources.warehouse.type:")
+    assert result.err_lines[0].startswith("profiles/dev.yaml:3:11: E301 resources.warehouse.type:")
     assert result.err_lines[1] == "1 problem in profile 'dev'"

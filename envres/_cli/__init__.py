@@ -78,13 +78,18 @@ def invoke(argv: list[str] | None, *, process: bool = False) -> int:
     # Everything shown from here on passes the gate: envres's own lines, and whatever
     # user code, its logging and its subprocesses write while the command runs.
     with session.gate.installed(process=process):
-        return _invoke(session, argv)
+        try:
+            return _invoke(session, argv)
+        finally:
+            # With --format json, the one document, whatever the command ended with.
+            session.finish()
 
 
 def _invoke(session: Session, argv: list[str] | None) -> int:
+    """Run the command; map what it raised to an exit code."""
     import click
 
-    from envres._cli._app import AlreadyReported, ChecksFailed, cli, complete_shell
+    from envres._cli._app import AlreadyReported, ChecksFailed, Differs, cli, complete_shell
 
     try:
         completed = complete_shell(session)
@@ -104,12 +109,14 @@ def _invoke(session: Session, argv: list[str] | None) -> int:
     except click.ClickException as exc:
         exc.show(file=session.stderr)
         return exc.exit_code
+    except Differs:
+        return EXIT_INVALID
     except AlreadyReported as exc:
         session.err(str(exc))
         return EXIT_INVALID
     except ProfileError as exc:
         _debug(session, exc)
-        session.err(str(exc))
+        session.report_error(exc)
         return EXIT_INVALID
     except UsageError as exc:
         _debug(session, exc)

@@ -18,15 +18,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from envres._cli._session import current
+from envres._codes import DEFINITIONS
 from envres._errors import EnvresError, Problem, ProfileError, RunError
 
 if TYPE_CHECKING:
+    from envres._cli._check import Checked
+    from envres._cli._session import Session
     from envres._definitions import Definitions
     from envres._profiles import ProfileFile
     from envres._resolved import ResolvedProfile
+    from envres._rules import Allowance
     from envres._types import TypeResolver
 
-__all__ = ["AlreadyReported", "ChecksFailed", "cli"]
+__all__ = ["AlreadyReported", "ChecksFailed", "Differs", "cli"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,6 +115,20 @@ def common(fn: F) -> F:
     return fn
 
 
+def report_format(fn: F) -> F:
+    """``--format text|github|json``: how problems (and the result) are reported."""
+    from envres._cli._report import FORMATS
+
+    return click.option(
+        "--format",
+        "report_fmt",
+        type=click.Choice(FORMATS),
+        default="text",
+        show_default=True,
+        help="text lines; GitHub Actions annotations; or one JSON document on stdout.",
+    )(fn)
+
+
 class Context:
     """What one command loads, each thing once: settings, profile files, definitions."""
 
@@ -140,8 +158,7 @@ class Context:
         if self._files is None:
             ignored: list[Problem] = []
             self._files = profile_files(self.settings, ignored)
-            for warning in ignored:
-                self.session.err(str(warning))
+            self.session.report(ignored)
         return self._files
 
     def selectable(self) -> list[str]:
@@ -166,7 +183,8 @@ class Context:
                 [
                     Problem(
                         "no definitions: set definitions = 'module:attribute' in [tool.envres] "
-                        "of pyproject.toml, or pass --definitions"
+                        "of pyproject.toml, or pass --definitions",
+                        code=DEFINITIONS,
                     )
                 ]
             )
@@ -197,8 +215,24 @@ class Context:
             gc.freeze()
             gc.enable()
         if not quiet:
-            for warning in profile.warnings:
-                self.session.err(str(warning))
+            self.session.report(profile.warnings, profile.name)
+        return profile
+
+    def load_spec(self, spec: str) -> ResolvedProfile:
+        """``NAME`` or ``NAME@REV`` (the profile as committed at a git revision), as
+        ``diff`` and the inspecting commands read it: unset variables allowed."""
+        from envres._revision import load_at_revision, split_revision
+
+        name, rev = split_revision(spec)
+        if rev is None:
+            return self.load(name, allow_missing_env=True, quiet=True)
+        from envres._load import type_resolver
+
+        defs = self.definitions()
+        if self._types is None:
+            self._types = type_resolver(self.settings, defs)
+        profile = load_at_revision(self.settings, defs, name, rev, types=self._types)
+        self.session.learn(profile.redactor)
         return profile
 
 
@@ -316,41 +350,90 @@ def profiles(**kwargs: Any) -> None:
     is_flag=True,
     help="Unset variables are warnings: check structure and types without the secrets.",
 )
-def validate(all_: bool, allow_missing_env: bool, **kwargs: Any) -> None:
-    """Validate the selected profile (or every profile) against the definitions."""
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Also list each '# envres: allow-literal' comment."
+)
+@report_format
+def validate(
+    all_: bool, allow_missing_env: bool, verbose: bool, report_fmt: str, **kwargs: Any
+) -> None:
+    """Validate the selected profile (or every profile) against the definitions and rules."""
+    current().fmt = report_fmt
     ctx = Context(kwargs)
     session = ctx.session
-    if not all_:
-        profile = ctx.load(allow_missing_env=allow_missing_env)
-        session.out(_valid_line(profile, ctx))
-        return
-    names = ctx.selectable()
+    names = ctx.selectable() if all_ else [ctx.settings.profile]
     failed: list[ProfileError] = []
+    results: list[dict[str, Any]] = []
+    session.data["profiles"] = results
     for name in names:
         try:
-            profile = ctx.load(name, allow_missing_env=allow_missing_env, quiet=True)
+            profile, warnings, allowances = _checked(ctx, name, allow_missing_env)
         except ProfileError as exc:
+            results.append({"name": name, "valid": False})
+            if not all_:
+                raise
             failed.append(exc)
-            session.err(str(exc))
-        else:
-            # Several profiles may share the file a warning points at: say which.
-            for warning in profile.warnings:
-                session.err(f"{warning} (profile '{name}')")
-            session.out(_valid_line(profile, ctx))
+            session.report_error(exc)
+            continue
+        results.append({"name": name, "valid": True})
+        # Several profiles may share the file a warning points at: say which.
+        session.report(warnings, name, tag=all_)
+        if verbose:
+            _report_allowances(session, allowances, name)
+        if session.fmt != "json":
+            session.out(_valid_line(profile, ctx, len(warnings)))
     if failed:
         raise AlreadyReported(
             f"{len(failed)} of {len(names)} profiles invalid: "
             + ", ".join(e.profile or "?" for e in failed)
         )
-    if not names:
+    if not names and session.fmt != "json":
         session.out("no profiles to validate")
 
 
-def _valid_line(profile: ResolvedProfile, ctx: Context) -> str:
+def _checked(
+    ctx: Context, name: str, allow_missing_env: bool
+) -> tuple[ResolvedProfile, list[Problem], tuple[Allowance, ...]]:
+    """A profile validated and checked against the rules: its warnings and opt-outs.
+
+    Raises :class:`ProfileError` with every error (the rules' included) and warning.
+    """
+    from envres._load import read_bytes
+    from envres._rules import check_rules
+
+    profile = ctx.load(name, allow_missing_env=allow_missing_env, quiet=True)
+    report = check_rules(profile, ctx.settings.rules, ctx.files(), read_bytes)
+    errors = [p for p in report.problems if p.severity == "error"]
+    warnings = [*profile.warnings, *(p for p in report.problems if p.severity == "warning")]
+    if errors:
+        raise ProfileError([*errors, *warnings], profile.name)
+    return profile, warnings, report.allowances
+
+
+def _report_allowances(session: Session, allowances: tuple[Allowance, ...], name: str) -> None:
+    from envres._cli._report import github_command
+
+    for a in allowances:
+        if session.fmt == "github":
+            session.out(github_command("notice", a.text(), a.loc, "allow-literal"))
+        elif session.fmt == "json":
+            session.data.setdefault("allowances", []).append(
+                {
+                    "file": a.loc.file,
+                    "line": a.loc.line,
+                    "column": a.loc.col,
+                    "allowed": list(a.allowed),
+                    "profile": name,
+                }
+            )
+        else:
+            session.out(str(a))
+
+
+def _valid_line(profile: ResolvedProfile, ctx: Context, nwarn: int) -> str:
     defs = ctx.definitions()
     assets = f", {_count(len(defs.assets), 'asset')}" if defs is not None else ""
     n = len(profile.resources)
-    nwarn = len(profile.warnings)
     warn = f", {nwarn} warning{'s' if nwarn != 1 else ''}" if nwarn else ""
     return f"profile '{profile.name}' is valid ({_count(n, 'resource')}{assets}{warn})"
 
@@ -394,20 +477,49 @@ def env_command(**kwargs: Any) -> None:
 @common
 @click.argument("profile_a", metavar="A", shell_complete=complete_profiles)
 @click.argument("profile_b", metavar="B", shell_complete=complete_profiles)
-def diff(profile_a: str, profile_b: str, **kwargs: Any) -> None:
-    """What differs between two resolved profiles (unset variables shown as <not set>)."""
-    import envres._cli._render as render
+@click.option(
+    "--exit-code", is_flag=True, help="Exit 1 when the profiles differ (as git diff --exit-code)."
+)
+@report_format
+def diff(profile_a: str, profile_b: str, exit_code: bool, report_fmt: str, **kwargs: Any) -> None:
+    """What changes from A to B, as a plan (either may be NAME@REV, e.g. prod@main).
 
+    A profile at a git revision is read with that revision's own files (extends,
+    partials, env files) through git, nothing checked out; variables come from the
+    current environment, unset ones shown as <not set>; secrets only as (changed).
+    """
+    from envres._cli._plan import plan, plan_data, plan_lines
+    from envres._cli._report import github_command
+
+    current().fmt = report_fmt
     ctx = Context(kwargs)
-    a = ctx.load(profile_a, allow_missing_env=True, quiet=True)
-    b = ctx.load(profile_b, allow_missing_env=True, quiet=True)
-    lines = render.diff_lines(a, b)
-    if not lines:
-        ctx.session.out(f"profiles '{profile_a}' and '{profile_b}' resolve the same")
-        return
-    ctx.session.out(f"--- {profile_a}\n+++ {profile_b}")
-    for line in lines:
-        ctx.session.out(line)
+    session = ctx.session
+    a = ctx.load_spec(profile_a)
+    b = ctx.load_spec(profile_b)
+    changes = plan(a, b)
+    if session.fmt == "json":
+        session.data.update(
+            a=profile_a, b=profile_b, differ=bool(changes), changes=plan_data(changes)
+        )
+    elif not changes:
+        session.out(f"profiles '{profile_a}' and '{profile_b}' resolve the same")
+    else:
+        session.out(f"--- {profile_a}\n+++ {profile_b}")
+        for line in plan_lines(changes):
+            session.out(line)
+    if session.fmt == "github" and "@" not in profile_b:
+        # Each change as a notice on the line of B that makes it (B is the working tree).
+        for rc in changes:
+            if rc.op != "~" or rc.type_before != rc.type_after:  # else its values say it
+                session.out(github_command("notice", rc.head(), rc.loc, "envres diff"))
+            for c in rc.changes:
+                session.out(github_command("notice", f"{rc.key}: {c.text()}", c.loc, "envres diff"))
+    if exit_code and changes:
+        raise Differs(f"profiles '{profile_a}' and '{profile_b}' differ")
+
+
+class Differs(EnvresError):
+    """``envres diff --exit-code`` found a difference (exit code 1, nothing more said)."""
 
 
 @cli.command()
@@ -467,14 +579,44 @@ def graph(fmt: str, **kwargs: Any) -> None:
     show_default=True,
     help="Seconds each resource may take to set up and check.",
 )
-def check(keys: tuple[str, ...], timeout: float, **kwargs: Any) -> None:
+@report_format
+def check(keys: tuple[str, ...], timeout: float, report_fmt: str, **kwargs: Any) -> None:
     """Connect: set up each resource (or KEYs), call its check(), tear all down (like dbt debug)."""
     from envres._cli._check import check_resources
+    from envres._cli._report import github_command
 
+    current().fmt = report_fmt
     ctx = Context(kwargs)
     session = ctx.session
     profile = ctx.load()
     results = check_resources(profile, keys, timeout)
+    if session.fmt == "json":
+        session.data["checks"] = [
+            {
+                "key": r.key,
+                "type": r.type_name,
+                "ok": r.ok,
+                "seconds": round(r.seconds, 3),
+                "reason": r.reason,
+            }
+            for r in results
+        ]
+    elif session.fmt == "github":
+        for r in results:
+            if not r.ok:
+                where = profile.resources[r.key].key_loc
+                message = f"resource '{r.key}' ({r.type_name}) failed its check: {r.reason}"
+                session.out(github_command("error", message, where, "envres check"))
+    if session.fmt != "json":
+        _check_table(session, results)
+    failed = [r.key for r in results if not r.ok]
+    if failed:
+        raise ChecksFailed(
+            f"{len(failed)} of {len(results)} resources failed their check: {', '.join(failed)}"
+        )
+
+
+def _check_table(session: Session, results: list[Checked]) -> None:
     rows = [("KEY", "TYPE", "RESULT", "TIME", "")]
     for r in results:
         rows.append(
@@ -486,11 +628,6 @@ def check(keys: tuple[str, ...], timeout: float, **kwargs: Any) -> None:
         if i:
             cells[2] = session.style(cells[2], fg="green" if row[2] == "ok" else "red")
         session.out(("".join(cells) + row[4]).rstrip())
-    failed = [r.key for r in results if not r.ok]
-    if failed:
-        raise ChecksFailed(
-            f"{len(failed)} of {len(results)} resources failed their check: {', '.join(failed)}"
-        )
 
 
 class ChecksFailed(RunError):
@@ -638,13 +775,19 @@ def run(
     default=None,
     help="Folder to scaffold (default: current folder).",
 )
+@click.option(
+    "--ci",
+    type=click.Choice(["github"]),
+    default=None,
+    help="Also write a CI workflow: github = .github/workflows/envres.yml (validate, diff).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def init(project: Path | None, debug: bool) -> None:
+def init(project: Path | None, ci: str | None, debug: bool) -> None:
     """Scaffold profiles/, a definitions module and [tool.envres] in an empty folder."""
     from envres._cli._scaffold import scaffold
 
     session = current()
     session.debug = session.debug or debug
-    for line in scaffold(project or Path()):
+    for line in scaffold(project or Path(), ci):
         session.out(line)
     session.out("next: envres validate && envres run")

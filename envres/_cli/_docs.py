@@ -14,7 +14,7 @@ so to the browser. Pages:
   profile reads (as ``envres env``), and the profile's graph.
 
 Secrets: values come only from the masked data of :mod:`envres._cli._render`
-(``explain``, ``env_rows``, ``diff_lines``), every string put in a page goes
+(``explain``, ``env_rows``, the diff's ``plan``), every string put in a page goes
 through the redactor of every profile of the site, and then through
 ``html.escape``.
 """
@@ -39,7 +39,8 @@ from typing import Literal
 
 from envres._catalog import Catalog
 from envres._cli._graph import build, to_svg
-from envres._cli._render import diff_lines, env_rows, explain, scalar
+from envres._cli._plan import plan, plan_lines
+from envres._cli._render import env_rows, explain, scalar
 from envres._errors import UsageError
 from envres._resolved import ResolvedProfile
 from envres._secrets import Redactor
@@ -229,7 +230,7 @@ _COMPARE_JS = """
     line("--- " + x, "head");
     line("+++ " + y, "head");
     for (const text of lines) {
-      line(text, kinds[text.charAt(0)] || "");
+      line(text, kinds[text.trim().charAt(0)] || "");
     }
   }
   a.addEventListener("change", render);
@@ -386,12 +387,18 @@ def _profiles_table(s: Site) -> str:
     )
 
 
+def _plan_text(a: ResolvedProfile, b: ResolvedProfile) -> list[str]:
+    """The lines of ``envres diff A B`` after its header; none when they resolve the same."""
+    changes = plan(a, b)
+    return plan_lines(changes) if changes else []
+
+
 def _compare(s: Site) -> str:
     names = [sp.profile.name for sp in s.profiles]
     if not names:
         return "<p>no profiles to compare</p>"
     by_name = {sp.profile.name: sp.profile for sp in s.profiles}
-    diffs = {a: {b: diff_lines(by_name[a], by_name[b]) for b in names if b != a} for a in names}
+    diffs = {a: {b: _plan_text(by_name[a], by_name[b]) for b in names if b != a} for a in names}
     first = s.default or names[0]
     second = next((n for n in names if n != first), first)
 
@@ -411,9 +418,8 @@ def _compare(s: Site) -> str:
         + select("compare-a", "from", first)
         + select("compare-b", "to", second)
         + "</form>"
-        + '<p class="muted">What differs between the two resolved profiles, as '
-        "<code>envres diff A B</code> prints it (secrets masked; a changed secret shows as "
-        "<code>(secret differs)</code>).</p>"
+        + '<p class="muted">What changes from one resolved profile to the other, as '
+        "<code>envres diff A B</code> prints it (a secret only as <code>(changed)</code>).</p>"
         + '<pre id="compare-result" aria-live="polite"></pre>'
         + "<noscript><p>The comparison needs JavaScript.</p></noscript>"
         + _json_script(s, "envres-diffs", {"profiles": names, "diffs": diffs})

@@ -1,4 +1,4 @@
-"""Text the inspecting commands print: resolved profiles, provenance, variables, diffs, schema.
+"""Text the inspecting commands print: resolved profiles, provenance, variables, schema.
 
 Pure functions from resolved data to strings. Secret positions are masked in
 the data before it is formatted (``ResolvedResource.shown_config``), every other
@@ -8,9 +8,8 @@ again as a last line of defence.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,19 +17,18 @@ import yaml
 
 from envres._env import PROCESS
 from envres._resolved import ResolvedProfile, ResolvedResource
-from envres._secrets import holds_mask
 from envres._values import Origin
 
 __all__ = [
     "EnvRow",
     "ExplainedResource",
     "ExplainedValue",
-    "diff_lines",
     "env_rows",
     "env_table",
     "explain",
     "explain_json",
     "explain_yaml",
+    "input_key",
     "profile_data",
     "scalar",
     "show_text",
@@ -163,7 +161,7 @@ def explain_json(profile: ResolvedProfile) -> str:
 def _origin_of(res: ResolvedResource, field: str) -> Origin | None:
     """Where a field's value was written: the field itself, or its first written part
     (a mapping or a list); found under its alias if it has one. None: a default."""
-    key = _input_key(res, field)
+    key = input_key(res, field)
     origin = res.origins.get((key,))
     if origin is None and isinstance(res.inputs.get(key), dict | list):
         origin = _first_origin(res.origins, key)
@@ -252,30 +250,7 @@ def _default_of(expr: str) -> str | None:
     return arg if op in (":-", "-") else None
 
 
-def _flatten(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
-    if isinstance(value, dict) and value:
-        for k, v in value.items():
-            yield from _flatten(v, (*path, str(k)))
-    else:
-        yield path, value
-
-
-def _raw_at(profile: ResolvedProfile, path: tuple[str, ...]) -> str:
-    """A digest of the value written at ``path`` (``resources.KEY.config...``), unmasked.
-
-    The config as written (interpolated) is compared, not as validated: pydantic's
-    own dump of a ``SecretStr`` is already masked.
-    """
-    res = profile.resources.get(path[1])
-    value: Any = dict(res.inputs) if res is not None else None
-    if res is not None and len(path) > 3:
-        value = value.get(_input_key(res, path[3]))
-    for part in path[4:]:
-        value = value.get(part) if isinstance(value, dict) else None
-    return hashlib.sha256(repr(value).encode()).hexdigest()
-
-
-def _input_key(res: ResolvedResource, field: str) -> str:
+def input_key(res: ResolvedResource, field: str) -> str:
     """The key a field is written under in the profile: its alias, when it has one."""
     if field in res.inputs:
         return field
@@ -284,35 +259,3 @@ def _input_key(res: ResolvedResource, field: str) -> str:
         if isinstance(alias, str) and alias in res.inputs:
             return alias
     return field
-
-
-def diff_lines(a: ResolvedProfile, b: ResolvedProfile) -> list[str]:
-    """What differs between two resolved profiles, one line per value, secrets masked.
-
-    Lines are grouped by resource: ``~`` changed, ``-`` only in ``a``, ``+`` only in ``b``.
-    Where both sides show the same masked value, the secrets behind it are
-    compared: a changed secret is ``(secret differs)``, at any depth.
-    """
-    flat_a = dict(_flatten(profile_data(a)["resources"], ("resources",)))
-    flat_b = dict(_flatten(profile_data(b)["resources"], ("resources",)))
-    groups: dict[str, list[tuple[str, ...]]] = {}
-    for path in [*flat_a, *(p for p in flat_b if p not in flat_a)]:
-        groups.setdefault(path[1], []).append(path)
-    out: list[str] = []
-    for paths in groups.values():
-        for path in paths:
-            dotted = ".".join(path)
-            if path in flat_a and path not in flat_b:
-                out.append(f"- {dotted}: {scalar(flat_a[path])}")
-            elif path in flat_b and path not in flat_a:
-                out.append(f"+ {dotted}: {scalar(flat_b[path])}")
-            elif flat_a[path] != flat_b[path]:
-                out.append(f"~ {dotted}: {scalar(flat_a[path])} -> {scalar(flat_b[path])}")
-            elif (
-                holds_mask(flat_a[path])
-                and path[2:3] == ("config",)
-                and _raw_at(a, path) != _raw_at(b, path)
-            ):
-                shown = scalar(flat_a[path])
-                out.append(f"~ {dotted}: {shown} -> {shown} (secret differs)")
-    return out

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from envres._cli._schema import schema
+from envres._codes import INIT
 from envres._errors import Problem, ProfileError
 from envres._paths import display, read_file
 
-__all__ = ["scaffold"]
+__all__ = ["GITHUB_WORKFLOW", "GITHUB_WORKFLOW_PATH", "scaffold"]
 
 _SOURCE = "envres init"
 
@@ -129,8 +130,47 @@ defs = envres.Definitions(
 '''
 
 
-def scaffold(folder: Path) -> list[str]:
+#: ``envres init --ci github``: validate every profile offline on each pull request, and
+#: annotate what it changes in each profile against the target branch.
+GITHUB_WORKFLOW = """\
+# envres: every profile validated offline, and what the pull request changes in each.
+name: envres
+on:
+  pull_request:
+    paths: ["profiles/**", "pyproject.toml", "**.env", "**/.env*", "*.py"]
+jobs:
+  profiles:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0  # the target branch too: envres diff reads it through git
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - run: pip install envres  # and what the definitions import (or: pip install .)
+      - name: Validate every profile (unset variables are warnings; no secret needed)
+        run: envres validate --all --allow-missing-env --format github
+      - name: What this pull request changes in each profile
+        run: |
+          for file in profiles/[!_]*.yaml; do
+            name=$(basename "$file" .yaml)
+            if git cat-file -e "origin/$GITHUB_BASE_REF:$file" 2>/dev/null; then
+              envres diff "$name@origin/$GITHUB_BASE_REF" "$name" --format github
+            else
+              echo "::notice file=$file::new profile '$name'"
+            fi
+          done
+"""
+
+#: Where ``--ci github`` writes the workflow, relative to the project folder.
+GITHUB_WORKFLOW_PATH = ".github/workflows/envres.yml"
+
+
+def scaffold(folder: Path, ci: str | None = None) -> list[str]:
     """Write the starter files into ``folder``; return what was done, one line each.
+
+    ``ci="github"`` adds a GitHub Actions workflow (:data:`GITHUB_WORKFLOW`).
 
     Everything is checked before anything is written: an existing ``[tool.envres]``
     (in any TOML spelling), a starter file that exists, a ``profiles`` that is not a
@@ -141,7 +181,13 @@ def scaffold(folder: Path) -> list[str]:
         if parent.is_symlink() or parent.exists():
             if not parent.is_dir():
                 raise ProfileError(
-                    [Problem(f"{display(parent)} exists and is not a folder", source=_SOURCE)]
+                    [
+                        Problem(
+                            f"{display(parent)} exists and is not a folder",
+                            source=_SOURCE,
+                            code=INIT,
+                        )
+                    ]
                 )
             break
     pyproject = folder / "pyproject.toml"
@@ -153,16 +199,21 @@ def scaffold(folder: Path) -> list[str]:
         profiles / _SCHEMA_FILE: _schema_text(),
         folder / "pipeline.py": _PIPELINE,
     }
+    if ci == "github":
+        files[folder / GITHUB_WORKFLOW_PATH] = GITHUB_WORKFLOW
     problems = [
         Problem(
             f"{display(p)} already exists; envres init only writes into an empty folder",
             source=_SOURCE,
+            code=INIT,
         )
         for p in files
         if p.exists() or p.is_symlink()
     ]
     if profiles.exists() and not profiles.is_dir():
-        problems.append(Problem(f"{display(profiles)} exists and is not a folder", source=_SOURCE))
+        problems.append(
+            Problem(f"{display(profiles)} exists and is not a folder", source=_SOURCE, code=INIT)
+        )
     existing: str | None = None
     if pyproject.is_symlink():
         problems.append(
@@ -170,6 +221,7 @@ def scaffold(folder: Path) -> list[str]:
                 f"{display(pyproject)} is a symbolic link; envres init does not write through "
                 "links",
                 source=_SOURCE,
+                code=INIT,
             )
         )
     elif pyproject.exists():
@@ -181,6 +233,7 @@ def scaffold(folder: Path) -> list[str]:
                 Problem(
                     f"{display(pyproject)} cannot be read: {exc.strerror or exc}",
                     source=_SOURCE,
+                    code=INIT,
                 )
             )
         except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -188,6 +241,7 @@ def scaffold(folder: Path) -> list[str]:
                 Problem(
                     f"{display(pyproject)} cannot be read as TOML ({exc}); fix it first",
                     source=_SOURCE,
+                    code=INIT,
                 )
             )
         else:
@@ -198,6 +252,7 @@ def scaffold(folder: Path) -> list[str]:
                         f"{display(pyproject)} already has a [tool.envres] table; "
                         "envres init only writes into a project without one",
                         source=_SOURCE,
+                        code=INIT,
                     )
                 )
             elif isinstance(tool, dict) and not _appendable(existing):
@@ -206,6 +261,7 @@ def scaffold(folder: Path) -> list[str]:
                         f"{display(pyproject)} defines [tool] inline; add the [tool.envres] "
                         "table by hand (see envres's README)",
                         source=_SOURCE,
+                        code=INIT,
                     )
                 )
     if problems:

@@ -8,13 +8,16 @@ command line, and what user code writes meanwhile passes the same gate.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 import click
 
+from envres._cli._report import github_line, problem_record
+from envres._errors import Problem, ProfileError
 from envres._gate import Gate
 from envres._secrets import Redactor
 
@@ -33,6 +36,12 @@ class Session:
         self.stdout: TextIO = sys.stdout
         self.stderr: TextIO = sys.stderr
         self.broken: set[TextIO] = set()  # streams whose reader has gone away
+        # How problems are reported (--format): "text" lines on stderr, "github"
+        # workflow commands on stdout, or "json", one document on stdout at the end
+        # holding the problems and what the command put in `data`.
+        self.fmt = "text"
+        self.problems: list[dict[str, Any]] = []
+        self.data: dict[str, Any] = {}
 
     @property
     def color(self) -> bool:
@@ -57,6 +66,33 @@ class Session:
 
     def err(self, text: str) -> None:
         self._write(text, self.stderr)
+
+    def report(
+        self, problems: Sequence[Problem], profile: str | None = None, *, tag: bool = False
+    ) -> None:
+        """Report problems in the session's format; ``tag`` names the profile in text too."""
+        for p in problems:
+            if self.fmt == "github":
+                self.out(github_line(p, profile))
+            elif self.fmt == "json":
+                self.problems.append(problem_record(p, profile))
+            else:
+                self.err(f"{p} (profile '{profile}')" if tag and profile else str(p))
+
+    def report_error(self, exc: ProfileError) -> None:
+        """An invalid profile: its problems in the session's format, its count as text."""
+        if self.fmt == "text":
+            self.err(str(exc))
+            return
+        self.report(exc.problems, exc.profile)
+        summary = exc.summary()
+        if summary is not None:
+            self.err(summary)
+
+    def finish(self) -> None:
+        """With ``--format json``: print the one document the command built."""
+        if self.fmt == "json":
+            self.out(json.dumps({**self.data, "problems": self.problems}, indent=2))
 
     def _write(self, text: str, stream: TextIO) -> None:
         # A closed pipe (`envres run | head`) must not stop a run or its teardown: what

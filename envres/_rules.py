@@ -1,0 +1,238 @@
+"""Team rules for committed profiles: ``[[tool.envres.rules]]`` and the built-in ones.
+
+A rule names profiles by glob and says what they may not hold (``forbid_types``)
+or must hold (``require_keys``). Built in, and on for every profile unless a rule
+sets ``literal_secrets = "off"`` (or ``"warning"``): no secret is written in a
+profile file. That is two checks:
+
+- a value in a secret position (by type or by name, :mod:`envres._secrets`) that is
+  written out instead of read from a ``${...}`` reference or a template;
+- any line of a profile file holding text shaped like a credential
+  (:func:`envres._secrets.credential_shapes`), comments included, since a
+  committed comment is as public as a value.
+
+A line ending in ``# envres: allow-literal`` is exempt from both; each such comment
+is reported back (:class:`Allowance`), so ``validate --verbose`` lists them.
+Rules are checked on a profile that validated: the checks read its merged entries,
+its types' secret shapes and the text of each file of its ``extends`` chain.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any, Literal
+
+from envres._codes import CREDENTIAL_SHAPE, FORBIDDEN_TYPE, LITERAL_SECRET, REQUIRED_KEY
+from envres._errors import Loc, Problem
+from envres._nodes import Node
+from envres._profiles import ProfileFile
+from envres._record import Record
+from envres._resolved import ResolvedProfile, ResolvedResource
+from envres._secrets import credential_shapes, secret_at
+from envres._settings import Rule
+from envres._values import Ref
+
+__all__ = ["ALLOW_LITERAL", "Allowance", "RuleReport", "check_rules"]
+
+#: The comment that exempts its line from the literal-secret checks.
+ALLOW_LITERAL = "# envres: allow-literal"
+_ALLOW = re.compile(r"#\s*envres:\s*allow-literal\b")
+
+
+class Allowance(Record):
+    """One ``# envres: allow-literal`` comment and what it let through on its line."""
+
+    __slots__ = ("loc", "allowed")
+    loc: Loc
+    allowed: tuple[str, ...]
+
+    def __init__(self, loc: Loc, allowed: tuple[str, ...]) -> None:
+        self._set(loc, allowed)
+
+    def text(self) -> str:
+        """What the comment let through, in words (without its place)."""
+        what = "; ".join(self.allowed) if self.allowed else "nothing on this line needs it"
+        return f"allow-literal: {what}"
+
+    def __str__(self) -> str:
+        return f"{self.loc}: {self.text()}"
+
+
+class RuleReport(Record):
+    """What the rules found in one profile: problems, and the opt-out comments met."""
+
+    __slots__ = ("problems", "allowances")
+    problems: tuple[Problem, ...]
+    allowances: tuple[Allowance, ...]
+
+    def __init__(self, problems: tuple[Problem, ...], allowances: tuple[Allowance, ...]) -> None:
+        self._set(problems, allowances)
+
+
+def _describe(number: int, rule: Rule, setting: str) -> str:
+    """The rule as written in pyproject.toml: which table, its profiles and the setting."""
+    value = getattr(rule, setting)
+    shown = json.dumps(value if isinstance(value, str) else list(value))
+    globs = json.dumps(list(rule.profiles))
+    return f"[[tool.envres.rules]] #{number} (profiles = {globs}, {setting} = {shown})"
+
+
+def _refers(text: str) -> bool:
+    """Whether a written string takes its value from somewhere: ``${...}`` or a template."""
+    return "${" in text.replace("$$", "") or "{{" in text or "{%" in text
+
+
+def _leaves(node: Node, value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[Any, Node]]:
+    """Each written scalar of a config with its path; references to resources left out."""
+    if isinstance(value, Ref):
+        return
+    v = node.value
+    if isinstance(v, dict):
+        for key, child in v.items():
+            inner = value.get(key) if isinstance(value, dict) else None
+            yield from _leaves(child, inner, (*path, key))
+    elif isinstance(v, list):
+        for i, child in enumerate(v):
+            inner = value[i] if isinstance(value, list) and i < len(value) else None
+            yield from _leaves(child, inner, (*path, i))
+    else:
+        yield path, node
+
+
+def _literal_secrets(profile: ResolvedProfile) -> Iterator[tuple[str, Loc]]:
+    """``(dotted path, where)`` of each secret written out in the merged profile."""
+    for key, res in profile.resources.items():
+        entry = profile.merged.resources.get(key)
+        config = entry.config if entry is not None else None
+        if config is None or not isinstance(config.value, dict):
+            continue
+        for path, node in _leaves(config, dict(res.inputs), ()):
+            text = node.value
+            if isinstance(text, str) and text and not _refers(text) and _secret(res, path):
+                dotted = ".".join(str(p) for p in path)
+                yield f"resources.{key}.config.{dotted}", node.loc
+
+
+def _secret(res: ResolvedResource, path: tuple[str | int, ...]) -> bool:
+    return secret_at(res.shape, path, res.names)
+
+
+def check_rules(
+    profile: ResolvedProfile,
+    rules: Sequence[Rule],
+    files: Mapping[str, ProfileFile],
+    read: Callable[[Path], bytes],
+) -> RuleReport:
+    """Check ``profile`` against the rules naming it and the built-in literal-secret rule."""
+    name = profile.name
+    problems: list[Problem] = []
+    level = "error"
+    level_from = ""
+    for number, rule in enumerate(rules, 1):
+        if not any(fnmatchcase(name, glob) for glob in rule.profiles):
+            continue
+        if rule.literal_secrets is not None:
+            level = rule.literal_secrets
+            level_from = _describe(number, rule, "literal_secrets")
+        if rule.forbid_types:
+            text = _describe(number, rule, "forbid_types")
+            for key, res in profile.resources.items():
+                if any(fnmatchcase(res.type_name, t) for t in rule.forbid_types):
+                    problems.append(
+                        Problem(
+                            f"type '{res.type_name}' is not allowed in profile '{name}' by {text}",
+                            res.type_loc or res.key_loc,
+                            f"resources.{key}.type",
+                            code=FORBIDDEN_TYPE,
+                        )
+                    )
+        if rule.require_keys:
+            text = _describe(number, rule, "require_keys")
+            for key in rule.require_keys:
+                if key not in profile.resources:
+                    problems.append(
+                        Problem(
+                            f"profile '{name}' must define resource '{key}' by {text}",
+                            Loc(profile.merged.file.display, 1, 1),
+                            f"resources.{key}",
+                            code=REQUIRED_KEY,
+                        )
+                    )
+    if level == "off":
+        return RuleReport(tuple(problems), ())
+    severity: Literal["error", "warning"] = "warning" if level == "warning" else "error"
+    why = f" ({level_from})" if level_from else ""
+    lines = _chain_lines(profile, files, read)
+    allowed: dict[tuple[str, int], list[str]] = {
+        (file, n): []
+        for file, numbered in lines.items()
+        for n, line in numbered
+        if _ALLOW.search(line)
+    }
+    flagged: set[tuple[str, int]] = set()
+    for dotted, loc in _literal_secrets(profile):
+        spot = (loc.file, loc.line)
+        if spot in allowed:
+            allowed[spot].append(f"a secret written at {dotted}")
+            continue
+        flagged.add(spot)
+        problems.append(
+            Problem(
+                "a secret is written in the profile; read it from a variable (${NAME}) or a "
+                f"secret source, or end the line with '{ALLOW_LITERAL}'{why}",
+                loc,
+                dotted,
+                severity,
+                code=LITERAL_SECRET,
+            )
+        )
+    for file, numbered in lines.items():
+        for line_no, line in numbered:
+            spot = (file, line_no)
+            for found in credential_shapes(line):
+                if spot in allowed:
+                    allowed[spot].append(found.kind)
+                elif spot not in flagged:
+                    problems.append(
+                        Problem(
+                            f"{found.kind} is written in the profile; read it from a variable "
+                            f"(${{NAME}}), or end the line with '{ALLOW_LITERAL}'{why}",
+                            Loc(file, line_no, found.start + 1),
+                            severity=severity,
+                            code=CREDENTIAL_SHAPE,
+                        )
+                    )
+    allowances = tuple(
+        Allowance(Loc(file, n, _column(lines[file], n)), tuple(what))
+        for (file, n), what in allowed.items()
+    )
+    return RuleReport(tuple(problems), allowances)
+
+
+def _column(text: list[tuple[int, str]], number: int) -> int:
+    for n, line in text:
+        if n == number:
+            found = _ALLOW.search(line)
+            return found.start() + 1 if found else 1
+    return 1
+
+
+def _chain_lines(
+    profile: ResolvedProfile, files: Mapping[str, ProfileFile], read: Callable[[Path], bytes]
+) -> dict[str, list[tuple[int, str]]]:
+    """The numbered lines of every file the profile was merged from, by display name."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for name in profile.merged.chain:
+        pf = files.get(name)
+        if pf is None:
+            continue
+        try:
+            text = read(pf.path).decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError):  # it was read to validate; a race at worst
+            continue
+        out[pf.display] = list(enumerate(text.splitlines(), 1))
+    return out
