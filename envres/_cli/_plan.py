@@ -161,7 +161,7 @@ def _config_changes(a: ResolvedProfile, b: ResolvedProfile, key: str) -> tuple[C
         elif (
             _secret(flat_a[path])
             or _secret(flat_b[path])
-            or (flat_a[path] == flat_b[path] and _holds_mask(flat_a[path]))
+            or (flat_a[path] == flat_b[path] and holds_mask(flat_a[path]))
         ):
             verdict = _secret_change(a, b, key, path)
             if verdict is not None:
