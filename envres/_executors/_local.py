@@ -177,7 +177,7 @@ def _run_parallel(
             if not waiting[n]:
                 start(n)
         while running:
-            name, elapsed, exc, value = done.get()
+            name, elapsed, exc, value = _next(done)
             running.discard(name)
             if isinstance(exc, _Own):
                 exc = exc.interrupt  # the asset's own KeyboardInterrupt: a failure
@@ -218,6 +218,20 @@ def _run_parallel(
             raise error
         raise error from exc
     return result
+
+
+#: How often the waiting thread wakes up while assets run, to handle a pending signal.
+_WAKE_SECONDS = 0.1
+
+
+def _next(
+    done: queue.SimpleQueue[tuple[str, float, BaseException | None, Any]],
+) -> tuple[str, float, BaseException | None, Any]:
+    """The next finished asset. Waits in slices: a signal that lands just before a
+    blocking wait begins would otherwise be handled only once an asset finishes."""
+    while True:
+        with contextlib.suppress(queue.Empty):
+            return done.get(timeout=_WAKE_SECONDS)
 
 
 class _Own(Exception):
