@@ -76,11 +76,53 @@ def tally(log_file: str, start: int = 0) -> Iterator[list[int]]:
     log(log_file, "teardown tally")
 
 
-def _work(name: str, where: Step, value: int) -> int:
+def on_worker() -> Any:
+    # The Dask worker running this, or None (a local run).
+    from distributed import get_worker
+
+    try:
+        return get_worker()
+    except ValueError:
+        return None
+
+
+def meet(path: str) -> None:
+    # On a worker, wait until assets have run in two worker processes (or 20 s): the
+    # assets that call this are spread over both workers, whatever the machine's load.
+    if on_worker() is None:
+        return
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with open(path, encoding="utf-8") as fh:
+            pids = {line.rsplit("pid=", 1)[1] for line in fh if line.startswith("asset ")}
+        if len(pids) >= 2:
+            return
+        time.sleep(0.01)
+
+
+def hold_until_the_run_closes() -> None:
+    # On a worker, wait until envres closes the run there (or 20 s): an asset still
+    # running after another failed, so whether it finishes before the client has
+    # cancelled what is left never depends on timing.
+    worker = on_worker()
+    if worker is None:
+        return
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        plugins = [p for n, p in worker.plugins.items() if n.startswith("envres-")]
+        if any(getattr(p, "_closing", False) for p in plugins):
+            return
+        time.sleep(0.01)
+
+
+def _work(name: str, where: Step, value: int, spread: bool = False) -> int:
     log(where.log, f"asset {name}")
-    time.sleep(0.3)
+    if spread:
+        meet(where.log)
     if where.fail == name:
         raise ValueError(f"{name} broke")
+    if where.fail.startswith("p"):  # another asset of the run fails
+        hold_until_the_run_closes()
     return value
 
 
@@ -119,22 +161,22 @@ def f(b: int, c: int, d: int, e: int) -> int:
 # above starts where `a` is, since Dask places a task near its inputs).
 @envres.asset
 def p1(pool: Step) -> int:
-    return _work("p1", pool, 1)
+    return _work("p1", pool, 1, spread=True)
 
 
 @envres.asset
 def p2(pool: Step, cache: Step) -> int:
-    return _work("p2", pool, 2)
+    return _work("p2", pool, 2, spread=True)
 
 
 @envres.asset
 def p3(cache: Step) -> int:
-    return _work("p3", cache, 3)
+    return _work("p3", cache, 3, spread=True)
 
 
 @envres.asset
 def p4(pool: Step) -> int:
-    return _work("p4", pool, 4)
+    return _work("p4", pool, 4, spread=True)
 
 
 @envres.asset
@@ -179,7 +221,7 @@ def shouts(pool: Step, vault: Vault) -> int:
 
 def quick(name: str, many: Step) -> int:
     log(many.log, f"asset {name}")
-    time.sleep(0.02)
+    meet(many.log)
     if many.fail == name:
         raise ValueError(f"{name} broke")
     return many.value * 1000 + int(name[1:])
