@@ -157,7 +157,6 @@ def _exit_code(signum: int) -> int:
 @contextlib.contextmanager
 def _signals_raise(session: Session, process: bool) -> Iterator[None]:
     """SIGINT/SIGTERM/SIGHUP stop the command once (main thread only; elsewhere as is)."""
-    from envres._scope import still_up
     from envres._signals import stop_once
 
     if threading.current_thread() is not threading.main_thread():
@@ -165,10 +164,13 @@ def _signals_raise(session: Session, process: bool) -> Iterator[None]:
         return
 
     def give_up(signum: int) -> int:
-        # Called from the signal watcher's thread: the main thread is stuck.
-        left = still_up()
+        # Called from the signal watcher's thread: the main thread is stuck. Imported
+        # only now: `envres --help` need not load the lifecycle.
+        from envres._scope import still_up
+
+        left = ", ".join(reversed(still_up()))  # in the order they would be torn down
         if left:
-            session.err(f"stopped again: gave up on the teardown; not torn down: {', '.join(left)}")
+            session.err(f"stopped again: gave up on the teardown; not torn down: {left}")
         return _exit_code(signum)
 
     with stop_once(final=process, give_up=give_up):
