@@ -78,7 +78,14 @@ def _release_at_exit() -> None:
 def still_up() -> list[str]:
     """The resources of this process set up and not torn down yet, in setup order."""
     keys: list[str] = []
-    for scope in list(_scopes):
+    scopes: list[ResourceScope] = []
+    for _ in range(10):  # called from another thread: a scope may be added meanwhile
+        try:
+            scopes = list(_scopes)
+            break
+        except RuntimeError:
+            continue
+    for scope in scopes:
         if scope.owned:
             keys.extend(k for k in scope.up if k not in keys)
     return keys
