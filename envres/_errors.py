@@ -19,8 +19,8 @@ that builtin, so ``except ValueError`` in user code keeps working::
 
 Only the command line turns these into exit codes (see ``envres._cli``).
 
-:class:`Terminated` is not an error: it is how SIGTERM reaches the code that is
-running, as ``KeyboardInterrupt`` does for Ctrl-C, so teardown runs the same way.
+:class:`Terminated` is not an error: it is how SIGTERM (or SIGHUP) reaches the code
+that is running, as ``KeyboardInterrupt`` does for Ctrl-C, so teardown runs the same way.
 """
 
 from __future__ import annotations
@@ -230,7 +230,14 @@ class TeardownError(RunError):
 
 
 class Terminated(BaseException):
-    """Raised in the main thread by the command line's SIGTERM handler (exit code 143)."""
+    """Raised in the main thread by the command line's SIGTERM or SIGHUP handler.
+
+    ``signum`` says which (exit code 143 for SIGTERM, 129 for SIGHUP).
+    """
+
+    def __init__(self, signum: int = 15) -> None:  # 15: SIGTERM
+        super().__init__()
+        self.signum = signum
 
 
 #: What stops a run from outside: never turned into an error, always passed through.

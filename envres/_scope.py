@@ -7,10 +7,13 @@ others still run; closing twice is harmless. What holds whatever happens:
 
 - reporting never stops a teardown: an event callback that raises (a closed pipe,
   a bug) is ignored;
-- while tearing down, Ctrl-C and SIGTERM are held back (in the main thread) and
-  delivered afterwards; a burst of them is one;
+- while tearing down, Ctrl-C, SIGTERM and SIGHUP are held back (in the main thread)
+  and delivered afterwards; a burst of them is one;
 - user code that raises anything (``SystemExit`` included) in a setup or teardown
-  is that setup's or teardown's failure; only a real interrupt is an interrupt;
+  is that setup's or teardown's failure, and so is a ``KeyboardInterrupt`` that no
+  signal caused in a setup; only a real interrupt is an interrupt (and a
+  ``KeyboardInterrupt`` raised by a teardown, once the other teardowns ran);
+- a child process forked by user code never tears down its parent's resources;
 - a setup still running on another thread when ``close`` starts is waited for
   (up to :data:`SETUP_GRACE_SECONDS`); if it is still running after that, the
   resources it depends on stay up until it finishes, so it is torn down before
@@ -23,6 +26,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import inspect
+import os
 import sys
 import threading
 import time
@@ -35,10 +39,18 @@ from envres._errors import INTERRUPTS, SetupError, TeardownError, UsageError
 from envres._events import Event
 from envres._resolved import ResolvedProfile, deps_first
 from envres._resources import Resource, lifespan_cm
-from envres._signals import Deferred, deferred, redeliver
+from envres._signals import (
+    Deferred,
+    TimedOut,
+    deferred,
+    from_signal,
+    mark_stop,
+    progressed,
+    redeliver,
+)
 from envres._values import Ref
 
-__all__ = ["SETUP_GRACE_SECONDS", "ResourceScope"]
+__all__ = ["SETUP_GRACE_SECONDS", "ResourceScope", "still_up"]
 
 #: How long close() waits for setups still running on other threads.
 SETUP_GRACE_SECONDS = 2.0
@@ -53,12 +65,30 @@ class _Unresolved(Exception):
 # Scopes holding resources up for a setup still running after close(). When the
 # process exits, that setup will never finish: tear them down then.
 _pinned_scopes: weakref.WeakSet[ResourceScope] = weakref.WeakSet()
+# Every scope of this process, for what a shutdown cut short must name.
+_scopes: weakref.WeakSet[ResourceScope] = weakref.WeakSet()
 
 
 @atexit.register
 def _release_at_exit() -> None:
     for scope in list(_pinned_scopes):
         scope.release_pinned(force=True)
+
+
+def still_up() -> list[str]:
+    """The resources of this process set up and not torn down yet, in setup order."""
+    keys: list[str] = []
+    scopes: list[ResourceScope] = []
+    for _ in range(10):  # called from another thread: a scope may be added meanwhile
+        try:
+            scopes = list(_scopes)
+            break
+        except RuntimeError:
+            continue
+    for scope in scopes:
+        if scope.owned:
+            keys.extend(k for k in scope.up if k not in keys)
+    return keys
 
 
 class ResourceScope:
@@ -88,6 +118,9 @@ class ResourceScope:
         self._closed = False  # the stack has been unwound
         self._inflight: dict[str, int] = {}  # keys whose setup is running, by thread count
         self._idle = threading.Condition()
+        self._unwinding: list[str] = []  # being torn down, not done yet
+        self._pid = os.getpid()  # a forked child must not tear down its parent's resources
+        _scopes.add(self)
 
     def __repr__(self) -> str:
         live = [key for key, _ in self._stack]
@@ -115,8 +148,9 @@ class ResourceScope:
             return
         try:
             self._on_event(event)
-        except INTERRUPTS:
+        except INTERRUPTS as exc:
             if not self._closing:
+                mark_stop(exc)  # the caller's callback: it stops the run
                 raise
         except BaseException:  # SystemExit from a callback included
             pass  # reporting must never stop a setup or a teardown
@@ -135,6 +169,19 @@ class ResourceScope:
     def live(self) -> tuple[str, ...]:
         """The keys set up so far, in setup order."""
         return tuple(key for key, _ in self._stack)
+
+    @property
+    def owned(self) -> bool:
+        """Whether this process set these resources up (not a child forked since)."""
+        return os.getpid() == self._pid
+
+    @property
+    def up(self) -> tuple[str, ...]:
+        """The keys set up and not torn down yet (in setup order), at any moment."""
+        with self._lock:
+            entries = [*self._pinned, *self._stack]
+            keys = [key for key, _ in entries] + list(self._unwinding)
+        return tuple(dict.fromkeys(keys))
 
     @property
     def not_torn_down(self) -> tuple[str, ...]:
@@ -207,19 +254,21 @@ class ResourceScope:
                 if not closed:
                     self._stack.append((key, cm))
                     self._values[key] = value
-        except INTERRUPTS:
-            # Ctrl-C may land just after the setup's own code finished: it is set up,
-            # and owes its teardown (in reverse order, with the others).
-            if cm is not None and getattr(cm, "live", False):
-                with self._lock:
-                    if not self._closed and all(c is not cm for _, c in self._stack):
-                        self._stack.append((key, cm))
-            raise
-        except SetupError as exc:
-            if exc.key != key:
-                self._failed[key] = exc
-            raise
-        except BaseException as exc:  # SystemExit too: user code's, so the setup's failure
+        except BaseException as exc:
+            if isinstance(exc, INTERRUPTS) and from_signal(exc):
+                # Ctrl-C may land just after the setup's own code finished: it is set up,
+                # and owes its teardown (in reverse order, with the others).
+                if cm is not None and getattr(cm, "live", False):
+                    with self._lock:
+                        if not self._closed and all(c is not cm for _, c in self._stack):
+                            self._stack.append((key, cm))
+                raise
+            if isinstance(exc, SetupError):
+                if exc.key != key:
+                    self._failed[key] = exc
+                raise
+            # Anything else user code raised (SystemExit, a KeyboardInterrupt of its own
+            # without a signal): the setup's failure.
             detail = str(exc) if isinstance(exc, _Unresolved) else None
             error = SetupError(key, detail or self.profile.redactor.describe(exc))
             self._failed[key] = error
@@ -272,24 +321,31 @@ class ResourceScope:
                 kwargs[p.name] = self.get(p.name)
         return fn(**kwargs)
 
-    def close(self) -> list[TeardownError]:
+    def close(self, timeout: float | None = None) -> list[TeardownError]:
         """Tear down every live resource, last set up first; return the teardowns that failed.
 
         Each teardown runs in its own ``try``: one failing does not stop the rest,
         and no signal stops them (Ctrl-C and SIGTERM are delivered once all have
         run, unless the caller is already handling an interrupt). Calling ``close``
-        again does nothing.
+        again does nothing, and so does calling it in a child process forked since
+        the setups: the resources are the parent's.
+
+        ``timeout`` (main thread only): a teardown still running that many seconds
+        after it began is interrupted and fails with "timed out after N s"; setups
+        still in flight are waited for no longer than that either.
         """
         with self._lock:
-            if self._closing:
+            if self._closing or not self.owned:
                 return []
             self._closing = True
         handling = sys.exc_info()[1]
-        with deferred(handling if isinstance(handling, INTERRUPTS) else None) as held:
+        stopping = handling if isinstance(handling, INTERRUPTS) else None
+        with deferred(stopping, timeout) as held:
             # A setup still in flight (another thread, --jobs) joins the stack when it
             # completes; waiting for it keeps teardown in exact reverse order. The wait
             # is bounded: a setup hung on a network call must not hold up Ctrl-C.
-            deadline = time.monotonic() + SETUP_GRACE_SECONDS
+            grace = SETUP_GRACE_SECONDS if timeout is None else min(timeout, SETUP_GRACE_SECONDS)
+            deadline = time.monotonic() + grace
             with self._idle:
                 while self._inflight and time.monotonic() < deadline:
                     self._idle.wait(0.05)
@@ -308,7 +364,7 @@ class ResourceScope:
             pinned_keys = [key for key, _ in self._pinned]
             handling.add_note(
                 f"the setup of {', '.join(self._inflight)} was still running "
-                f"{SETUP_GRACE_SECONDS:g} s after the run stopped"
+                f"{grace:g} s after the run stopped"
                 + (
                     f"; {', '.join(pinned_keys)} stay up until it ends (or the process exits) "
                     "and are torn down then"
@@ -347,6 +403,8 @@ class ResourceScope:
         """
         errors: list[TeardownError] = []
         interrupt: BaseException | None = None
+        with self._lock:
+            self._unwinding.extend(key for key, _ in entries)
         for key, cm in reversed(entries):
             started = time.perf_counter()
             try:
@@ -356,7 +414,8 @@ class ResourceScope:
                 if isinstance(exc, INTERRUPTS) and interrupt is None:
                     interrupt = exc  # raised by the teardown itself: after the others
                 try:
-                    detail = self.profile.redactor.describe(exc)
+                    detail = str(exc) if isinstance(exc, TimedOut) else None
+                    detail = detail or self.profile.redactor.describe(exc)
                 except BaseException as again:  # its __str__ raised an interrupt
                     interrupt = interrupt or again
                     detail = type(exc).__name__
@@ -368,6 +427,11 @@ class ResourceScope:
                 )
             else:
                 self._emit(Event("teardown", key, time.perf_counter() - started))
+            finally:
+                with self._lock:
+                    if key in self._unwinding:
+                        self._unwinding.remove(key)
+                progressed()
         return errors, interrupt
 
     def release_pinned(self, *, force: bool = False) -> None:
@@ -376,6 +440,8 @@ class ResourceScope:
         ``force`` releases them all (the process is exiting: the setups they wait
         for will never finish).
         """
+        if not self.owned:
+            return  # a forked child: these are the parent's to tear down
         with self._lock:
             needed = set() if force else self._dependencies_of(set(self._inflight))
             release = [entry for entry in self._pinned if entry[0] not in needed]

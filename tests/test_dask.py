@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -75,11 +76,53 @@ def tally(log_file: str, start: int = 0) -> Iterator[list[int]]:
     log(log_file, "teardown tally")
 
 
-def _work(name: str, where: Step, value: int) -> int:
+def on_worker() -> Any:
+    # The Dask worker running this, or None (a local run).
+    from distributed import get_worker
+
+    try:
+        return get_worker()
+    except ValueError:
+        return None
+
+
+def meet(path: str) -> None:
+    # On a worker, wait until assets have run in two worker processes (or 20 s): the
+    # assets that call this are spread over both workers, whatever the machine's load.
+    if on_worker() is None:
+        return
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with open(path, encoding="utf-8") as fh:
+            pids = {line.rsplit("pid=", 1)[1] for line in fh if line.startswith("asset ")}
+        if len(pids) >= 2:
+            return
+        time.sleep(0.01)
+
+
+def hold_until_the_run_closes() -> None:
+    # On a worker, wait until envres closes the run there (or 20 s): an asset still
+    # running after another failed, so whether it finishes before the client has
+    # cancelled what is left never depends on timing.
+    worker = on_worker()
+    if worker is None:
+        return
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        plugins = [p for n, p in worker.plugins.items() if n.startswith("envres-")]
+        if any(getattr(p, "_closing", False) for p in plugins):
+            return
+        time.sleep(0.01)
+
+
+def _work(name: str, where: Step, value: int, spread: bool = False) -> int:
     log(where.log, f"asset {name}")
-    time.sleep(0.3)
+    if spread:
+        meet(where.log)
     if where.fail == name:
         raise ValueError(f"{name} broke")
+    if where.fail.startswith("p"):  # another asset of the run fails
+        hold_until_the_run_closes()
     return value
 
 
@@ -118,22 +161,22 @@ def f(b: int, c: int, d: int, e: int) -> int:
 # above starts where `a` is, since Dask places a task near its inputs).
 @envres.asset
 def p1(pool: Step) -> int:
-    return _work("p1", pool, 1)
+    return _work("p1", pool, 1, spread=True)
 
 
 @envres.asset
 def p2(pool: Step, cache: Step) -> int:
-    return _work("p2", pool, 2)
+    return _work("p2", pool, 2, spread=True)
 
 
 @envres.asset
 def p3(cache: Step) -> int:
-    return _work("p3", cache, 3)
+    return _work("p3", cache, 3, spread=True)
 
 
 @envres.asset
 def p4(pool: Step) -> int:
-    return _work("p4", pool, 4)
+    return _work("p4", pool, 4, spread=True)
 
 
 @envres.asset
@@ -178,10 +221,28 @@ def shouts(pool: Step, vault: Vault) -> int:
 
 def quick(name: str, many: Step) -> int:
     log(many.log, f"asset {name}")
-    time.sleep(0.02)
+    meet(many.log)
     if many.fail == name:
         raise ValueError(f"{name} broke")
     return many.value * 1000 + int(name[1:])
+
+
+@envres.asset
+def locked(pool: Step) -> object:
+    log(pool.log, "asset locked")
+    return threading.Lock()  # cannot be pickled: cannot leave its worker
+
+
+@envres.asset
+def after_b(b: int, pool: Step) -> int:
+    log(pool.log, "asset after_b")
+    return b
+
+
+@envres.asset
+def after_locked(locked: object, pool: Step) -> int:
+    log(pool.log, "asset after_locked")
+    return 1
 
 
 def worker_plugins(dask_worker: Any) -> list[str]:
@@ -205,7 +266,7 @@ DEFINITIONS += f"""
 defs = envres.Definitions(
     assets=[
         a, b, c, d, e, f, p1, p2, p3, p4, token_length, counted, boom, quits, dies, shouts,
-        {", ".join(MANY + CHAIN)},
+        locked, after_locked, after_b, {", ".join(MANY + CHAIN)},
     ],
     resource_types={{"step": Step, "vault": Vault, "tally": tally}},
 )
@@ -764,3 +825,44 @@ def test_what_workers_print_and_log_is_masked(proj: Project, tmp_path: Path) -> 
     assert result.code == 0, result.err
     assert "the token is **********" in result.out + result.err
     assert SECRET not in result.out + result.err
+
+
+def test_an_unpicklable_value_fails_its_asset_in_one_line_and_nothing_downstream_runs(
+    proj: Project, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "dask.log"
+    env = {"LOG": str(log_path), "VAULT_TOKEN": SECRET}
+
+    args = ("run", "after_locked", "--executor", "dask", "--jobs", "2")
+    result = run_real(*args, cwd=proj.root, env=env)
+
+    assert result.code == 3, result.err
+    assert result.err_lines == [
+        "run failed: asset 'locked' failed: it returned a _thread.lock, which cannot be sent "
+        "from a Dask worker: TypeError: cannot pickle '_thread.lock' object"
+    ]
+    assert "Traceback" not in result.out
+    failed = [x.split()[1] for x in result.out.splitlines() if x.startswith("  FAILED")]
+    assert failed == ["locked"]
+    assert result.out.splitlines()[-1].startswith("0 succeeded, 1 failed, 1 not run in ")
+    rows = read_log(log_path)
+    assert [r[:2] for r in rows if r[0] == "asset"] == [("asset", "locked")]  # not after_locked
+    assert_each_worker_set_up_once_and_tore_down(rows)
+
+
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_a_downstream_asset_never_runs_after_its_upstream_failed(
+    cluster: Client, proj: Project, log_path: Path, executor: str
+) -> None:
+    events: list[Event] = []
+    bound = bind(proj, log_path, FAIL_POOL="b")
+    target: object = cluster if executor == "dask" else "local"
+
+    with pytest.raises(envres.AssetError) as info:
+        bound.run(["after_b", "p3"], jobs=2, executor=target, on_event=events.append)
+
+    assert info.value.message == "asset 'b' failed: ValueError: b broke"
+    assert [e.name for e in events if e.kind == "asset_failed"] == ["b"]
+    ran = [name for what, name, _ in read_log(log_path) if what == "asset"]
+    assert "b" in ran and "after_b" not in ran
+    assert "after_b" not in [e.name for e in events if e.kind in ("asset_started", "asset_done")]

@@ -51,6 +51,7 @@ DEFINITIONS = """
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -103,7 +104,7 @@ def step(name: str) -> None:
     if listed("FAIL_ASSET", name):
         raise ValueError(f"bad rows in {name}")
     if listed("INTERRUPT_ASSET", name):
-        raise KeyboardInterrupt
+        signal.raise_signal(signal.SIGINT)  # a real Ctrl-C, from the asset's thread
 
 
 @envres.asset

@@ -9,6 +9,7 @@ shows the asset (or the setup) under way; every wait is bounded.
 
 from __future__ import annotations
 
+import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,8 @@ DEFINITIONS = """
 from __future__ import annotations
 
 import os
+import re
+import signal
 import time
 from collections.abc import Iterator
 
@@ -66,7 +69,9 @@ class Knobs(envres.Resource):
         if self.fail_asset == asset:
             raise ValueError(f"bad rows in {asset}")
         if self.fail_asset == f"{asset}:ctrl-c":
-            raise KeyboardInterrupt
+            signal.raise_signal(signal.SIGINT)  # a real Ctrl-C, to this process
+        if self.fail_asset == f"{asset}:own-ki":
+            raise KeyboardInterrupt  # the asset's own, no signal: its failure
 
 
 class SlowConn(envres.Resource):
@@ -358,6 +363,19 @@ def test_ctrl_c_message_is_one_line_saying_resources_were_torn_down(
     assert result.code == 130
     # (click's blank line before it, closing the terminal's ^C echo, is fine)
     assert result.err_lines == [INTERRUPTED + TORN_DOWN]
+
+
+@pytest.mark.parametrize("jobs", ["1", "3"])
+def test_keyboard_interrupt_raised_by_an_asset_without_a_signal_is_its_failure_exit_3(
+    envres_cli: Cli, proj: Project, log_path: Path, jobs: str
+) -> None:
+    result = run(envres_cli, proj, log_path, "load", "--jobs", jobs, FAIL_ASSET="transform:own-ki")
+
+    assert result.code == 3, result.err
+    assert result.err_lines == ["run failed: asset 'transform' failed: KeyboardInterrupt"]
+    assert re.search(r"^  FAILED  transform +\d+ ms  KeyboardInterrupt$", result.out, re.M)
+    assert "asset load" not in read_log(log_path)  # downstream of the failure: never runs
+    assert read_log(log_path)[-2:] == ["teardown knobs", "teardown db"]
 
 
 def test_run_restores_the_previous_sigterm_handler(

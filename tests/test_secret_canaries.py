@@ -186,6 +186,7 @@ import dataclasses
 import json
 import os
 import os
+import signal
 import sys
 from collections.abc import Iterator
 
@@ -266,7 +267,7 @@ def fail(stage: str, found: dict[str, object]) -> None:
     kind = os.environ.get(f"CANARY_KIND_{stage.upper()}", os.environ.get("CANARY_KIND", ""))
     kind = kind or "RuntimeError"
     if kind == "KeyboardInterrupt":
-        raise KeyboardInterrupt(message)
+        signal.raise_signal(signal.SIGINT)  # a real Ctrl-C (one raised by code is a failure)
     if kind == "OSError-filename":
         raise OSError(2, "No such file or directory", message)
     raise KINDS[kind](message)

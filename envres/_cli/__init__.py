@@ -1,17 +1,21 @@
 """The ``envres`` command line: the one place where errors become exit codes.
 
 Exit codes: 0 success; 1 invalid profile or definitions, or no such profile;
-2 command-line usage; 3 a run failed; 130 Ctrl-C; 143 SIGTERM; 70 a bug in
-envres. Errors go to stderr, results to stdout; no traceback unless ``--debug``,
+2 command-line usage; 3 a run failed; 130 Ctrl-C; 143 SIGTERM; 129 SIGHUP; 70 a
+bug in envres. Errors go to stderr, results to stdout; no traceback unless ``--debug``,
 and never a secret (every line goes through the session's redactor).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, NoReturn
 
 from envres._errors import EnvresError, ProfileError, RunError, Terminated, UsageError
@@ -20,6 +24,7 @@ if TYPE_CHECKING:
     from envres._cli._session import Session
 
 __all__ = [
+    "EXIT_HANGUP",
     "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_INVALID",
@@ -38,6 +43,7 @@ EXIT_RUN_FAILED = 3
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+EXIT_HANGUP = 129
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
@@ -64,7 +70,12 @@ def invoke(argv: list[str] | None, *, process: bool = False) -> int:
     """Run one command and return its exit code; every error is reported here, once.
 
     ``process``: the process ends with this command (``main``), so once a signal has
-    stopped a run, later ones are ignored rather than killing it.
+    stopped a run, later ones are only counted rather than killing it, and one that
+    finds the shutdown stuck ends the process (see :func:`envres._signals.stop_once`).
+
+    SIGINT, SIGTERM and SIGHUP raise in the command (in the main thread), so every
+    command, ``run`` and ``check`` included, tears down what it set up before exiting
+    with 130, 143 or 129.
     """
     # Imported here, not at the top: `main` pauses the collector before these load.
     from envres._cli._session import Session
@@ -92,10 +103,11 @@ def _invoke(session: Session, argv: list[str] | None) -> int:
     from envres._cli._app import AlreadyReported, ChecksFailed, Differs, cli, complete_shell
 
     try:
-        completed = complete_shell(session)
-        if completed is not None:
-            return completed
-        cli.main(args=argv, prog_name="envres", standalone_mode=False, obj=session)
+        with _signals_raise(session, session.process):
+            completed = complete_shell(session)
+            if completed is not None:
+                return completed
+            cli.main(args=argv, prog_name="envres", standalone_mode=False, obj=session)
     except click.exceptions.NoArgsIsHelpError as exc:
         session.out(exc.ctx.get_help() if exc.ctx else str(exc))
         return EXIT_USAGE
@@ -139,6 +151,9 @@ def _invoke(session: Session, argv: list[str] | None) -> int:
         _stopped(session, exc, "interrupted")
         return EXIT_INTERRUPTED
     except Terminated as exc:
+        if exc.signum == signal.SIGHUP:
+            _stopped(session, exc, "hung up")
+            return EXIT_HANGUP
         _stopped(session, exc, "terminated")
         return EXIT_TERMINATED
     except BaseException as exc:  # a bug of envres's own (SystemExit included)
@@ -149,6 +164,36 @@ def _invoke(session: Session, argv: list[str] | None) -> int:
         )
         return EXIT_INTERNAL
     return EXIT_OK
+
+
+def _exit_code(signum: int) -> int:
+    """The exit code a run stopped by ``signum`` ends with."""
+    if signum == signal.SIGINT:
+        return EXIT_INTERRUPTED
+    return EXIT_HANGUP if signum == signal.SIGHUP else EXIT_TERMINATED
+
+
+@contextlib.contextmanager
+def _signals_raise(session: Session, process: bool) -> Iterator[None]:
+    """SIGINT/SIGTERM/SIGHUP stop the command once (main thread only; elsewhere as is)."""
+    from envres._signals import stop_once
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def give_up(signum: int) -> int:
+        # Called from the signal watcher's thread: the main thread is stuck. Imported
+        # only now: `envres --help` need not load the lifecycle.
+        from envres._scope import still_up
+
+        left = ", ".join(reversed(still_up()))  # in the order they would be torn down
+        if left:
+            session.err(f"stopped again: gave up on the teardown; not torn down: {left}")
+        return _exit_code(signum)
+
+    with stop_once(final=process, give_up=give_up):
+        yield
 
 
 def _stopped(session: Session, exc: BaseException, how: str) -> None:

@@ -577,7 +577,7 @@ def graph(fmt: str, **kwargs: Any) -> None:
     type=click.FloatRange(min=0, min_open=True),
     default=30.0,
     show_default=True,
-    help="Seconds each resource may take to set up and check.",
+    help="Seconds each resource may take to set up and check, and again to tear down.",
 )
 @report_format
 def check(keys: tuple[str, ...], timeout: float, report_fmt: str, **kwargs: Any) -> None:
@@ -732,7 +732,6 @@ def run(
     from envres._bound import BoundDefinitions
     from envres._cli._progress import Progress, guarded_streams
     from envres._executors import executor_for
-    from envres._signals import stop_once
 
     if scheduler is not None and executor != "dask":
         raise click.UsageError("--scheduler needs --executor dask")
@@ -752,12 +751,9 @@ def run(
         f"{engine.describe(jobs)}"
     )
     started = time.perf_counter()
-    # The first Ctrl-C or SIGTERM stops the run (every resource is still torn down);
-    # later ones are only counted, so a burst cannot cut the teardown short.
-    with (
-        stop_once(final=session.process),
-        guarded_streams(progress),
-    ):
+    # The first Ctrl-C, SIGTERM or SIGHUP stops the run (`invoke` makes it raise; every
+    # resource is still torn down); later ones are only counted.
+    with guarded_streams(progress):
         try:
             bound.run(list(order), jobs=jobs, on_event=progress, executor=target)
         except RunError:

@@ -3,9 +3,18 @@
 Like ``dbt debug``: does the profile's warehouse accept these credentials, does the
 webhook answer? Each resource is set up (its references first) in a worker
 thread, so a resource that hangs is given up after ``timeout`` seconds and the
-others are still checked; then everything set up is torn down, in reverse. A
+others are still checked; then everything set up is torn down, in reverse, each
+teardown interrupted (and failed) once it has run ``timeout`` seconds. A
 resource's ``check()`` (on the instance assets receive) raises to fail and may
 return a short text to show (a server version, an HTTP status).
+
+A setup or ``check()`` given up keeps running on its daemon thread, unwatched,
+until it returns or the process exits: Python cannot stop a thread. Its
+resource is still torn down (a setup that completes later, at once); what it
+refers to stays up until then. The command does not wait for it.
+
+A signal (Ctrl-C, SIGTERM, SIGHUP) stops the check like a run: what was set up is
+torn down in reverse, and the interrupt goes on to the command line.
 """
 
 from __future__ import annotations
@@ -16,9 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from envres._errors import INTERRUPTS, SetupError, UsageError, suggest
+from envres._errors import SetupError, UsageError, suggest
 from envres._resolved import ResolvedProfile, deps_first
 from envres._scope import ResourceScope
+from envres._secrets import Redactor
 
 __all__ = ["Checked", "check_resources"]
 
@@ -51,42 +61,66 @@ def check_resources(profile: ResolvedProfile, keys: Sequence[str], timeout: floa
     order = _order(profile, keys)
     redactor = profile.redactor
     results: list[Checked] = []
-    with ResourceScope(profile) as scope:
-        for key in order:
-            outcome: dict[str, Any] = {}
-
-            def attempt(key: str = key, outcome: dict[str, Any] = outcome) -> None:
-                try:
-                    value = scope.get(key)
-                    check = getattr(value, "check", None)
-                    outcome["said"] = check() if callable(check) else None
-                except BaseException as exc:  # the worker thread reports, never raises
-                    outcome["error"] = exc
-
-            started = time.perf_counter()
-            worker = threading.Thread(target=attempt, name=f"envres-check-{key}", daemon=True)
-            worker.start()
-            worker.join(timeout)
-            seconds = time.perf_counter() - started
-            type_name = profile.resources[key].type_name
-            if worker.is_alive():
-                reason = f"timed out after {timeout:g} s"
-                results.append(Checked(key, type_name, False, seconds, reason))
-                continue
-            error = outcome.get("error")
-            if isinstance(error, INTERRUPTS):
-                raise error
-            if isinstance(error, SetupError):
-                reason = (
-                    error.detail
-                    if error.key == key
-                    else f"not checked: resource '{error.key}' could not be set up"
-                )
-                results.append(Checked(key, type_name, False, seconds, reason))
-            elif error is not None:
-                results.append(Checked(key, type_name, False, seconds, redactor.describe(error)))
-            else:
-                said = outcome.get("said")
-                reason = redactor.redact(" ".join(str(said).split())) if said is not None else ""
-                results.append(Checked(key, type_name, True, seconds, reason))
+    scope = ResourceScope(profile)
+    try:
+        _check_each(scope, order, timeout, results)
+    except BaseException:
+        scope.close(timeout)  # notes what it could not tear down on the interrupt
+        raise
+    for error in scope.close(timeout):
+        _teardown_failed(results, error.key, error.detail, redactor)
     return results
+
+
+def _teardown_failed(results: list[Checked], key: str, detail: str, redactor: Redactor) -> None:
+    """Mark ``key``'s row failed by its teardown (a timeout reads "teardown timed out ...")."""
+    reason = f"teardown {detail}" if detail.startswith("timed out") else f"teardown: {detail}"
+    for i, r in enumerate(results):
+        if r.key == key:
+            said = f"{r.reason}; {reason}" if r.reason and not r.ok else reason
+            results[i] = Checked(r.key, r.type_name, False, r.seconds, redactor.redact(said))
+            return
+
+
+def _check_each(
+    scope: ResourceScope, order: list[str], timeout: float, results: list[Checked]
+) -> None:
+    profile = scope.profile
+    redactor = profile.redactor
+    for key in order:
+        outcome: dict[str, Any] = {}
+
+        def attempt(key: str = key, outcome: dict[str, Any] = outcome) -> None:
+            try:
+                value = scope.get(key)
+                check = getattr(value, "check", None)
+                outcome["said"] = check() if callable(check) else None
+            except BaseException as exc:  # the worker thread reports, never raises
+                outcome["error"] = exc
+
+        started = time.perf_counter()
+        worker = threading.Thread(target=attempt, name=f"envres-check-{key}", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        seconds = time.perf_counter() - started
+        type_name = profile.resources[key].type_name
+        if worker.is_alive():
+            reason = f"timed out after {timeout:g} s"
+            results.append(Checked(key, type_name, False, seconds, reason))
+            continue
+        # A KeyboardInterrupt here is the check's own (signals reach the main thread
+        # only): a failure like any other exception.
+        error = outcome.get("error")
+        if isinstance(error, SetupError):
+            reason = (
+                error.detail
+                if error.key == key
+                else f"not checked: resource '{error.key}' could not be set up"
+            )
+            results.append(Checked(key, type_name, False, seconds, reason))
+        elif error is not None:
+            results.append(Checked(key, type_name, False, seconds, redactor.describe(error)))
+        else:
+            said = outcome.get("said")
+            reason = redactor.redact(" ".join(str(said).split())) if said is not None else ""
+            results.append(Checked(key, type_name, True, seconds, reason))

@@ -11,6 +11,7 @@ from envres._errors import INTERRUPTS
 from envres._events import Event
 from envres._resolved import ResolvedProfile
 from envres._run import RunResult
+from envres._signals import mark_stop
 
 __all__ = ["Executor", "Job"]
 
@@ -37,7 +38,8 @@ class Job:
             return
         try:
             self.on_event(event)
-        except INTERRUPTS:
+        except INTERRUPTS as exc:
+            mark_stop(exc)  # the caller's callback: it stops the run
             raise
         except Exception:
             pass  # reporting must never change what a run does

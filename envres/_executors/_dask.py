@@ -67,6 +67,7 @@ from envres._types import TypeResolver
 try:
     import dask
     from distributed import Client, Future, LocalCluster, WorkerPlugin, as_completed, get_worker
+    from distributed.protocol import pickle as dask_pickle
     from distributed.scheduler import KilledWorker
 except ImportError as exc:  # pragma: no cover - tested with distributed hidden
     raise UsageError(
@@ -488,11 +489,35 @@ class WorkerResources(WorkerPlugin):
                 failure.seconds = time.perf_counter() - started
                 failure.batch = self._latest()
                 raise failure from None
+            self._sendable(task.name, value, started)
             return _Done(value, time.perf_counter() - started, self._latest())
         finally:
             with self._idle:
                 self._running -= 1
                 self._idle.notify_all()
+
+    def _sendable(self, name: str, value: Any, started: float) -> None:
+        """Fail the asset here if its value cannot leave this worker.
+
+        Dask would find out only when sending it on (an asset of another worker, the
+        client), logging a traceback at each try, while an asset downstream on this
+        worker had run with it already. Pickled as Dask pickles it (pickle, else
+        cloudpickle), large buffers out of band, so they are not copied.
+        """
+        try:
+            dask_pickle.dumps(value, buffer_callback=_discard)
+        except Exception as exc:
+            failure = _TaskFailure(
+                name,
+                "asset",
+                name,
+                f"it returned {_type_name(value)}, which cannot be sent from a Dask worker: "
+                f"{self._profile.redactor.describe(exc)}",
+            )
+            failure.cause = _portable(exc)
+            failure.seconds = time.perf_counter() - started
+            failure.batch = self._latest()
+            raise failure from None
 
     def close(self, wait: bool = True) -> _WorkerReport:
         """Stop taking assets, wait for running ones (if ``wait``), tear everything down."""
@@ -511,6 +536,17 @@ class WorkerResources(WorkerPlugin):
         with self._idle:
             batch = _Batch(self._label, self._instance, 0, tuple(self._events))
         return _WorkerReport(self._label, os.getpid(), batch, failures)
+
+
+def _discard(buffer: object) -> None:
+    """Out-of-band pickle buffers: only whether the value pickles matters here."""
+
+
+def _type_name(value: object) -> str:
+    """``a _thread.lock``: the type of a value, as a message names it."""
+    cls = type(value)
+    module = "" if cls.__module__ == "builtins" else f"{cls.__module__}."
+    return f"a {module}{cls.__qualname__}"
 
 
 def _portable(exc: BaseException | None) -> BaseException | None:

@@ -21,6 +21,7 @@ from envres._events import Event
 from envres._executors._base import Job
 from envres._run import RunResult, asset_failure, failure_reason, run_then_close
 from envres._scope import ResourceScope
+from envres._signals import from_signal, watching
 
 __all__ = ["ASSET_GRACE_SECONDS", "LocalExecutor", "plan_call", "run_assets"]
 
@@ -37,10 +38,11 @@ class LocalExecutor:
 
     def run(self, job: Job) -> RunResult:
         scope = ResourceScope(job.profile, job.overrides, job.on_event)
-        return run_then_close(
-            lambda: run_assets(job.catalog, scope, job.order, jobs=job.jobs, emit=job.emit),
-            scope.close,
-        )
+        with watching():  # so a Ctrl-C is told apart from an asset's own KeyboardInterrupt
+            return run_then_close(
+                lambda: run_assets(job.catalog, scope, job.order, jobs=job.jobs, emit=job.emit),
+                scope.close,
+            )
 
 
 def plan_call(
@@ -104,9 +106,9 @@ def run_assets(
             emit(Event("asset_started", n))
             try:
                 result.outputs[n] = calls[n](result.outputs)
-            except INTERRUPTS:
-                raise
             except BaseException as exc:  # SystemExit too: the asset's code failed
+                if isinstance(exc, INTERRUPTS) and from_signal(exc):
+                    raise
                 error = asset_failure(n, exc, redactor)
                 emit(Event("asset_failed", n, time.perf_counter() - started, failure_reason(error)))
                 if error is exc:
@@ -144,8 +146,14 @@ def _run_parallel(
             started = time.perf_counter()
             try:  # the worker reports whatever happens, or the run would wait forever
                 emit(Event("asset_started", name))
+            except BaseException as exc:  # a callback's: an interrupt stops the run
+                done.put((name, time.perf_counter() - started, exc, None))
+                continue
+            try:
                 value = calls[name](result.outputs)
             except BaseException as exc:
+                if isinstance(exc, INTERRUPTS) and not from_signal(exc):
+                    exc = _Own(exc)  # the asset's own, not a signal: its failure
                 done.put((name, time.perf_counter() - started, exc, None))
             else:
                 done.put((name, time.perf_counter() - started, None, value))
@@ -158,7 +166,7 @@ def _run_parallel(
         w.start()
     running: set[str] = set()
     failure: tuple[str, BaseException] | None = None
-    interrupt: BaseException | None = None  # raised by an asset's own code
+    interrupt: BaseException | None = None  # raised by an event callback
 
     def start(name: str) -> None:
         running.add(name)
@@ -169,11 +177,13 @@ def _run_parallel(
             if not waiting[n]:
                 start(n)
         while running:
-            name, elapsed, exc, value = done.get()
+            name, elapsed, exc, value = _next(done)
             running.discard(name)
-            if isinstance(exc, INTERRUPTS):
-                # Ctrl-C raised by the asset's own code: the same outcome as with one
-                # job, once the running assets are done.
+            if isinstance(exc, _Own):
+                exc = exc.interrupt  # the asset's own KeyboardInterrupt: a failure
+            elif isinstance(exc, INTERRUPTS):
+                # An event callback interrupted (no asset started): once the running
+                # assets are done, the run stops as with one job.
                 interrupt = interrupt or exc
                 continue
             if exc is not None:
@@ -208,6 +218,29 @@ def _run_parallel(
             raise error
         raise error from exc
     return result
+
+
+#: How often the waiting thread wakes up while assets run, to handle a pending signal.
+_WAKE_SECONDS = 0.1
+
+
+def _next(
+    done: queue.SimpleQueue[tuple[str, float, BaseException | None, Any]],
+) -> tuple[str, float, BaseException | None, Any]:
+    """The next finished asset. Waits in slices: a signal that lands just before a
+    blocking wait begins would otherwise be handled only once an asset finishes."""
+    while True:
+        with contextlib.suppress(queue.Empty):
+            return done.get(timeout=_WAKE_SECONDS)
+
+
+class _Own(Exception):
+    """An interrupt that an asset's own code raised, without a signal, on its way to the
+    waiting thread: the asset's failure, like any other exception."""
+
+    def __init__(self, interrupt: BaseException) -> None:
+        super().__init__(type(interrupt).__name__)
+        self.interrupt = interrupt
 
 
 def _wait_for(
