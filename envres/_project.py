@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envres._definitions import Definitions
-from envres._errors import Problem, ProfileError
+from envres._errors import Problem, ProfileError, UsageError
 from envres._imports import ImportPathError, import_object
 from envres._load import gc_paused
 from envres._paths import display
+from envres._profiles import check_profile_name
 
 if TYPE_CHECKING:
     from envres._bound import BoundDefinitions
 
-__all__ = ["import_definitions", "load"]
+__all__ = ["import_definitions", "load", "selected_profile"]
 
 
 def import_definitions(spec: str, project: Path) -> Definitions:
@@ -98,3 +99,25 @@ def load(
         overrides=overrides,
         allow_missing_env=allow_missing_env,
     )
+
+
+def selected_profile(project: str | Path | None = None, env: Mapping[str, str] | None = None) -> str:
+    """The name of the profile envres would select, without loading it.
+
+    ``ENVRES_PROFILE``, else ``[tool.envres] default_profile``, else ``dev``;
+    ``project`` else ``ENVRES_PROJECT`` else the current folder; ``env`` replaces
+    the process environment. For sensors and schedules that branch on the profile::
+
+        if envres.selected_profile() == "prod":
+            ...
+
+    Raises :class:`envres.UsageError` when the name is not a plain profile name
+    (a path, an empty string).
+    """
+    from envres._settings import load_settings  # pydantic-settings: paid only when asked
+
+    settings = load_settings(project=project, environ=os.environ if env is None else env)
+    why = check_profile_name(settings.profile)
+    if why is not None:
+        raise UsageError(f"the selected profile {why} (from ENVRES_PROFILE or default_profile)")
+    return settings.profile

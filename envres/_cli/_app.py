@@ -8,10 +8,11 @@ raised to an exit code.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -148,12 +149,17 @@ class Context:
         """The profiles a command can select: every file but the partial ones (``_x``)."""
         return [name for name, pf in self.files().items() if not pf.partial]
 
-    def definitions(self) -> Definitions | None:
-        """The project's Definitions, or None when none is configured."""
+    def definitions(self, *, allow_missing_env: bool = False) -> Definitions | None:
+        """The project's Definitions, or None when none is configured.
+
+        ``allow_missing_env`` reaches a profile the definitions module loads as it is
+        imported (a Dagster code location calling ``envres.dagster.resources``).
+        """
         from envres._project import import_definitions
 
         if self._defs is None and self.settings.definitions is not None:
-            self._defs = import_definitions(self.settings.definitions, self.settings.project)
+            with _allowing_missing_env(allow_missing_env or self.settings.allow_missing_env):
+                self._defs = import_definitions(self.settings.definitions, self.settings.project)
         return self._defs
 
     def required_definitions(self) -> Definitions:
@@ -174,7 +180,8 @@ class Context:
     ) -> ResolvedProfile:
         from envres._load import load_profile, type_resolver
 
-        defs = self.definitions()
+        allow_missing_env = allow_missing_env or self.settings.allow_missing_env
+        defs = self.definitions(allow_missing_env=allow_missing_env)
         if self._types is None:
             self._types = type_resolver(self.settings, defs)
         profile = load_profile(
@@ -198,6 +205,29 @@ class Context:
                 self.session.err(str(warning))
         return profile
 
+
+@contextlib.contextmanager
+def _allowing_missing_env(allow: bool) -> Iterator[None]:
+    """``ENVRES_ALLOW_MISSING_ENV=1`` for the block, when asked: the one setting a module
+    that loads a profile as it is imported reads (the command's flag cannot reach it
+    otherwise)."""
+    import os
+
+    if not allow or os.environ.get(ALLOW_MISSING_ENV_VAR) == "1":
+        yield
+        return
+    before = os.environ.get(ALLOW_MISSING_ENV_VAR)
+    os.environ[ALLOW_MISSING_ENV_VAR] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ALLOW_MISSING_ENV_VAR, None)
+        else:
+            os.environ[ALLOW_MISSING_ENV_VAR] = before
+
+
+ALLOW_MISSING_ENV_VAR = "ENVRES_ALLOW_MISSING_ENV"
 
 #: The variable through which a shell asks for completions (click's protocol):
 #: ``eval "$(_ENVRES_COMPLETE=bash_source envres)"``.
