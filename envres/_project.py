@@ -101,7 +101,9 @@ def load(
     )
 
 
-def selected_profile(project: str | Path | None = None, env: Mapping[str, str] | None = None) -> str:
+def selected_profile(
+    project: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> str:
     """The name of the profile envres would select, without loading it.
 
     ``ENVRES_PROFILE``, else ``[tool.envres] default_profile``, else ``dev``;
