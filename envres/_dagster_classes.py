@@ -20,7 +20,15 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-__all__ = ["is_dagster_class", "provided_by", "refusal"]
+__all__ = ["CATALOG_ATTRIBUTE", "SCOPE_KEY", "is_dagster_class", "provided_by", "refusal"]
+
+#: The internal resource key that owns the live envres resources of a Dagster process.
+SCOPE_KEY = "envres_scope"
+
+#: The attribute of ``SCOPE_KEY``'s resource function that holds the envres catalog
+#: ``envres.dagster.resources`` was given, so that a ``dagster.Definitions`` named as
+#: the project's definitions still knows the profiles' short type names.
+CATALOG_ATTRIBUTE = "envres_catalog"
 
 
 def is_dagster_class(obj: object) -> bool:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from envres._dagster_defs import from_dagster
 from envres._definitions import Definitions
 from envres._errors import Problem, ProfileError, UsageError
 from envres._imports import ImportPathError, import_object
@@ -52,6 +53,9 @@ def import_definitions(spec: str, project: Path) -> Definitions:
             message = f"importing '{module_name}' {exc.reason.removeprefix('importing it ')}"
         raise ProfileError([Problem(message)]) from exc.__cause__
     if not isinstance(obj, Definitions):
+        dagster_defs = from_dagster(obj)
+        if dagster_defs is not None:
+            return dagster_defs
         raise ProfileError(
             [Problem(f"'{spec}' is a {type(obj).__name__}, not an envres.Definitions")]
         )

@@ -455,3 +455,83 @@ def test_a_code_location_validates_without_secrets_under_envres_allow_missing_en
     assert "warning: resources.conn.config.password: environment variable CONN_PASSWORD" in (
         allowed.stdout + allowed.stderr
     )
+
+
+# -- a Dagster project validated by envres ------------------------------------------------
+
+PACKAGE_EXTRA = """
+
+@dg.asset
+def c(b: int, lake: Conn) -> int:
+    return b + 1
+
+
+@dg.sensor(asset_selection=[c])
+def watch(client: Client) -> None:
+    return None
+
+
+defs = dg.Definitions(
+    assets=[a, b, c],
+    sensors=[watch],
+    resources=envres.dagster.resources(types, project=Path(__file__).resolve().parent.parent),
+)
+"""
+
+LAKE = """\
+  lake:
+    type: conn
+    config:
+      name: lake
+      password: ${CONN_PASSWORD}
+"""
+
+
+@pytest.fixture
+def dagster_package(tmp_path: Path) -> Project:
+    """A Dagster package whose __init__ imports its definitions, named as envres's."""
+    proj = Project(tmp_path / "pkgproj")
+    proj.write("dgc_pkg/__init__.py", "from dgc_pkg.definitions import defs as defs\n")
+    module = DEFINITIONS.replace("resolve().parent)", "resolve().parent.parent)")
+    proj.write("dgc_pkg/definitions.py", module + PACKAGE_EXTRA)
+    proj.write("pyproject.toml", '[tool.envres]\ndefinitions = "dgc_pkg:defs"\n')
+    profile = PROFILE.replace(f"{MODULE}:JsonIO", "dgc_pkg.definitions:JsonIO")
+    proj.profile("dev.yaml", profile + LAKE)
+    proj.profile("staging.yaml", profile)
+    return proj
+
+
+def test_validate_all_reads_a_dagster_definitions_and_reports_a_key_an_asset_lacks(
+    dagster_package: Project, envres_cli: Cli, tmp_path: Path
+) -> None:
+    env = {"LOG": str(tmp_path / "x.log"), "IO_DIR": str(tmp_path)}  # no CONN_PASSWORD
+
+    result = envres_cli(
+        "validate", "--all", "--allow-missing-env", cwd=dagster_package.root, env=env
+    )
+
+    source = (dagster_package.root / "dgc_pkg" / "definitions.py").read_text().splitlines()
+    line = source.index("@dg.asset", source.index("ASSETS = [a, b]")) + 1
+    assert result.code == 1, result.err
+    assert "profile 'dev' is valid (4 resources, 3 assets, 2 warnings)" in result.out
+    assert (
+        f"definitions: asset 'c' (dgc_pkg/definitions.py:{line}) needs resource 'lake', which "
+        "profile 'staging' does not define"
+    ) in result.err
+    assert "1 of 2 profiles invalid: staging" in result.err
+
+
+def test_assets_lists_the_dagster_assets_and_run_refuses_them(
+    dagster_package: Project, envres_cli: Cli, tmp_path: Path
+) -> None:
+    env = {"LOG": str(tmp_path / "x.log"), "IO_DIR": str(tmp_path), "CONN_PASSWORD": CANARY}
+
+    listed = envres_cli("assets", cwd=dagster_package.root, env=env)
+    run = envres_cli("run", cwd=dagster_package.root, env=env)
+
+    assert listed.code == 0, listed.err
+    rows = [line.split()[:2] for line in listed.out.splitlines()[1:]]
+    assert rows == [["a", "conn"], ["b", "client,"], ["c", "lake"]]
+    assert "watch" not in listed.out
+    assert run.code == 2
+    assert "the definitions are a dagster.Definitions: Dagster runs them" in run.err

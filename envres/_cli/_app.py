@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from envres._cli._session import current
-from envres._errors import EnvresError, Problem, ProfileError, RunError
+from envres._errors import EnvresError, Problem, ProfileError, RunError, UsageError
 
 if TYPE_CHECKING:
     from envres._definitions import Definitions
@@ -335,7 +335,8 @@ def validate(all_: bool, allow_missing_env: bool, **kwargs: Any) -> None:
 
 def _valid_line(profile: ResolvedProfile, ctx: Context) -> str:
     defs = ctx.definitions()
-    assets = f", {_count(len(defs.assets), 'asset')}" if defs is not None else ""
+    n_assets = sum(a.kind == "asset" for a in defs.assets.values()) if defs is not None else 0
+    assets = f", {_count(n_assets, 'asset')}" if defs is not None else ""
     n = len(profile.resources)
     nwarn = len(profile.warnings)
     warn = f", {nwarn} warning{'s' if nwarn != 1 else ''}" if nwarn else ""
@@ -410,6 +411,8 @@ def assets(**kwargs: Any) -> None:
         return
     rows = [("ASSET", "RESOURCES", "UPSTREAM", "DEFINED AT")]
     for name, a in defs.assets.items():
+        if a.kind != "asset":
+            continue  # a Dagster job, sensor or schedule: validated, not listed
         where = f"{display(a.source[0])}:{a.source[1]}" if a.source else "-"
         resources = ", ".join(defs.resource_params[name]) or "-"
         rows.append((name, resources, ", ".join(defs.upstream[name]) or "-", where))
@@ -591,6 +594,11 @@ def run(
     ctx = Context(kwargs)
     session = ctx.session
     defs = ctx.required_definitions()
+    if any(a.declared_only for a in defs.assets.values()):
+        raise UsageError(
+            "the definitions are a dagster.Definitions: Dagster runs them "
+            "(dagster asset materialize, dagster dev), not envres run"
+        )
     order = defs.plan(assets)
     profile = ctx.load()
     bound = BoundDefinitions(defs, profile)

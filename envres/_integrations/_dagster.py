@@ -44,6 +44,7 @@ from pydantic import ValidationError
 from envres._bound import bind
 from envres._catalog import Catalog
 from envres._causes import explain
+from envres._dagster_classes import CATALOG_ATTRIBUTE, SCOPE_KEY
 from envres._errors import (
     INTERRUPTS,
     Problem,
@@ -68,8 +69,6 @@ except ImportError as exc:  # pragma: no cover - tested with dagster hidden
 
 __all__ = ["SCOPE_KEY", "resources"]
 
-#: The internal resource key that owns the live envres resources of a process.
-SCOPE_KEY = "envres_scope"
 
 _log = logging.getLogger("envres")
 
@@ -112,7 +111,7 @@ def resources(
     resolved = bound.profile
     out: dict[str, dg.ResourceDefinition] = {
         SCOPE_KEY: dg.ResourceDefinition(
-            resource_fn=_scope_resource(resolved),
+            resource_fn=_scope_resource(resolved, defs),
             description=f"envres: the live resources of profile '{resolved.name}' (internal)",
         )
     }
@@ -315,7 +314,7 @@ def _description(profile: ResolvedProfile, res: ResolvedResource) -> str:
     return profile.redactor.redact(f"{text}\n{shown}" if config else text)
 
 
-def _scope_resource(profile: ResolvedProfile) -> Any:
+def _scope_resource(profile: ResolvedProfile, catalog: Catalog) -> Any:
     def envres_scope(context: dg.InitResourceContext) -> Iterator[ResourceScope]:
         log = context.log
 
@@ -338,6 +337,7 @@ def _scope_resource(profile: ResolvedProfile) -> Any:
                 # what Dagster serialises and stores.
                 raise TeardownError(errors[0].key, errors[0].detail) from None
 
+    setattr(envres_scope, CATALOG_ATTRIBUTE, catalog)
     return envres_scope
 
 
