@@ -211,6 +211,9 @@ def _with_instances(value: Any, made: Mapping[str, Any]) -> Any:
 
 
 def _is_secret(profile: ResolvedProfile, res: ResolvedResource, name: str, value: Any) -> bool:
+    if value == "" or value is None:
+        return False  # an unset secret (``${TOKEN:-}``) reveals nothing, and Dagster
+        # reads an empty variable as a missing one
     if secret_at(res.shape, (name,), profile.names):
         return True
     return isinstance(value, str | int) and profile.redactor.hides(str(value))
