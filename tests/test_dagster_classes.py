@@ -174,6 +174,10 @@ def write_project(root: Path, definitions: str) -> Project:
     )
     proj.profile("dev.yaml", PROFILE)
     proj.profile("typo.yaml", TYPO)
+    proj.profile(
+        "other.yaml",
+        PROFILE.replace("name: main", "name: other").replace("CONN_PASSWORD", "OTHER_PASSWORD"),
+    )
     return proj
 
 
@@ -295,6 +299,21 @@ def test_show_masks_a_dagster_field_secret_by_its_name(
     assert result.code == 0, result.err
     assert f"password: '{MASK}'" in result.out or f"password: {MASK}" in result.out
     assert "retries: 3" in result.out
+    assert CANARY not in result.out + result.err
+
+
+def test_diff_compares_dagster_fields_and_says_a_secret_changed_without_it(
+    project: Project, envres_cli: Cli, tmp_path: Path, home: Path
+) -> None:
+    env = environ(project, tmp_path, home, OTHER_PASSWORD="other-" + CANARY)
+
+    result = envres_cli("diff", "dev", "other", cwd=project.root, env=env)
+
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[2:] == [
+        "~ resources.conn.config.name: main -> other",
+        f"~ resources.conn.config.password: '{MASK}' -> '{MASK}' (secret differs)",
+    ]
     assert CANARY not in result.out + result.err
 
 

@@ -221,3 +221,23 @@ def test_ci_validates_every_profile_without_secrets(envres_cli: Cli, home: Path)
         "profile 'staging' is valid (5 resources, 4 assets, 3 warnings)",
     ]
     assert dagster.returncode == 0, dagster.stderr[-3000:]
+
+
+def test_the_plain_dagster_version_configures_the_same_keys_with_the_same_classes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENVRES_PROJECT", str(EXAMPLE))
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    for name in [m for m in sys.modules if m.startswith("dagster_hn")]:
+        monkeypatch.delitem(sys.modules, name)
+    plain = importlib.import_module("dagster_hn.plain_dagster")
+    types = importlib.import_module("dagster_hn.definitions").types
+
+    for profile, resources in (
+        ("local", plain.RESOURCES_LOCAL),
+        ("staging", plain.RESOURCES_STAGING),
+        ("prod", plain.RESOURCES_PROD),
+    ):
+        bound = types.with_profile(profile, project=str(EXAMPLE), env={}, allow_missing_env=True)
+        classes = {k: r.rtype.target for k, r in bound.profile.resources.items()}
+        assert classes == {k: type(v) for k, v in resources.items()}, profile
