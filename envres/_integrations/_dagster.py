@@ -172,7 +172,7 @@ def _configured(
         except _Unavailable as exc:
             why = f"needs resource '{exc.args[0]}', which Dagster cannot set up here"
             break
-        if _is_secret(profile, res, name, config[name]):
+        if not isinstance(value, Ref) and _is_secret(profile, res, name, config[name]):
             config[name] = _secret_variable(res, name, config[name], problems)
     cls = res.rtype.model
     if why:
