@@ -554,3 +554,32 @@ def test_assets_lists_the_dagster_assets_and_run_refuses_them(
     assert "watch" not in listed.out
     assert run.code == 2
     assert "the definitions are a dagster.Definitions: Dagster runs them" in run.err
+
+
+def test_a_secret_inside_a_dict_field_is_refused_rather_than_stored_by_dagster(
+    tmp_path: Path,
+) -> None:
+    import envres
+    import envres.dagster
+
+    class Api(dg.ConfigurableResource):
+        headers: dict[str, str]
+
+    root = tmp_path / "dictproj"
+    (root / "profiles").mkdir(parents=True)
+    (root / "profiles" / "dev.yaml").write_text(
+        "resources:\n  api:\n    type: api\n    config:\n      headers:\n"
+        "        Authorization: Bearer ${API_TOKEN}\n"
+    )
+    types = envres.Definitions(resource_types={"api": Api})
+
+    with pytest.raises(envres.ProfileError) as caught:
+        envres.dagster.resources(types, project=root, env={"API_TOKEN": CANARY})
+
+    first = str(caught.value).splitlines()[0]
+    assert first.endswith(
+        "dictproj/profiles/dev.yaml:2:3: resources.api.config.headers: a secret in a dict "
+        "field of a Dagster class would be stored in Dagster's run storage: make the field "
+        "a str (or int)"
+    )
+    assert CANARY not in str(caught.value)

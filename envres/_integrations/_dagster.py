@@ -57,7 +57,7 @@ from envres._errors import (
 from envres._events import Event
 from envres._resolved import ResolvedProfile, ResolvedResource, deps_first
 from envres._scope import ResourceScope
-from envres._secrets import Redactor, secret_at
+from envres._secrets import Redactor, part, secret_at, secret_leaves, texts
 from envres._values import Ref
 
 try:
@@ -216,7 +216,13 @@ def _is_secret(profile: ResolvedProfile, res: ResolvedResource, name: str, value
         # reads an empty variable as a missing one
     if secret_at(res.shape, (name,), profile.names):
         return True
-    return isinstance(value, str | int) and profile.redactor.hides(str(value))
+    # A secret inside a dict or list (by its key's name, or by its variable) counts too:
+    # the whole field would be recorded.
+    if any(secret_leaves(value, part(res.shape, name, profile.names), profile.names)):
+        return True
+    if isinstance(value, str | int):
+        return profile.redactor.hides(str(value))
+    return any(profile.redactor.hides(text) for text in texts(value))
 
 
 def _secret_variable(res: ResolvedResource, name: str, value: Any, problems: list[Problem]) -> Any:
