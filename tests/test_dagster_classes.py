@@ -578,7 +578,7 @@ def test_a_secret_inside_a_dict_field_is_refused_rather_than_stored_by_dagster(
 
     first = str(caught.value).splitlines()[0]
     assert first.endswith(
-        "dictproj/profiles/dev.yaml:2:3: resources.api.config.headers: a secret in a dict "
+        "dictproj/profiles/dev.yaml:6:24: resources.api.config.headers: a secret in a dict "
         "field of a Dagster class would be stored in Dagster's run storage: make the field "
         "a str (or int)"
     )

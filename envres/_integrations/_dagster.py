@@ -47,6 +47,7 @@ from envres._causes import explain
 from envres._dagster_classes import CATALOG_ATTRIBUTE, SCOPE_KEY
 from envres._errors import (
     INTERRUPTS,
+    Loc,
     Problem,
     ProfileError,
     RunError,
@@ -233,7 +234,7 @@ def _secret_variable(res: ResolvedResource, name: str, value: Any, problems: lis
             Problem(
                 f"a secret in a {type(value).__name__} field of a Dagster class would be stored "
                 "in Dagster's run storage: make the field a str (or int)",
-                res.key_loc,
+                _field_loc(res, name),
                 f"resources.{res.key}.config.{name}",
             )
         )
@@ -242,6 +243,12 @@ def _secret_variable(res: ResolvedResource, name: str, value: Any, problems: lis
     if isinstance(value, int):
         return dg.IntEnvVar.create(variable)
     return dg.EnvVar(variable)
+
+
+def _field_loc(res: ResolvedResource, name: str) -> Loc:
+    """Where the profile writes field ``name`` (its first value), else the resource's key."""
+    locs = [origin.loc for path, origin in res.origins.items() if path[:1] == (name,)]
+    return min(locs, key=lambda loc: (loc.line, loc.col)) if locs else res.key_loc
 
 
 def _unavailable(key: str, why: str, cls: type) -> dg.ResourceDefinition:
