@@ -47,7 +47,7 @@ from envres._errors import (
 if TYPE_CHECKING:
     from envres._bound import BoundDefinitions
     from envres._events import Event
-    from envres._project import load
+    from envres._project import load, selected_profile
     from envres._resources import Resource, ResourceFunction, resource
     from envres._run import RunResult
     from envres._scope import ResourceScope
@@ -102,6 +102,7 @@ __all__ = [
     "asset",
     "load",
     "resource",
+    "selected_profile",
 ]
 
 # Public name -> the private module that defines it, imported on first use.
@@ -114,6 +115,7 @@ _LAZY = {
     "ResourceScope": "envres._scope",
     "RunResult": "envres._run",
     "load": "envres._project",
+    "selected_profile": "envres._project",
 }
 
 

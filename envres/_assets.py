@@ -60,6 +60,43 @@ class AssetDef:
         #: The file and line of the definition (for messages and ``envres assets``).
         self.source: tuple[str, int] | None = source
 
+    #: What the definition is: an ``asset``, or, for a Dagster project, a ``job``,
+    #: ``sensor`` or ``schedule`` that needs resources too.
+    kind: str = "asset"
+    #: Defined elsewhere (:meth:`declared`): read by validation, never run by envres.
+    declared_only: bool = False
+
+    @classmethod
+    def declared(
+        cls,
+        name: str,
+        params: tuple[str, ...],
+        *,
+        kind: str = "asset",
+        source: tuple[str, int] | None = None,
+        description: str | None = None,
+    ) -> AssetDef:
+        """A definition known only by its name and what it takes, defined elsewhere (a
+        Dagster asset, job, sensor or schedule): validation reads it, envres never runs it.
+        """
+        self = object.__new__(cls)
+
+        def not_here(*_: Any, **__: Any) -> Any:
+            raise DefinitionError(f"{kind} '{name}' is defined by Dagster; run it with Dagster")
+
+        self.fn = not_here
+        self.name = name
+        self._description = description
+        self.__doc__ = description
+        self.is_async = False
+        self.params = params
+        self.optional = frozenset()
+        self.annotations = {}
+        self.source = source
+        self.kind = kind
+        self.declared_only = True
+        return self
+
     @property
     def description(self) -> str | None:
         """The description given to ``@asset``, else the function's docstring."""

@@ -140,7 +140,7 @@ def bind(
         settings,
         defs,
         process_env=environ,
-        allow_missing_env=allow_missing_env,
+        allow_missing_env=allow_missing_env or settings.allow_missing_env,
         overrides=frozenset(overrides or ()),
     )
     return BoundDefinitions(defs, resolved, overrides)

@@ -15,7 +15,7 @@ from envres._assets import AssetDef
 from envres._errors import DefinitionError, UsageError, suggest
 
 if TYPE_CHECKING:
-    from envres._resources import Resource, ResourceFunction, ResourceType
+    from envres._resources import ResourceFunction, ResourceType
 
 __all__ = ["Catalog"]
 
@@ -31,7 +31,7 @@ class Catalog:
     def __init__(
         self,
         assets: Sequence[AssetDef] = (),
-        resource_types: Mapping[str, type[Resource] | ResourceFunction[Any]] | None = None,
+        resource_types: Mapping[str, type[Any] | ResourceFunction[Any]] | None = None,
     ) -> None:
         by_name: dict[str, AssetDef] = {}
         for a in assets:

@@ -174,7 +174,7 @@ def check_assets(
                     )
                 problems.append(
                     Problem(
-                        f"asset '{a.name}'{where} needs resource '{param}', which profile "
+                        f"{a.kind} '{a.name}'{where} needs resource '{param}', which profile "
                         f"'{profile}' {why}{hint}",
                         code=MISSING_RESOURCE,
                     )

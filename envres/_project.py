@@ -9,16 +9,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from envres._codes import DEFINITIONS
+from envres._dagster_defs import from_dagster
 from envres._definitions import Definitions
-from envres._errors import Problem, ProfileError
+from envres._errors import Problem, ProfileError, UsageError
 from envres._imports import ImportPathError, import_object
 from envres._load import gc_paused
 from envres._paths import display
+from envres._profiles import check_profile_name
 
 if TYPE_CHECKING:
     from envres._bound import BoundDefinitions
 
-__all__ = ["import_definitions", "load"]
+__all__ = ["import_definitions", "load", "selected_profile"]
 
 
 def import_definitions(spec: str, project: Path) -> Definitions:
@@ -56,6 +58,9 @@ def import_definitions(spec: str, project: Path) -> Definitions:
             message = f"importing '{module_name}' {exc.reason.removeprefix('importing it ')}"
         raise ProfileError([Problem(message, code=DEFINITIONS)]) from exc.__cause__
     if not isinstance(obj, Definitions):
+        dagster_defs = from_dagster(obj)
+        if dagster_defs is not None:
+            return dagster_defs
         raise ProfileError(
             [
                 Problem(
@@ -113,3 +118,27 @@ def load(
         overrides=overrides,
         allow_missing_env=allow_missing_env,
     )
+
+
+def selected_profile(
+    project: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> str:
+    """The name of the profile envres would select, without loading it.
+
+    ``ENVRES_PROFILE``, else ``[tool.envres] default_profile``, else ``dev``;
+    ``project`` else ``ENVRES_PROJECT`` else the current folder; ``env`` replaces
+    the process environment. For sensors and schedules that branch on the profile::
+
+        if envres.selected_profile() == "prod":
+            ...
+
+    Raises :class:`envres.UsageError` when the name is not a plain profile name
+    (a path, an empty string).
+    """
+    from envres._settings import load_settings  # pydantic-settings: paid only when asked
+
+    settings = load_settings(project=project, environ=os.environ if env is None else env)
+    why = check_profile_name(settings.profile)
+    if why is not None:
+        raise UsageError(f"the selected profile {why} (from ENVRES_PROFILE or default_profile)")
+    return settings.profile

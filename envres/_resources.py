@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, create_model
 
+from envres._dagster_classes import is_dagster_class, provided_by, refusal
 from envres._errors import DefinitionError
 from envres._record import Record
 
@@ -219,23 +220,27 @@ class ResourceType(Record):
 
     ``model`` validates the config; ``provides`` is the class assets receive (for
     interface checks; ``None`` when unknown). Which of its values are secrets is
-    ``envres._secrets``' business (``model_shape(model)``).
+    ``envres._secrets``' business (``model_shape(model)``). ``dagster`` says the
+    target is one of Dagster's own resource classes (:mod:`envres._dagster_classes`):
+    its fields are validated here, its lifecycle is Dagster's.
     """
 
-    __slots__ = ("name", "target", "model", "provides")
+    __slots__ = ("name", "target", "model", "provides", "dagster")
     name: str
-    target: type[Resource] | ResourceFunction[Any]
+    target: type[Resource] | ResourceFunction[Any] | type[BaseModel]
     model: type[BaseModel]
     provides: type | None
+    dagster: bool
 
     def __init__(
         self,
         name: str,
-        target: type[Resource] | ResourceFunction[Any],
+        target: type[Resource] | ResourceFunction[Any] | type[BaseModel],
         model: type[BaseModel],
         provides: type | None,
+        dagster: bool = False,
     ) -> None:
-        self._set(name, target, model, provides)
+        self._set(name, target, model, provides, dagster)
 
     def lifecycle(
         self, config: Mapping[str, Any], masking: Masking | None = None
@@ -247,7 +252,11 @@ class ResourceType(Record):
         repr masks with.
         """
         target = self.target
+        if self.dagster:
+            raise DefinitionError(refusal(self.name, self.model))
         if isinstance(target, type):
+            if not issubclass(target, Resource):
+                raise DefinitionError(f"{target!r} is not a resource type")
             instance = target.model_validate(dict(config))
             if masking is not None:
                 attach_masking(instance, masking)
@@ -323,10 +332,15 @@ def attach_masking(instance: BaseModel, masking: Masking) -> None:
 
 
 def resource_type_of(target: object, name: str | None = None) -> ResourceType:
-    """Wrap a Resource subclass or a @resource function as a :class:`ResourceType`.
+    """Wrap a Resource subclass, a @resource function or one of Dagster's resource
+    classes as a :class:`ResourceType`.
 
     Raises :class:`DefinitionError` for anything else.
     """
+    if is_dagster_class(target):
+        assert isinstance(target, type) and issubclass(target, BaseModel)
+        label = name or f"{target.__module__}:{target.__qualname__}"
+        return ResourceType(label, target, target, provided_by(target), dagster=True)
     if isinstance(target, type) and issubclass(target, Resource):
         model: type[BaseModel] = target
         provides: type | None = target

@@ -55,6 +55,7 @@ __all__ = [
     "hidden",
     "hide_schema_defaults",
     "holds_mask",
+    "holds_secret",
     "is_secret",
     "mask",
     "masked_repr",
@@ -428,6 +429,21 @@ def secret_texts(value: Any, shape: Shape, names: SecretNames) -> Iterator[str]:
     if isinstance(value, dict | list):
         return secret_leaves(value, shape, names)
     return iter(())
+
+
+def holds_secret(value: Any, shape: Shape, names: SecretNames, redactor: Redactor) -> bool:
+    """Whether ``value`` (of this shape) is a secret or holds one anywhere inside it.
+
+    By position (its type or a key's name, at any depth) or by content (a string the
+    redactor knows as a secret, or holding one).
+    """
+    if shape is SECRET:
+        return True
+    if any(secret_leaves(value, shape, names)):
+        return True
+    if isinstance(value, str | int):
+        return redactor.hides(str(value))
+    return any(redactor.hides(text) for text in texts(value))
 
 
 def seal(value: Any, shape: Shape, names: SecretNames, redactor: Redactor) -> Any:

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     secret_names: tuple[str, ...] = ()
     allowed_imports: tuple[str, ...] | None = None
     rules: tuple[Rule, ...] = ()
+    #: ``ENVRES_ALLOW_MISSING_ENV=1``: as ``--allow-missing-env`` / ``allow_missing_env=True``
+    #: everywhere a profile is loaded (a CI job validating code locations without secrets).
+    allow_missing_env: bool = False
 
     @property
     def profiles_path(self) -> Path:

@@ -224,6 +224,19 @@ def _validate_entry(
                 to_validate[name] = _with_placeholders(value, placeholders)
             except _Unknown:
                 dropped.add(name)
+    if rtype.dagster:
+        # Dagster's classes ignore a field they do not know: a typo would silently
+        # fall back to the default.
+        unknown = _unknown_fields(rtype.model, inputs)
+        for name in unknown:
+            at = _node_at(config, (name,))
+            where = (at.key_loc or at.loc) if at is not None else entry.key_loc
+            message = _field_message(
+                {"type": "extra_forbidden", "loc": (name,)}, p, redactor, names
+            )
+            problems.append(Problem(message, where, f"{base}.config.{name}"))
+        if unknown:
+            to_validate = {k: v for k, v in to_validate.items() if k not in unknown}
     validated: BaseModel | None = None
     try:
         validated = rtype.model.model_validate(to_validate)
@@ -294,6 +307,13 @@ def _validate_entry(
         shape=p.shape,
         names=names,
     )
+
+
+def _unknown_fields(model: type[BaseModel], inputs: Mapping[str, Any]) -> list[str]:
+    """The names in ``inputs`` that are neither a field of ``model`` nor a field's alias."""
+    known = set(model.model_fields)
+    known.update(info.alias for info in model.model_fields.values() if info.alias)
+    return [name for name in inputs if name not in known]
 
 
 def _secret_defaults(prepared: list[_Prepared], names: SecretNames) -> Iterator[str]:

@@ -13,6 +13,10 @@
 
     defs = dg.Definitions(assets=[orders], resources=envres.dagster.resources(types))
 
+A profile's ``type:`` may also name Dagster's own classes (``ConfigurableResource``,
+``ConfigurableIOManager``, ``ConfigurableIOManagerFactory``): Dagster then gets the
+configured instance and runs its lifecycle itself.
+
 See :func:`resources`. Importing this module imports Dagster; ``import envres``
 alone never does.
 """

@@ -695,7 +695,48 @@ EXPECTED_ALL = [
     "asset",
     "load",
     "resource",
+    "selected_profile",
 ]
+
+
+def test_selected_profile_follows_the_variable_then_the_table_then_dev(tmp_path: Path) -> None:
+    root = tmp_path / "sel"
+    root.mkdir()
+
+    bare = envres.selected_profile(project=root, env={})
+    (root / "pyproject.toml").write_text('[tool.envres]\ndefault_profile = "staging"\n')
+    from_table = envres.selected_profile(project=root, env={})
+    from_variable = envres.selected_profile(project=root, env={"ENVRES_PROFILE": "prod"})
+
+    assert (bare, from_table, from_variable) == ("dev", "staging", "prod")
+
+
+@pytest.mark.parametrize("name", ["../prod", "", "prod/eu", "."])
+def test_selected_profile_refuses_a_name_that_is_not_plain(tmp_path: Path, name: str) -> None:
+    with pytest.raises(envres.UsageError, match="is not a profile name"):
+        envres.selected_profile(project=tmp_path, env={"ENVRES_PROFILE": name})
+
+
+@envres.resource
+def _echo(prefix: str) -> Iterator[str]:
+    yield prefix
+
+
+def test_envres_allow_missing_env_variable_acts_as_allow_missing_env(tmp_path: Path) -> None:
+    root = tmp_path / "missing"
+    (root / "profiles").mkdir(parents=True)
+    (root / "profiles" / "dev.yaml").write_text(
+        "resources:\n  n:\n    type: echo\n    config:\n      prefix: ${UNSET_X}\n"
+    )
+    defs = envres.Definitions(resource_types={"echo": _echo})
+
+    with pytest.raises(envres.ProfileError, match="UNSET_X is not set"):
+        defs.with_profile(project=str(root), env={})
+    bound = defs.with_profile(project=str(root), env={"ENVRES_ALLOW_MISSING_ENV": "1"})
+
+    assert [w.message for w in bound.profile.warnings] == [
+        "environment variable UNSET_X is not set"
+    ]
 
 
 def test_public_names_are_exactly_the_documented_list_sorted_and_importable() -> None:

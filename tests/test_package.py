@@ -84,6 +84,7 @@ def test_only_the_loader_and_the_entry_points_read_the_process_environment() -> 
         "envres._cli",  # the entry point: secret-named variables are masked from the start
         "envres._cli._app",
         "envres._cli._session",  # NO_COLOR
+        "envres._integrations._dagster",  # writes the variables Dagster's EnvVar reads
         "envres._load",
         "envres._project",
     ]

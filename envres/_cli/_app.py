@@ -8,10 +8,11 @@ raised to an exit code.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,7 +20,7 @@ import click
 
 from envres._cli._session import current
 from envres._codes import DEFINITIONS
-from envres._errors import EnvresError, Problem, ProfileError, RunError
+from envres._errors import EnvresError, Problem, ProfileError, RunError, UsageError
 
 if TYPE_CHECKING:
     from envres._cli._check import Checked
@@ -165,15 +166,20 @@ class Context:
         """The profiles a command can select: every file but the partial ones (``_x``)."""
         return [name for name, pf in self.files().items() if not pf.partial]
 
-    def definitions(self) -> Definitions | None:
-        """The project's Definitions, or None when none is configured."""
+    def definitions(self, *, allow_missing_env: bool = False) -> Definitions | None:
+        """The project's Definitions, or None when none is configured.
+
+        ``allow_missing_env`` reaches a profile the definitions module loads as it is
+        imported (a Dagster code location calling ``envres.dagster.resources``).
+        """
         from envres._project import import_definitions
 
         if self._defs is None and self.settings.definitions is not None:
             # The project's code runs now, before its profile says what the secrets are:
             # what it writes is held back until they are known.
             self.session.gate.hold()
-            self._defs = import_definitions(self.settings.definitions, self.settings.project)
+            with _allowing_missing_env(allow_missing_env or self.settings.allow_missing_env):
+                self._defs = import_definitions(self.settings.definitions, self.settings.project)
         return self._defs
 
     def required_definitions(self) -> Definitions:
@@ -195,7 +201,8 @@ class Context:
     ) -> ResolvedProfile:
         from envres._load import load_profile, type_resolver
 
-        defs = self.definitions()
+        allow_missing_env = allow_missing_env or self.settings.allow_missing_env
+        defs = self.definitions(allow_missing_env=allow_missing_env)
         if self._types is None:
             self._types = type_resolver(self.settings, defs)
         profile = load_profile(
@@ -235,6 +242,29 @@ class Context:
         self.session.learn(profile.redactor)
         return profile
 
+
+@contextlib.contextmanager
+def _allowing_missing_env(allow: bool) -> Iterator[None]:
+    """``ENVRES_ALLOW_MISSING_ENV=1`` for the block, when asked: the one setting a module
+    that loads a profile as it is imported reads (the command's flag cannot reach it
+    otherwise)."""
+    import os
+
+    if not allow or os.environ.get(ALLOW_MISSING_ENV_VAR) == "1":
+        yield
+        return
+    before = os.environ.get(ALLOW_MISSING_ENV_VAR)
+    os.environ[ALLOW_MISSING_ENV_VAR] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ALLOW_MISSING_ENV_VAR, None)
+        else:
+            os.environ[ALLOW_MISSING_ENV_VAR] = before
+
+
+ALLOW_MISSING_ENV_VAR = "ENVRES_ALLOW_MISSING_ENV"
 
 #: The variable through which a shell asks for completions (click's protocol):
 #: ``eval "$(_ENVRES_COMPLETE=bash_source envres)"``.
@@ -432,7 +462,8 @@ def _report_allowances(session: Session, allowances: tuple[Allowance, ...], name
 
 def _valid_line(profile: ResolvedProfile, ctx: Context, nwarn: int) -> str:
     defs = ctx.definitions()
-    assets = f", {_count(len(defs.assets), 'asset')}" if defs is not None else ""
+    n_assets = sum(a.kind == "asset" for a in defs.assets.values()) if defs is not None else 0
+    assets = f", {_count(n_assets, 'asset')}" if defs is not None else ""
     n = len(profile.resources)
     warn = f", {nwarn} warning{'s' if nwarn != 1 else ''}" if nwarn else ""
     return f"profile '{profile.name}' is valid ({_count(n, 'resource')}{assets}{warn})"
@@ -535,6 +566,8 @@ def assets(**kwargs: Any) -> None:
         return
     rows = [("ASSET", "RESOURCES", "UPSTREAM", "DEFINED AT")]
     for name, a in defs.assets.items():
+        if a.kind != "asset":
+            continue  # a Dagster job, sensor or schedule: validated, not listed
         where = f"{display(a.source[0])}:{a.source[1]}" if a.source else "-"
         resources = ", ".join(defs.resource_params[name]) or "-"
         rows.append((name, resources, ", ".join(defs.upstream[name]) or "-", where))
@@ -741,6 +774,11 @@ def run(
     ctx = Context(kwargs)
     session = ctx.session
     defs = ctx.required_definitions()
+    if any(a.declared_only for a in defs.assets.values()):
+        raise UsageError(
+            "the definitions are a dagster.Definitions: Dagster runs them "
+            "(dagster asset materialize, dagster dev), not envres run"
+        )
     order = defs.plan(assets)
     profile = ctx.load()
     bound = BoundDefinitions(defs, profile)

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from envres._causes import explain
 from envres._errors import SetupError, UsageError, suggest
 from envres._resolved import ResolvedProfile, deps_first
 from envres._scope import ResourceScope
@@ -119,7 +120,7 @@ def _check_each(
             )
             results.append(Checked(key, type_name, False, seconds, reason))
         elif error is not None:
-            results.append(Checked(key, type_name, False, seconds, redactor.describe(error)))
+            results.append(Checked(key, type_name, False, seconds, explain(error, redactor)))
         else:
             said = outcome.get("said")
             reason = redactor.redact(" ".join(str(said).split())) if said is not None else ""

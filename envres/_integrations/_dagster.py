@@ -10,26 +10,56 @@ scope tears them all down in reverse when Dagster tears ``envres_scope`` down,
 after the run or step, on failure too. A reference (``{resource: warehouse}``)
 is the same instance an asset asking for ``warehouse`` receives in that process.
 
+Dagster's own classes (``ConfigurableResource``, ``ConfigurableIOManager``,
+``ConfigurableIOManagerFactory``) named by a profile's ``type:`` are handed to
+Dagster as configured instances, and Dagster runs their lifecycle itself
+(:func:`_dagster_instances`): a field given ``{resource: key}`` holds the
+instance configured for ``key``. Dagster records an instance's field values in
+each run's snapshot, so a secret field is handed over as ``dagster.EnvVar`` of a
+variable that envres sets in the process (``ENVRES_SECRET__<key>__<field>``):
+the snapshot records the variable's name, and Dagster reads the value in the
+process that sets the resource up, which has loaded the code location, and so
+set the variable, itself.
+
 Secrets: what Dagster shows and stores (resource descriptions, the event log,
 failures of setups and teardowns) goes through the profile's redactor, and the
 errors envres raises into Dagster carry no ``__cause__``: the user's original
 exception, with the secret in its message, never reaches Dagster's serialised
-error chain.
+error chain; its causes are written into the message instead, masked
+(:func:`envres._causes.explain`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from envres._bound import bind
 from envres._catalog import Catalog
-from envres._errors import RunError, SetupError, TeardownError, UsageError
+from envres._causes import explain
+from envres._dagster_classes import CATALOG_ATTRIBUTE, SCOPE_KEY
+from envres._errors import (
+    INTERRUPTS,
+    Loc,
+    Problem,
+    ProfileError,
+    RunError,
+    SetupError,
+    TeardownError,
+    UsageError,
+)
 from envres._events import Event
-from envres._resolved import ResolvedProfile, ResolvedResource
+from envres._resolved import ResolvedProfile, ResolvedResource, deps_first
 from envres._scope import ResourceScope
+from envres._secrets import Redactor, holds_secret, part
+from envres._values import Ref
 
 try:
     import dagster as dg
@@ -40,8 +70,6 @@ except ImportError as exc:  # pragma: no cover - tested with dagster hidden
 
 __all__ = ["SCOPE_KEY", "resources"]
 
-#: The internal resource key that owns the live envres resources of a process.
-SCOPE_KEY = "envres_scope"
 
 _log = logging.getLogger("envres")
 
@@ -70,8 +98,11 @@ def resources(
     warning here (logged on the ``envres`` logger) and the setup of the resource
     that needs it fails, in the process where it is missing, with the same line.
 
-    Returns one Dagster resource per profile key (an IO manager definition when the
-    implementation is a ``dagster.IOManager``), plus ``envres_scope``.
+    Returns one Dagster resource per profile key, plus ``envres_scope``. A key whose
+    type is one of Dagster's classes is the configured instance (see the module's
+    docstring); an envres type is an IO manager definition when the class it
+    provides (a Resource subclass itself, a ``@resource`` function's
+    ``-> Iterator[X]``) is a ``dagster.IOManager``.
     """
     bound = bind(
         defs, profile=profile, project=project, env=env, allow_missing_env=allow_missing_env
@@ -81,11 +112,13 @@ def resources(
     resolved = bound.profile
     out: dict[str, dg.ResourceDefinition] = {
         SCOPE_KEY: dg.ResourceDefinition(
-            resource_fn=_scope_resource(resolved),
+            resource_fn=_scope_resource(resolved, defs),
             description=f"envres: the live resources of profile '{resolved.name}' (internal)",
         )
     }
     for key, res in resolved.resources.items():
+        if res.rtype.dagster:
+            continue
         kind = (
             dg.IOManagerDefinition
             if isinstance(res.rtype.provides, type) and issubclass(res.rtype.provides, dg.IOManager)
@@ -96,7 +129,190 @@ def resources(
             required_resource_keys={SCOPE_KEY},
             description=_description(resolved, res),
         )
+    out.update(_dagster_instances(resolved))
     return out
+
+
+#: The variable a secret field of a Dagster class is handed over through.
+SECRET_VARIABLE = "ENVRES_SECRET__{key}__{field}"
+
+
+def _dagster_instances(profile: ResolvedProfile) -> dict[str, Any]:
+    """The keys whose type is one of Dagster's classes: configured instances, references
+    filled with the instance of the key they name, dependencies first."""
+    resources = profile.resources
+    wanted = [key for key, res in resources.items() if res.rtype.dagster]
+    out: dict[str, Any] = {}
+    usable: dict[str, Any] = {}  # the instances a reference can hold
+    problems: list[Problem] = []
+    for key in deps_first(resources, wanted):
+        res = resources[key]
+        if res.rtype.dagster:
+            out[key] = _configured(profile, res, usable, problems)
+            if not isinstance(out[key], dg.ResourceDefinition):
+                usable[key] = out[key]
+    if problems:
+        raise ProfileError(problems, profile.name)
+    return out
+
+
+def _configured(
+    profile: ResolvedProfile,
+    res: ResolvedResource,
+    made: Mapping[str, Any],
+    problems: list[Problem],
+) -> Any:
+    """One Dagster class configured from the profile, or a resource that fails to set up."""
+    why = "; ".join(res.unresolved)
+    config: dict[str, Any] = {}
+    for name, value in res.inputs.items():
+        if why:
+            break
+        try:
+            config[name] = _with_instances(value, made)
+        except _Unavailable as exc:
+            why = f"needs resource '{exc.args[0]}', which Dagster cannot set up here"
+            break
+        if not isinstance(value, Ref) and _is_secret(profile, res, name, config[name]):
+            config[name] = _secret_variable(res, name, config[name], problems)
+    cls = res.rtype.model
+    if why:
+        return _unavailable(res.key, why, cls)
+    guarded = _guarded(cls, res.key, profile.redactor)
+    try:
+        return guarded(**config)
+    except INTERRUPTS:
+        raise
+    except BaseException as exc:  # a validator that rejects what Dagster is handed
+        if isinstance(exc, ValidationError):  # each error without its input
+            reason = "; ".join(
+                f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+        else:
+            reason = explain(exc, profile.redactor)
+        message = profile.redactor.redact_untrusted(f"Dagster rejects this config: {reason}")
+        problems.append(Problem(message, res.key_loc, f"resources.{res.key}"))
+        return None
+
+
+class _Unavailable(Exception):
+    """A reference to a key that has no Dagster instance (unresolved, or an envres type)."""
+
+
+def _with_instances(value: Any, made: Mapping[str, Any]) -> Any:
+    if isinstance(value, Ref):
+        if value.key not in made:
+            raise _Unavailable(value.key)
+        return made[value.key]
+    if isinstance(value, dict):
+        return {k: _with_instances(v, made) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_instances(v, made) for v in value]
+    return value
+
+
+def _is_secret(profile: ResolvedProfile, res: ResolvedResource, name: str, value: Any) -> bool:
+    if value == "" or value is None:
+        return False  # an unset secret (``${TOKEN:-}``) reveals nothing, and Dagster
+        # reads an empty variable as a missing one
+    # A secret inside a dict or list (by its key's name, or by its variable) counts too:
+    # the whole field would be recorded.
+    shape = part(res.shape, name, profile.names)
+    return holds_secret(value, shape, profile.names, profile.redactor)
+
+
+def _secret_variable(res: ResolvedResource, name: str, value: Any, problems: list[Problem]) -> Any:
+    """``dagster.EnvVar`` of a variable set to the secret here: what the run snapshot records."""
+    variable = SECRET_VARIABLE.format(key=res.key, field=name)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        problems.append(
+            Problem(
+                f"a secret in a {type(value).__name__} field of a Dagster class would be stored "
+                "in Dagster's run storage: make the field a str (or int)",
+                _field_loc(res, name),
+                f"resources.{res.key}.config.{name}",
+            )
+        )
+        return value
+    os.environ[variable] = str(value)
+    if isinstance(value, int):
+        return dg.IntEnvVar.create(variable)
+    return dg.EnvVar(variable)
+
+
+def _field_loc(res: ResolvedResource, name: str) -> Loc:
+    """Where the profile writes field ``name`` (its first value), else the resource's key."""
+    locs = [origin.loc for path, origin in res.origins.items() if path[:1] == (name,)]
+    return min(locs, key=lambda loc: (loc.line, loc.col)) if locs else res.key_loc
+
+
+def _unavailable(key: str, why: str, cls: type) -> dg.ResourceDefinition:
+    def unavailable(_: dg.InitResourceContext) -> Any:
+        raise SetupError(key, why)
+
+    kind = (
+        dg.IOManagerDefinition
+        if issubclass(cls, dg.ConfigurableIOManagerFactory)
+        else dg.ResourceDefinition
+    )
+    return kind(resource_fn=unavailable, description=f"envres: not set up here: {why}")
+
+
+def _guarded(cls: type, key: str, redactor: Redactor) -> Callable[..., Any]:
+    """``cls`` with its setup and teardown failures turned into envres's one masked line.
+
+    A subclass with the same names, so Dagster's UI and ``isinstance`` see the user's
+    class; only ``yield_for_execution`` is wrapped, around the user's own (or Dagster's
+    default, which calls ``setup_for_execution`` and ``teardown_after_execution``).
+    An async ``yield_for_execution`` is handed over as it is.
+    """
+    original = cls.yield_for_execution  # type: ignore[attr-defined]
+
+    def yield_for_execution(self: Any, context: dg.InitResourceContext) -> Any:
+        inner = original(self, context)
+        if isinstance(inner, contextlib.AbstractAsyncContextManager):
+            return inner
+        return _guarded_lifecycle(inner, key, redactor)
+
+    namespace = {
+        "yield_for_execution": yield_for_execution,
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+    }
+    guarded: Callable[..., Any] = type(cls.__name__, (cls,), namespace)
+    return guarded
+
+
+@contextlib.contextmanager
+def _guarded_lifecycle(
+    inner: contextlib.AbstractContextManager[Any], key: str, redactor: Redactor
+) -> Iterator[Any]:
+    failure: RunError | None = None
+    try:
+        value = inner.__enter__()
+    except INTERRUPTS:
+        raise
+    except BaseException as exc:  # user code's, SystemExit too: the setup's failure
+        failure = SetupError(key, explain(exc, redactor))
+    if failure is not None:
+        # Raised outside the handler: no __context__ leads Dagster to the user's
+        # exception and the secret in its message.
+        raise failure
+    try:
+        yield value
+    except BaseException:
+        if not inner.__exit__(*sys.exc_info()):
+            raise
+        return
+    try:
+        inner.__exit__(None, None, None)
+    except INTERRUPTS:
+        raise
+    except BaseException as exc:
+        failure = TeardownError(key, explain(exc, redactor))
+    if failure is not None:
+        raise failure
 
 
 def _description(profile: ResolvedProfile, res: ResolvedResource) -> str:
@@ -109,7 +325,7 @@ def _description(profile: ResolvedProfile, res: ResolvedResource) -> str:
     return profile.redactor.redact(f"{text}\n{shown}" if config else text)
 
 
-def _scope_resource(profile: ResolvedProfile) -> Any:
+def _scope_resource(profile: ResolvedProfile, catalog: Catalog) -> Any:
     def envres_scope(context: dg.InitResourceContext) -> Iterator[ResourceScope]:
         log = context.log
 
@@ -132,6 +348,7 @@ def _scope_resource(profile: ResolvedProfile) -> Any:
                 # what Dagster serialises and stores.
                 raise TeardownError(errors[0].key, errors[0].detail) from None
 
+    setattr(envres_scope, CATALOG_ATTRIBUTE, catalog)
     return envres_scope
 
 

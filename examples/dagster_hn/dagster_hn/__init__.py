@@ -1,0 +1,1 @@
+"""The resource layer of Dagster's project_fully_featured, ported to envres profiles."""
