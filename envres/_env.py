@@ -1,7 +1,8 @@
 """The environment a profile is interpolated against, and where each variable came from.
 
-Sources, highest first: the process environment, then the profile's env files
-(a later file wins), then the project's ``.env`` (optional). Env files use
+Sources, highest first: :data:`PROJECT_DIR` (the project folder, set by envres),
+the process environment, then the profile's env files (a later file wins), then
+the project's ``.env`` (optional). Env files use
 python-dotenv's syntax, read literally (python-dotenv's own ``${}`` expansion
 is off, so an env file's value is never scanned). ``os.environ`` is never
 changed; the process environment is passed in, never read here.
@@ -16,9 +17,17 @@ from pathlib import Path
 from envres._errors import Loc, Problem
 from envres._record import Record
 
-__all__ = ["PROCESS", "Env", "build_env"]
+__all__ = ["PROCESS", "PROJECT", "PROJECT_DIR", "Env", "build_env"]
 
 PROCESS = "environment"
+
+#: The variable that holds the project folder (absolute), so a profile can write
+#: ``${ENVRES_PROJECT_DIR}/data/dev.duckdb`` and mean the same file from any folder.
+#: Templates see it as ``project_dir``.
+PROJECT_DIR = "ENVRES_PROJECT_DIR"
+
+#: The source :data:`PROJECT_DIR` is listed with.
+PROJECT = "envres (the project folder)"
 
 
 class Env(Record):
@@ -86,8 +95,13 @@ def build_env(
     env_files: Sequence[tuple[Path, str, Loc]],
     dotenv: tuple[Path, str] | None,
     read: Callable[[Path], bytes],
+    project_dir: Path | None = None,
 ) -> tuple[Env, list[Problem]]:
-    """Layer the sources into one :class:`Env`; problems are missing or bad files."""
+    """Layer the sources into one :class:`Env`; problems are missing or bad files.
+
+    ``project_dir`` (absolute) becomes :data:`PROJECT_DIR`, above every source: it
+    is envres's answer, not a setting.
+    """
     problems: list[Problem] = []
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
@@ -101,4 +115,7 @@ def build_env(
         sources.update(dict.fromkeys(layer, source))
     values.update(process)
     sources.update(dict.fromkeys(process, PROCESS))
+    if project_dir is not None:
+        values[PROJECT_DIR] = str(project_dir)
+        sources[PROJECT_DIR] = PROJECT
     return Env(values, sources), problems

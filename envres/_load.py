@@ -101,6 +101,7 @@ def load_profile(
             [(ef.path, ef.display, ef.loc) for ef in merged.env_files],
             (settings.project / ".env", display(settings.project / ".env")),
             read_bytes,
+            project_dir=Path(os.path.abspath(settings.project)),
         )
         return resolve(
             merged,

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from envres._env import Env
+from envres._env import PROJECT_DIR, Env
 from envres._errors import (
     InterpolationError,
     Loc,
@@ -143,7 +143,13 @@ def resolve_string(
                 "e.g. {{ env('NAME', 'default') }}"
             )
     names: list[str] = [] if read is None else read
-    rendered = render("".join(parts), env=env, profile=profile, variables_read=names)
+    rendered = render(
+        "".join(parts),
+        env=env,
+        profile=profile,
+        variables_read=names,
+        project_dir=env.get(PROJECT_DIR, ""),
+    )
     final = _PLACEHOLDER.sub(lambda m: values[int(m.group(1))], rendered) if values else rendered
     extra = tuple(
         VarUse(name=n, expr=f"env('{n}')", is_set=n in env, default_used=n not in env)
