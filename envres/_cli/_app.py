@@ -596,11 +596,11 @@ def run(
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def init(project: Path | None, debug: bool) -> None:
-    """Scaffold profiles/, a definitions module and [tool.envres] in an empty folder."""
+    """Scaffold profiles/, pipeline.py, tests/ and [tool.envres]; never overwrites a file."""
     from envres._cli._scaffold import scaffold
 
     session = current()
     session.debug = session.debug or debug
     for line in scaffold(project or Path()):
         session.out(line)
-    session.out("next: envres validate && envres run")
+    session.out("next: envres validate && envres run && python -m pytest")
