@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from envres._cli._session import current
-from envres._errors import EnvresError, Problem, ProfileError, RunError
+from envres._errors import EnvresError, Problem, ProfileError, RunError, UsageError
 
 if TYPE_CHECKING:
     from envres._definitions import Definitions
@@ -77,8 +77,63 @@ def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: st
     ]
 
 
+def profile_option(*, hidden: bool = False) -> Callable[[F], F]:
+    """``--profile``/``-p``: taken before the command's name (by the group) and after it.
+
+    ``hidden`` for a command that uses no profile: it takes the flag only to refuse
+    it in one line (:func:`given_profile`), so its help does not offer it.
+    """
+    return click.option(
+        "--profile",
+        "-p",
+        default=None,
+        hidden=hidden,
+        shell_complete=complete_profiles,
+        help="Profile name (else $ENVRES_PROFILE, else default_profile, else dev).",
+    )
+
+
+def given_profile(command_flag: str | None, *, uses_profile: bool) -> str | None:
+    """The ``--profile`` of the command line, wherever it was written.
+
+    One rule for every command: ``envres -p prod show`` and ``envres show -p prod``
+    are the same; a command that uses no profile refuses the flag in either place
+    rather than ignoring it (a usage error, exit 2).
+    """
+    ctx = click.get_current_context()
+    before = ctx.find_root().params.get("profile")
+    if before is not None and command_flag is not None and before != command_flag:
+        raise UsageError(
+            f"--profile given twice: '{before}' before the command and '{command_flag}' after it"
+        )
+    profile = command_flag if command_flag is not None else before
+    if profile is not None and not uses_profile:
+        why = _NO_PROFILE.get(str(ctx.info_name), "")
+        raise UsageError(f"'{ctx.info_name}' uses no profile{why}: drop --profile")
+    return profile
+
+
+#: Why each command that uses no profile refuses --profile.
+_NO_PROFILE = {
+    "diff": " (it compares the two it names: envres diff A B)",
+    "profiles": " (it lists them all)",
+    "assets": " (it lists the definitions' assets)",
+    "schema": " (it describes the format of every profile)",
+    "init": " (it writes dev and prod)",
+}
+
+
 def common(fn: F) -> F:
     """The options every command takes."""
+    return _common(fn, uses_profile=True)
+
+
+def common_without_profile(fn: F) -> F:
+    """The options of a command that uses no profile (``--profile`` is refused)."""
+    return _common(fn, uses_profile=False)
+
+
+def _common(fn: F, *, uses_profile: bool) -> F:
     options = [
         click.option(
             "--project",
@@ -86,12 +141,7 @@ def common(fn: F) -> F:
             default=None,
             help="Folder holding pyproject.toml [tool.envres] (default: $ENVRES_PROJECT, else .).",
         ),
-        click.option(
-            "--profile",
-            default=None,
-            shell_complete=complete_profiles,
-            help="Profile name (else $ENVRES_PROFILE, else default_profile, else dev).",
-        ),
+        profile_option(hidden=not uses_profile),
         click.option(
             "--profiles-dir",
             type=Folder(),
@@ -114,17 +164,18 @@ def common(fn: F) -> F:
 class Context:
     """What one command loads, each thing once: settings, profile files, definitions."""
 
-    def __init__(self, kwargs: dict[str, Any]) -> None:
+    def __init__(self, kwargs: dict[str, Any], *, uses_profile: bool = True) -> None:
         import os
 
         from envres._settings import load_settings
 
         self.session = current()
         self.session.debug = self.session.debug or kwargs.pop("debug")
+        profile = given_profile(kwargs.pop("profile"), uses_profile=uses_profile)
         self.settings = load_settings(
             project=kwargs.pop("project"),
             environ=os.environ,
-            profile=kwargs.pop("profile"),
+            profile=profile,
             profiles_dir=kwargs.pop("profiles_dir"),
             definitions=kwargs.pop("definitions"),
         )
@@ -222,24 +273,25 @@ def complete_shell(obj: object) -> int | None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks (secrets still masked).")
+@profile_option()
 @click.version_option(package_name="envres", prog_name="envres")
-def cli(debug: bool) -> None:
+def cli(debug: bool, profile: str | None) -> None:
     """Per-environment YAML profiles for the resources of data pipelines.
 
-    Pick a profile with --profile or ENVRES_PROFILE; every command validates it
-    before doing anything.
+    Pick a profile with --profile/-p (before or after the command) or
+    ENVRES_PROFILE; every command that uses one validates it before doing anything.
     """
     current().debug = debug
 
 
 @cli.command()
-@common
+@common_without_profile
 def profiles(**kwargs: Any) -> None:
     """List the profiles: name, what it extends, file."""
     from envres._load import read_bytes
     from envres._profiles import load_merged
 
-    ctx = Context(kwargs)
+    ctx = Context(kwargs, uses_profile=False)
     out = ctx.session.out
     files = ctx.files()
     problems: list[Problem] = []
@@ -275,6 +327,8 @@ def profiles(**kwargs: Any) -> None:
 )
 def validate(all_: bool, allow_missing_env: bool, **kwargs: Any) -> None:
     """Validate the selected profile (or every profile) against the definitions."""
+    if all_ and given_profile(kwargs["profile"], uses_profile=True) is not None:
+        raise UsageError("--all validates every profile: drop --profile")
     ctx = Context(kwargs)
     session = ctx.session
     if not all_:
@@ -348,14 +402,14 @@ def env_command(**kwargs: Any) -> None:
 
 
 @cli.command()
-@common
+@common_without_profile
 @click.argument("profile_a", metavar="A", shell_complete=complete_profiles)
 @click.argument("profile_b", metavar="B", shell_complete=complete_profiles)
 def diff(profile_a: str, profile_b: str, **kwargs: Any) -> None:
     """What differs between two resolved profiles (unset variables shown as <not set>)."""
     import envres._cli._render as render
 
-    ctx = Context(kwargs)
+    ctx = Context(kwargs, uses_profile=False)
     a = ctx.load(profile_a, allow_missing_env=True, quiet=True)
     b = ctx.load(profile_b, allow_missing_env=True, quiet=True)
     lines = render.diff_lines(a, b)
@@ -368,12 +422,12 @@ def diff(profile_a: str, profile_b: str, **kwargs: Any) -> None:
 
 
 @cli.command()
-@common
+@common_without_profile
 def assets(**kwargs: Any) -> None:
     """List the assets: the resources and upstream assets each takes, where it is defined."""
     from envres._paths import display
 
-    ctx = Context(kwargs)
+    ctx = Context(kwargs, uses_profile=False)
     defs = ctx.required_definitions()
     if not defs.assets:
         ctx.session.out("no assets")
@@ -504,13 +558,13 @@ def docs(out: Path, **kwargs: Any) -> None:
 
 
 @cli.command()
-@common
+@common_without_profile
 def schema(**kwargs: Any) -> None:
     """Print a JSON Schema of a profile file for the registered resource types."""
 
     from envres._cli._schema import schema as profile_schema
 
-    ctx = Context(kwargs)
+    ctx = Context(kwargs, uses_profile=False)
     defs = ctx.definitions()
     types = defs.resource_types if defs is not None else {}
     from envres._load import secret_names
@@ -595,12 +649,14 @@ def run(
     help="Folder to scaffold (default: current folder).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def init(project: Path | None, debug: bool) -> None:
+@profile_option(hidden=True)
+def init(project: Path | None, debug: bool, profile: str | None) -> None:
     """Scaffold profiles/, pipeline.py, tests/ and [tool.envres]; never overwrites a file."""
     from envres._cli._scaffold import scaffold
 
     session = current()
     session.debug = session.debug or debug
+    given_profile(profile, uses_profile=False)
     for line in scaffold(project or Path()):
         session.out(line)
     session.out("next: envres validate && envres run && python -m pytest")
