@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from envres._definitions import Definitions
     from envres._profiles import ProfileFile
     from envres._resolved import ResolvedProfile
+    from envres._settings import Settings
     from envres._types import TypeResolver
 
 __all__ = ["AlreadyReported", "ChecksFailed", "cli"]
@@ -75,6 +76,62 @@ def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: st
         for name, pf in sorted(files.items())
         if not pf.partial and name.startswith(incomplete)
     ]
+
+
+def _completion_settings(ctx: click.Context) -> Settings:
+    import os
+
+    from envres._settings import load_settings
+
+    return load_settings(
+        project=ctx.params.get("project"),
+        environ=os.environ,
+        profiles_dir=ctx.params.get("profiles_dir"),
+        definitions=ctx.params.get("definitions"),
+        profile=ctx.params.get("profile") or ctx.find_root().params.get("profile"),
+    )
+
+
+def complete_assets(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Asset names for the shell, with a spec's ``+`` kept (``+ord`` offers ``+orders``).
+
+    The definitions module is imported (as ``envres assets`` does) with anything it
+    prints swallowed: completion must never write to the shell.
+    """
+    import contextlib
+    import io
+
+    from click.shell_completion import CompletionItem
+
+    from envres._project import import_definitions
+
+    prefix = incomplete[: len(incomplete) - len(incomplete.lstrip("+"))]
+    stem = incomplete[len(prefix) :]
+    try:
+        settings = _completion_settings(ctx)
+        if settings.definitions is None:
+            return []
+        sink = io.StringIO()
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            defs = import_definitions(settings.definitions, settings.project)
+    except Exception:
+        return []
+    return [CompletionItem(prefix + name) for name in sorted(defs.assets) if name.startswith(stem)]
+
+
+def complete_keys(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """The resource keys of the selected profile (merged, not validated) for the shell."""
+    from click.shell_completion import CompletionItem
+
+    from envres._load import profile_files, read_bytes
+    from envres._profiles import load_merged
+
+    try:
+        settings = _completion_settings(ctx)
+        merged = load_merged(settings.profile, profile_files(settings), read_bytes)
+    except Exception:
+        return []
+    return [CompletionItem(key) for key in sorted(merged.resources) if key.startswith(incomplete)]
 
 
 def profile_option(*, hidden: bool = False) -> Callable[[F], F]:
@@ -470,7 +527,7 @@ def graph(fmt: str, **kwargs: Any) -> None:
 
 @cli.command()
 @common
-@click.argument("keys", nargs=-1, metavar="[KEY]...")
+@click.argument("keys", nargs=-1, metavar="[KEY]...", shell_complete=complete_keys)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
@@ -574,7 +631,30 @@ def schema(**kwargs: Any) -> None:
 
 @cli.command()
 @common
-@click.argument("assets", nargs=-1)
+@click.argument("assets", nargs=-1, shell_complete=complete_assets)
+@click.option(
+    "--select",
+    "-s",
+    "selects",
+    multiple=True,
+    metavar="SPEC",
+    shell_complete=complete_assets,
+    help="Assets to run: NAME, +NAME (with its upstream), NAME+ (with its downstream), "
+    "+NAME+; repeatable.",
+)
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="SPEC",
+    shell_complete=complete_assets,
+    help="Assets not to run (the same specs as --select); repeatable.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Validate and say what would be set up and run, in order; set up and run nothing.",
+)
 @click.option(
     "--jobs",
     "-j",
@@ -599,11 +679,23 @@ def schema(**kwargs: Any) -> None:
     "default: a local cluster started for this run.",
 )
 def run(
-    assets: tuple[str, ...], jobs: int, executor: str, scheduler: str | None, **kwargs: Any
+    assets: tuple[str, ...],
+    selects: tuple[str, ...],
+    excludes: tuple[str, ...],
+    dry_run: bool,
+    jobs: int,
+    executor: str,
+    scheduler: str | None,
+    **kwargs: Any,
 ) -> None:
-    """Validate, set up what the assets need, run them in order, tear everything down."""
+    """Validate, set up what the assets need, run them in order, tear everything down.
+
+    ASSETs run with everything upstream of them; --select/--exclude take dbt's
+    graph operators.
+    """
     from envres._bound import BoundDefinitions
     from envres._cli._progress import Progress, guarded_streams
+    from envres._cli._select import dry_run_lines, select
     from envres._executors import executor_for
     from envres._signals import stop_once
 
@@ -615,8 +707,16 @@ def run(
     ctx = Context(kwargs)
     session = ctx.session
     defs = ctx.required_definitions()
-    order = defs.plan(assets)
+    order = select(defs, assets, selects, excludes)
     profile = ctx.load()
+    if dry_run:
+        session.out(
+            f"envres run --dry-run: profile '{profile.name}', {_count(len(order), 'asset')}; "
+            "nothing is set up or run"
+        )
+        for line in dry_run_lines(defs, profile, order):
+            session.out(line)
+        return
     bound = BoundDefinitions(defs, profile)
     status = session.stderr if session.stderr.isatty() else None
     progress = Progress(len(order), session.out, status, session.style)
