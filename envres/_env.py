@@ -33,15 +33,23 @@ PROJECT = "envres (the project folder)"
 class Env(Record):
     """Variable values and, for each, its source: ``"environment"`` or an env file path.
 
-    Its repr names no value: the environment holds secrets.
+    ``shadowed`` names, for a variable set by more than one source, the lower
+    sources whose value lost (``.env`` under ``prod.env``). Its repr names no value:
+    the environment holds secrets.
     """
 
-    __slots__ = ("values", "sources")
+    __slots__ = ("values", "sources", "shadowed")
     values: Mapping[str, str]
     sources: Mapping[str, str]
+    shadowed: Mapping[str, tuple[str, ...]]
 
-    def __init__(self, values: Mapping[str, str], sources: Mapping[str, str]) -> None:
-        self._set(values, sources)
+    def __init__(
+        self,
+        values: Mapping[str, str],
+        sources: Mapping[str, str],
+        shadowed: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        self._set(values, sources, shadowed or {})
 
     def __repr__(self) -> str:
         return f"<Env of {len(self.values)} variables>"
@@ -110,12 +118,13 @@ def build_env(
         layers.append((dotenv[1], _read_env_file(dotenv[0], dotenv[1], None, read, problems)))
     for path, display, loc in env_files:
         layers.append((display, _read_env_file(path, display, loc, read, problems)))
-    for source, layer in layers:
+    shadowed: dict[str, tuple[str, ...]] = {}
+    for source, layer in [*layers, (PROCESS, process)]:
+        for name in layer.keys() & sources.keys():
+            shadowed[name] = (*shadowed.get(name, ()), sources[name])
         values.update(layer)
         sources.update(dict.fromkeys(layer, source))
-    values.update(process)
-    sources.update(dict.fromkeys(process, PROCESS))
     if project_dir is not None:
         values[PROJECT_DIR] = str(project_dir)
         sources[PROJECT_DIR] = PROJECT
-    return Env(values, sources), problems
+    return Env(values, sources, shadowed), problems

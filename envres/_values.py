@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from envres._env import PROJECT_DIR, Env
+from envres._env import PROCESS, PROJECT_DIR, Env
 from envres._errors import (
     InterpolationError,
     Loc,
@@ -256,6 +256,7 @@ class ConfigReader:
         # once. Strings with templates are rendered each time (they may read env()).
         self._interpolated: dict[str, tuple[str, Interpolated]] = {}
         self._parts: dict[tuple[int, str], Shape] = {}
+        self._nearest: dict[str, str] = {}
 
     def _part(self, shape: Shape, name: str) -> Shape:
         key = (id(shape), name)
@@ -351,10 +352,11 @@ class ConfigReader:
             value, result = cached
         except MissingVariableError as exc:
             self._failed_reads(read, dotted, node.loc, secret)
+            message = exc.message + self._near(exc.variable)
             if self.allow_missing:
-                self.warnings.append(Problem(exc.message, node.loc, dotted, "warning"))
+                self.warnings.append(Problem(message, node.loc, dotted, "warning"))
             else:
-                self.problems.append(Problem(exc.message, node.loc, dotted))
+                self.problems.append(Problem(message, node.loc, dotted))
             if exc.variable:
                 use = VarUse(exc.variable, f"${{{exc.variable}}}", False, False)
                 self._record(exc.variable, use, dotted, node.loc, secret)
@@ -372,6 +374,27 @@ class ConfigReader:
         for use in result.uses:
             self._record(use.name, use, dotted, node.loc, secret)
         return value
+
+    def _near(self, variable: str | None) -> str:
+        """``"; did you mean API_TOKN (set in .env)?"`` for an unset variable with a near name.
+
+        The names are those set in the process environment and the env files; only
+        a name is ever shown, never a value.
+        """
+        if variable is None or variable in self.env.values:
+            return ""  # set but empty: the name is right
+        found = self._nearest.get(variable)
+        if found is None:
+            import difflib  # only when a variable is missing
+
+            names = [n for n in self.env.values if n != PROJECT_DIR]
+            close = difflib.get_close_matches(variable, names, n=1, cutoff=0.8)
+            source = self.env.sources[close[0]] if close else ""
+            where = "the environment" if source == PROCESS else source
+            found = self._nearest[variable] = (
+                f"; did you mean {close[0]} (set in {where})?" if close else ""
+            )
+        return found
 
     def _failed_reads(self, read: list[str], dotted: str, loc: Loc, secret: bool) -> None:
         """Variables a failing template read: a secret's must still be masked in its error."""

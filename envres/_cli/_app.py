@@ -277,6 +277,23 @@ class Context:
             )
         return defs
 
+    def load_or_hint(self, hint: str, *, allow_missing_env: bool) -> ResolvedProfile:
+        """The selected profile; when only unset variables stop it, say what ``hint`` offers.
+
+        The problems are printed as :meth:`load` would raise them, then one more line
+        naming ``--allow-missing-env`` (exit code 1 all the same).
+        """
+        try:
+            return self.load(allow_missing_env=allow_missing_env)
+        except ProfileError as exc:
+            if allow_missing_env or not any(
+                p.severity == "error" and p.message.startswith("environment variable ")
+                for p in exc.problems
+            ):
+                raise
+            self.session.err(str(exc))
+            raise AlreadyReported(f"hint: --allow-missing-env {hint}") from exc
+
     def load(
         self, name: str | None = None, *, allow_missing_env: bool = False, quiet: bool = False
     ) -> ResolvedProfile:
@@ -389,7 +406,10 @@ def validate(all_: bool, allow_missing_env: bool, **kwargs: Any) -> None:
     ctx = Context(kwargs)
     session = ctx.session
     if not all_:
-        profile = ctx.load(allow_missing_env=allow_missing_env)
+        profile = ctx.load_or_hint(
+            "checks structure and types without them (unset variables become warnings)",
+            allow_missing_env=allow_missing_env,
+        )
         session.out(_valid_line(profile, ctx))
         return
     names = ctx.selectable()
@@ -439,7 +459,9 @@ def show(explain: bool, fmt: str, allow_missing_env: bool, **kwargs: Any) -> Non
     import envres._cli._render as render
 
     ctx = Context(kwargs)
-    profile = ctx.load(allow_missing_env=allow_missing_env)
+    profile = ctx.load_or_hint(
+        "shows the profile with unset variables as <not set>", allow_missing_env=allow_missing_env
+    )
     if explain:
         text = render.explain_json(profile) if fmt == "json" else render.explain_yaml(profile)
     else:
@@ -535,13 +557,21 @@ def graph(fmt: str, **kwargs: Any) -> None:
     show_default=True,
     help="Seconds each resource may take to set up and check.",
 )
-def check(keys: tuple[str, ...], timeout: float, **kwargs: Any) -> None:
+@click.option(
+    "--allow-missing-env",
+    is_flag=True,
+    help="Check what needs no unset variable; a resource that needs one fails saying which.",
+)
+def check(keys: tuple[str, ...], timeout: float, allow_missing_env: bool, **kwargs: Any) -> None:
     """Connect: set up each resource (or KEYs), call its check(), tear all down (like dbt debug)."""
     from envres._cli._check import check_resources
 
     ctx = Context(kwargs)
     session = ctx.session
-    profile = ctx.load()
+    profile = ctx.load_or_hint(
+        "checks the resources that need none of them (the others fail, saying which)",
+        allow_missing_env=allow_missing_env,
+    )
     results = check_resources(profile, keys, timeout)
     rows = [("KEY", "TYPE", "RESULT", "TIME", "")]
     for r in results:

@@ -210,7 +210,10 @@ def env_rows(profile: ResolvedProfile) -> list[EnvRow]:
         value: str | None = None
         if name in profile.env.values:
             source = profile.env.sources.get(name, PROCESS)
-            state = "set (environment)" if source == PROCESS else f"set ({source})"
+            over = "".join(
+                f", over {lower}" for lower in reversed(profile.env.shadowed.get(name, ()))
+            )
+            state = f"set ({source}{over})"
             value = MASK if row["secret"] else profile.redactor.redact(profile.env.values[name])
         else:
             state = "not set"

@@ -1,0 +1,107 @@
+"""Messages a newcomer meets in everyday use: each says what is wrong and what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BASE, Cli, Project, make_project
+
+NEEDS_TOKEN = """\
+resources:
+  warehouse:
+    type: duckdb
+    config:
+      path: ${API_TOKEN}
+  notifier:
+    type: console
+"""
+
+
+@pytest.fixture
+def needs_token(tmp_path: Path) -> Project:
+    return make_project(tmp_path / "proj", {"dev.yaml": BASE, "prod.yaml": NEEDS_TOKEN})
+
+
+@pytest.mark.parametrize(
+    ("command", "hint"),
+    [
+        ("show", "hint: --allow-missing-env shows the profile with unset variables as <not set>"),
+        (
+            "check",
+            "hint: --allow-missing-env checks the resources that need none of them (the others "
+            "fail, saying which)",
+        ),
+        (
+            "validate",
+            "hint: --allow-missing-env checks structure and types without them (unset variables "
+            "become warnings)",
+        ),
+    ],
+)
+def test_an_unset_variable_stops_show_check_and_validate_with_a_hint(
+    envres_cli: Cli, needs_token: Project, command: str, hint: str
+) -> None:
+    result = envres_cli(command, "-p", "prod", cwd=needs_token.root)
+    assert result.code == 1
+    assert result.err_lines == [
+        "profiles/prod.yaml:5:13: resources.warehouse.config.path: environment variable "
+        "API_TOKEN is not set",
+        "1 problem in profile 'prod'",
+        hint,
+    ]
+
+
+def test_other_problems_get_no_hint(envres_cli: Cli, needs_token: Project) -> None:
+    needs_token.profile("prod.yaml", "resources:\n  warehouse:\n    type: nosuch\n")
+    result = envres_cli("show", "-p", "prod", cwd=needs_token.root)
+    assert result.code == 1
+    assert "--allow-missing-env" not in result.err
+
+
+def test_check_with_allow_missing_env_checks_what_needs_no_unset_variable(
+    envres_cli: Cli, needs_token: Project
+) -> None:
+    result = envres_cli("check", "-p", "prod", "--allow-missing-env", cwd=needs_token.root)
+    assert result.code == 3
+    rows = {line.split()[0]: line.split()[2] for line in result.out.splitlines()[1:]}
+    assert rows == {"warehouse": "FAILED", "notifier": "ok"}
+    assert "environment variable API_TOKEN is not set" in result.out
+
+
+@pytest.mark.parametrize(
+    ("env_file", "process", "suggestion"),
+    [
+        ("API_TOKN=x\n", {}, "; did you mean API_TOKN (set in .env)?"),
+        ("", {"API_TOKE": "x"}, "; did you mean API_TOKE (set in the environment)?"),
+        ("NOTHING_LIKE_IT=x\n", {}, ""),
+    ],
+)
+def test_an_unset_variable_gets_a_did_you_mean_from_the_names_that_are_set(
+    envres_cli: Cli,
+    needs_token: Project,
+    env_file: str,
+    process: dict[str, str],
+    suggestion: str,
+) -> None:
+    (needs_token.root / ".env").write_text(env_file)
+    result = envres_cli("validate", "-p", "prod", cwd=needs_token.root, env=process)
+    assert result.err_lines[0] == (
+        "profiles/prod.yaml:5:13: resources.warehouse.config.path: environment variable "
+        f"API_TOKEN is not set{suggestion}"
+    )
+
+
+def test_env_says_which_lower_sources_a_value_shadows(envres_cli: Cli, tmp_path: Path) -> None:
+    prod = "env_files: [prod.env]\n" + BASE.replace("${WAREHOUSE_PATH:-data/dev.duckdb}", "${DB}")
+    project = make_project(tmp_path / "proj", {"prod.yaml": prod})
+    project.write("profiles/prod.env", "DB=from-prod-env\n")
+    project.write(".env", "DB=from-dotenv\n")
+    listed = envres_cli("env", "-p", "prod", cwd=project.root)
+    row = next(line for line in listed.out.splitlines() if line.startswith("DB "))
+    assert "set (profiles/prod.env, over .env)" in row
+    assert "from-prod-env" in row
+    overridden = envres_cli("env", "-p", "prod", cwd=project.root, env={"DB": "from-process"})
+    row = next(line for line in overridden.out.splitlines() if line.startswith("DB "))
+    assert "set (environment, over profiles/prod.env, over .env)" in row
