@@ -105,3 +105,109 @@ def test_env_says_which_lower_sources_a_value_shadows(envres_cli: Cli, tmp_path:
     overridden = envres_cli("env", "-p", "prod", cwd=project.root, env={"DB": "from-process"})
     row = next(line for line in overridden.out.splitlines() if line.startswith("DB "))
     assert "set (environment, over profiles/prod.env, over .env)" in row
+
+
+UNLISTED = """
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+import envres
+
+
+class ApiClient(envres.Resource):
+    token: SecretStr
+    name: str = "api"
+
+
+class Other(envres.Resource):
+    pass
+
+
+@envres.asset
+def raw_users(api: ApiClient) -> int:
+    return 1
+
+
+@envres.asset
+def users(raw_users: int, api: Other) -> int:
+    return raw_users
+
+
+defs = envres.Definitions(assets=[users], resource_types={"api": ApiClient, "other": Other})
+"""
+
+
+def _unlisted(tmp_path: Path, profile: str) -> Project:
+    return make_project(tmp_path / "proj", {"dev.yaml": profile}, definitions=UNLISTED)
+
+
+def test_an_asset_left_out_of_the_definitions_is_named_as_such_and_articles_fit(
+    envres_cli: Cli, tmp_path: Path
+) -> None:
+    project = _unlisted(
+        tmp_path, "resources:\n  api:\n    type: api\n    config:\n      token: t\n"
+    )
+    result = envres_cli("validate", cwd=project.root)
+    assert result.err_lines == [
+        "definitions: asset 'users' (pipeline.py:23) takes 'raw_users', an asset that is "
+        "missing from the definitions: add it to Definitions(assets=[...])",
+        "profiles/dev.yaml:3:11: resources.api.type: asset 'users' expects an Other for 'api', "
+        "but type 'api' is an ApiClient",
+        "2 problems in profile 'dev'",
+    ]
+
+
+def test_an_unquoted_number_for_a_text_or_secret_field_says_to_quote_it(
+    envres_cli: Cli, tmp_path: Path
+) -> None:
+    profile = "resources:\n  api:\n    type: other\n  x:\n    type: api\n    config:\n"
+    project = _unlisted(tmp_path, profile + "      token: 12345\n      name: 42\n")
+    result = envres_cli("validate", cwd=project.root)
+    assert result.err_lines[:2] == [
+        "profiles/dev.yaml:7:14: resources.x.config.token: input should be a valid string "
+        "(got '**********'); YAML reads it as a number: quote it to keep it text",
+        "profiles/dev.yaml:8:13: resources.x.config.name: input should be a valid string "
+        "(got 42); YAML reads it as a number: quote it to keep it text",
+    ]
+    assert "12345" not in result.err
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("resources:\n  warehouse\n    type: duckdb\n", "profiles/dev.yaml:2:12"),
+        (
+            "resources:\n  warehouse:\n    type: duckdb\n    config\n      path: x\n",
+            "profiles/dev.yaml:4:11",
+        ),
+        ("resources:\n  # a comment\n  warehouse\n\n    type: duckdb\n", "profiles/dev.yaml:3:12"),
+    ],
+)
+def test_a_missing_colon_is_reported_at_the_key_that_lacks_it(
+    envres_cli: Cli, tmp_path: Path, text: str, where: str
+) -> None:
+    project = make_project(tmp_path / "proj", {"dev.yaml": text})
+    result = envres_cli("validate", cwd=project.root)
+    assert result.err_lines[0] == (
+        f"{where}: YAML syntax error: ':' expected at the end of this key (a key needs a colon)"
+    )
+
+
+def test_a_broken_partial_is_reported_once_by_validate_all(envres_cli: Cli, tmp_path: Path) -> None:
+    project = make_project(
+        tmp_path / "proj",
+        {
+            "_shared.yaml": "resources: [\n",
+            "a.yaml": "extends: _shared\n",
+            "b.yaml": "extends: _shared\n",
+        },
+    )
+    result = envres_cli("validate", "--all", cwd=project.root)
+    assert result.code == 1
+    assert result.err_lines == [
+        "profiles/_shared.yaml:2:1: YAML syntax error: did not find expected node content",
+        "1 problem in profile 'a'",
+        "1 problem in profile 'b' (1 shown above)",
+        "2 of 2 profiles invalid: a, b",
+    ]

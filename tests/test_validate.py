@@ -180,7 +180,8 @@ def test_yaml_value_of_wrong_type_is_not_coerced_silently(
     result = envres_cli("validate", cwd=project)
     assert result.err_lines[0] == (
         "profiles/dev.yaml:5:13: resources.warehouse.config.path: "
-        "input should be a valid string (got 123)"
+        "input should be a valid string (got 123); YAML reads it as a number: quote it to keep "
+        "it text"
     )
 
 

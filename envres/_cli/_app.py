@@ -414,12 +414,21 @@ def validate(all_: bool, allow_missing_env: bool, **kwargs: Any) -> None:
         return
     names = ctx.selectable()
     failed: list[ProfileError] = []
+    # A problem in a file several profiles share (a partial they extend) is printed once.
+    shown: set[str] = set()
     for name in names:
         try:
             profile = ctx.load(name, allow_missing_env=allow_missing_env, quiet=True)
         except ProfileError as exc:
             failed.append(exc)
-            session.err(str(exc))
+            lines = str(exc).splitlines()
+            problems, summary = lines[:-1], lines[-1]
+            fresh = [line for line in problems if line not in shown]
+            shown.update(fresh)
+            for line in fresh:
+                session.err(line)
+            repeated = len(problems) - len(fresh)
+            session.err(f"{summary} ({repeated} shown above)" if repeated else summary)
         else:
             # Several profiles may share the file a warning points at: say which.
             for warning in profile.warnings:
