@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BASE, Cli, Project, make_project
+from tests.conftest import BASE, Cli, Project, make_project, run_real
 
 NEEDS_TOKEN = """\
 resources:
@@ -211,3 +211,77 @@ def test_a_broken_partial_is_reported_once_by_validate_all(envres_cli: Cli, tmp_
         "1 problem in profile 'b' (1 shown above)",
         "2 of 2 profiles invalid: a, b",
     ]
+
+
+FAILING = """
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import duckdb
+from pydantic import SecretStr
+
+import envres
+
+
+class Db(envres.Resource):
+    token: SecretStr
+
+    def lifespan(self) -> Iterator[None]:
+        self._conn = duckdb.connect(":memory:")
+        self._conn.execute("create table raw_users(id int)")
+        yield
+        self._conn.close()
+
+
+@envres.asset
+def users(db: Db) -> object:
+    return db._conn.execute("select * from raw_user").fetchall()
+
+
+@envres.asset
+def leaky(db: Db) -> None:
+    raise ValueError("first line\\nthe token was " + db.token.get_secret_value())
+
+
+@envres.asset
+def one_line(db: Db) -> None:
+    raise ValueError("just this")
+"""
+
+
+# Run as real processes: DuckDB is a C extension, imported once per process (the
+# in-process runner forgets the modules a project imported).
+@pytest.fixture
+def failing(tmp_path: Path) -> Project:
+    defs = FAILING + (
+        '\ndefs = envres.Definitions(assets=[users, leaky, one_line], resource_types={"db": Db})\n'
+    )
+    profile = "resources:\n  db:\n    type: db\n    config:\n      token: s3cr3t-t0ken\n"
+    return make_project(tmp_path / "proj", {"dev.yaml": profile}, definitions=defs)
+
+
+def test_a_failing_asset_shows_its_whole_message_where_it_failed_and_how_to_see_more(
+    failing: Project,
+) -> None:
+    result = run_real("run", "users", cwd=failing.root)
+    assert result.code == 3
+    lines = result.err_lines
+    assert lines[0].startswith("run failed: asset 'users' failed: CatalogException: ")
+    assert '  Did you mean "raw_users"?' in lines
+    assert "  LINE 1: select * from raw_user" in lines
+    assert lines[-2:] == ["  at pipeline.py:24 in users", "  (run with --debug for the traceback)"]
+
+
+def test_the_rest_of_a_message_is_masked_and_a_one_line_message_adds_nothing(
+    failing: Project,
+) -> None:
+    leaky = run_real("run", "leaky", cwd=failing.root)
+    assert leaky.err_lines == [
+        "run failed: asset 'leaky' failed: ValueError: first line",
+        "  the token was **********",
+        "  at pipeline.py:29 in leaky",
+        "  (run with --debug for the traceback)",
+    ]
+    one = run_real("run", "one_line", cwd=failing.root)
+    assert one.err_lines == ["run failed: asset 'one_line' failed: ValueError: just this"]
