@@ -643,14 +643,15 @@ def docs(out: Path, **kwargs: Any) -> None:
             )
             parent_keys.update(merged.resources)
         shown.append(SiteProfile(profile, frozenset(parent_keys)))
-    if failed:
-        raise AlreadyReported(
-            f"{len(failed)} of {len(names)} profiles invalid, no site written: "
-            + ", ".join(e.profile or "?" for e in failed)
-        )
-    pages = site(shown, ctx.definitions(), ctx.settings.profile)
+    invalid = [(e.profile or "?", str(e).splitlines()) for e in failed]
+    pages = site(shown, ctx.definitions(), ctx.settings.profile, invalid=invalid)
     for path in write_site(out, pages):
         session.out(display(path))
+    if failed:
+        raise AlreadyReported(
+            f"{len(failed)} of {len(names)} profiles invalid (the site lists their problems): "
+            + ", ".join(e.profile or "?" for e in failed)
+        )
 
 
 @cli.command()
