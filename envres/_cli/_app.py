@@ -196,7 +196,8 @@ def _common(fn: F, *, uses_profile: bool) -> F:
             "--project",
             type=Folder(),
             default=None,
-            help="Folder holding pyproject.toml [tool.envres] (default: $ENVRES_PROJECT, else .).",
+            help="Folder holding pyproject.toml [tool.envres] (default: $ENVRES_PROJECT, else the "
+            "nearest folder upward whose pyproject.toml has [tool.envres]).",
         ),
         profile_option(hidden=not uses_profile),
         click.option(
