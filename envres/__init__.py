@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from envres._run import RunResult
     from envres._scope import ResourceScope
 
+#: The one place the version is written: pyproject.toml reads it (setuptools' dynamic
+#: version), `envres --version` prints it. CHANGELOG.md says what each one changed.
 __version__ = "0.1.0"
 
 # Errors show as envres.ProfileError in tracebacks and logs (Dagster's among them),

@@ -12,6 +12,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+from envres._assets import AssetDef
 from envres._catalog import Catalog
 from envres._codes import BAD_REFERENCE, INTERFACE, MISSING_RESOURCE
 from envres._errors import Loc, Problem, suggest
@@ -55,7 +56,22 @@ def _describe(annotation: Any) -> str:
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
         return " or ".join(_describe(a) for a in members)
     name = getattr(annotation, "__qualname__", None) or str(annotation)
-    return f"a {name}"
+    return f"{_article(name)} {name}"
+
+
+def _article(name: str) -> str:
+    """``an`` before a vowel (``an ApiClient``), else ``a`` (``a UserStore``: its sound)."""
+    return "an" if name[:1].lower() in ("a", "e", "i", "o") else "a"
+
+
+def _unlisted_asset(fn: Any, name: str) -> AssetDef | None:
+    """The ``@envres.asset`` named ``name`` beside ``fn`` in its module, if there is one.
+
+    A parameter named after an asset that ``Definitions(assets=...)`` leaves out is
+    read as a resource key; this finds the asset the user meant.
+    """
+    found = getattr(fn, "__globals__", {}).get(name)
+    return found if isinstance(found, AssetDef) else None
 
 
 def check_refs(
@@ -147,11 +163,15 @@ def check_assets(
     defined: frozenset[str],
     removed: Mapping[str, Loc],
     problems: list[Problem],
+    empty_at: Loc | None = None,
 ) -> None:
     """Every resource an asset takes is bound, and is a subclass of the annotated interface.
 
     A key the profile removed with ``key: null`` is traced to the line that removed it.
+    ``empty_at`` is the start of a profile that defines nothing (an empty file, say):
+    the keys the assets need are then one problem there, not one per asset.
     """
+    unbound: list[str] = []
     assets: list[str] | None = None  # sorted names, for suggestions only
     fits: dict[tuple[type, Any], bool | None] = {}
     for a in catalog.assets.values():
@@ -166,6 +186,18 @@ def check_assets(
                     loc = removed[param]
                     why = f"removes ({loc.file}:{loc.line}: {param}: null)"
                     hint = ""
+                elif _unlisted_asset(a.fn, param) is not None:
+                    problems.append(
+                        Problem(
+                            f"asset '{a.name}'{where} takes '{param}', an asset that is missing "
+                            f"from the definitions: add it to Definitions(assets=[...])"
+                        )
+                    )
+                    continue
+                elif empty_at is not None:
+                    if param not in unbound:
+                        unbound.append(param)
+                    continue
                 else:
                     why = "does not define"
                     assets = assets or sorted(catalog.assets)
@@ -194,9 +226,18 @@ def check_assets(
                 problems.append(
                     Problem(
                         f"asset '{a.name}' expects {_describe(ann)} for '{param}', but type "
-                        f"'{res.type_name}' is a {provided.__qualname__}",
+                        f"'{res.type_name}' is {_describe(provided)}",
                         res.type_loc,
                         f"resources.{param}.type",
                         code=INTERFACE,
                     )
                 )
+    if unbound and empty_at is not None:
+        problems.append(
+            Problem(
+                f"profile '{profile}' is empty, but the assets need {', '.join(unbound)}: "
+                "define them under 'resources:'",
+                empty_at,
+                code=MISSING_RESOURCE,
+            )
+        )

@@ -109,6 +109,7 @@ def load_profile(
             dotenv,
             read,
             exists,
+            project_dir=Path(os.path.abspath(settings.project)),
         )
         return resolve(
             merged,

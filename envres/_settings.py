@@ -9,6 +9,7 @@ hands pydantic-settings the three layers.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -28,7 +29,7 @@ from envres._codes import SETTINGS
 from envres._errors import Loc, Problem, ProfileError, suggest
 from envres._paths import display, read_file
 
-__all__ = ["TABLE_KEYS", "Rule", "Settings", "load_settings"]
+__all__ = ["TABLE_KEYS", "Rule", "Settings", "find_project", "load_settings"]
 
 #: The keys ``[tool.envres]`` may hold.
 TABLE_KEYS = (
@@ -87,14 +88,22 @@ def load_settings(
     *,
     project: str | Path | None = None,
     environ: Mapping[str, str],
+    cwd: Path | None = None,
     **flags: Any,
 ) -> Settings:
     """Layer flags over ``ENVRES_*`` variables over ``[tool.envres]`` over defaults.
 
-    ``flags`` are the command-line values (``None`` means "not given").
-    Raises :class:`ProfileError` for a malformed ``[tool.envres]``.
+    ``flags`` are the command-line values (``None`` means "not given"). The project
+    is ``project``, else ``ENVRES_PROJECT``, else :func:`find_project` from ``cwd``
+    (default: the current folder). Raises :class:`ProfileError` for a malformed
+    ``[tool.envres]``.
     """
-    project_dir = Path(project) if project is not None else Path(environ.get("ENVRES_PROJECT", "."))
+    if project is not None:
+        project_dir = Path(project)
+    elif "ENVRES_PROJECT" in environ:
+        project_dir = Path(environ["ENVRES_PROJECT"])
+    else:
+        project_dir = find_project(Path.cwd() if cwd is None else cwd)
     pyproject = project_dir / "pyproject.toml"
     given = {k: v for k, v in flags.items() if v is not None}
     given["project"] = project_dir
@@ -130,6 +139,32 @@ def load_settings(
     finally:
         _LAYERS.reset(token)
     return Settings.model_construct(**{k: getattr(located, k) for k in Settings.model_fields})
+
+
+def find_project(start: Path) -> Path:
+    """The nearest folder from ``start`` upward whose ``pyproject.toml`` has ``[tool.envres]``.
+
+    As git and ruff find theirs, so every command works from any folder of a
+    project (``tests/``, ``notebooks/``). ``start`` itself is returned as ``.``,
+    a parent as its absolute path; with none found, ``.`` (the commands then say
+    what is missing there). A ``pyproject.toml`` that names envres but is not valid
+    TOML ends the walk there, so its error is reported rather than a parent used.
+    """
+    absolute = Path(os.path.abspath(start))
+    for folder in (absolute, *absolute.parents):
+        try:
+            text = read_file(folder / "pyproject.toml").decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if "envres" not in text:  # most pyproject.toml files: no TOML parse needed
+            continue
+        try:
+            tool = tomllib.loads(text).get("tool")
+        except tomllib.TOMLDecodeError:
+            tool = {"envres": None}
+        if isinstance(tool, dict) and "envres" in tool:
+            return Path() if folder == absolute else folder
+    return Path()
 
 
 #: The layers of the settings being built: flags, ``ENVRES_*`` variables, the table.

@@ -9,6 +9,7 @@ What a template can see is deliberately small:
   :func:`render` and raises :class:`TemplateError` when it is not set;
   ``env(name, default)`` returns ``default`` (any value, ``none`` included) instead.
 - ``profile`` is the name of the selected profile.
+- ``project_dir`` is the project folder (absolute), the value of ``${ENVRES_PROJECT_DIR}``.
 
 Nothing else is defined: Jinja's default globals (``range``, ``dict``, ``lipsum``,
 ``cycler``, ``joiner``, ``namespace``) are removed, and an undefined name is an error
@@ -69,11 +70,13 @@ def render(
     env: Mapping[str, str],
     profile: str,
     variables_read: list[str] | None = None,
+    project_dir: str = "",
 ) -> str:
     """Render ``text`` in the sandbox and return the result.
 
     ``env`` is what the template's ``env()`` function reads (never ``os.environ``);
-    ``profile`` is exposed as the variable ``profile``. When ``variables_read`` is a
+    ``profile`` is exposed as the variable ``profile``, ``project_dir`` as
+    ``project_dir``. When ``variables_read`` is a
     list, every name passed to ``env()`` is appended to it once, in first-use order,
     whether or not it was set. Raises :class:`TemplateError`, or
     :class:`MissingVariableError` when ``env(name)`` names an unset variable.
@@ -106,7 +109,7 @@ def render(
         template = _compile(text)
         chunks: list[str] = []
         size = 0
-        for chunk in template.generate(env=env_function, profile=profile):
+        for chunk in template.generate(env=env_function, profile=profile, project_dir=project_dir):
             size += len(chunk)
             if size > MAX_OUTPUT:
                 raise TemplateError(
@@ -367,7 +370,7 @@ def _make_environment() -> ImmutableSandboxedEnvironment:
         keep_trailing_newline=True,
     )
     # The sandbox re-adds its own "range"; clearing afterwards keeps the surface to
-    # the two names render() passes in (and the two helpers compiled into templates).
+    # the three names render() passes in (and the two helpers compiled into templates).
     environment.globals.clear()
     environment.globals[_ITER] = _bounded_iter
     environment.globals[_CONCAT] = _bounded_concat

@@ -22,7 +22,7 @@ from envres._catalog import Catalog
 from envres._checks import check_assets, check_refs, satisfies
 from envres._codes import CONFIG_INVALID, NO_TYPE, UNKNOWN_TYPE
 from envres._env import Env
-from envres._errors import INTERRUPTS, Problem, ProfileError, suggest
+from envres._errors import INTERRUPTS, Loc, Problem, ProfileError, suggest
 from envres._imports import one_line
 from envres._nodes import Node
 from envres._profiles import Entry, MergedProfile
@@ -133,12 +133,17 @@ def _field_message(
     origin = origins.get(loc)
     exprs = [u.expr for u in origin.uses] if origin is not None else []
     source = f" from {', '.join(exprs)}" if exprs else ""
+    quote = ""
+    if kind == "string_type" and isinstance(inp, int | float | bool) and not exprs:
+        # `token: 12345` in YAML is a number; the field wants text.
+        what = "true or false" if isinstance(inp, bool) else "a number"
+        quote = f"; YAML reads it as {what}: quote it to keep it text"
     if secret_at(p.shape, loc, names) or (isinstance(inp, str) and redactor.hides(inp)):
-        shown = hidden()
-        return f"{_secret_message(kind, msg, err.get('ctx') or {}, inp)} (got '{shown}'{source})"
+        secret = _secret_message(kind, msg, err.get("ctx") or {}, inp)
+        return f"{secret} (got '{hidden()}'{source}){quote}"
     if isinstance(inp, str | int | float | bool) and len(repr(inp)) <= 60:
-        return f"{msg} (got {inp!r}{source})"
-    return msg
+        return f"{msg} (got {inp!r}{source}){quote}"
+    return msg + quote
 
 
 def _secret_message(kind: str, msg: str, ctx: Mapping[str, Any], value: object) -> str:
@@ -391,7 +396,16 @@ def resolve(
     defined = frozenset(merged.resources) | overrides
     check_refs(resources, defined, problems)
     if catalog is not None:
-        check_assets(catalog, resources, merged.name, defined, merged.removed, problems)
+        nothing = not merged.resources and not merged.extends and not merged.removed
+        check_assets(
+            catalog,
+            resources,
+            merged.name,
+            defined,
+            merged.removed,
+            problems,
+            empty_at=Loc(merged.file.display, 1, 1) if nothing and not overrides else None,
+        )
     if problems:
         raise ProfileError(
             [

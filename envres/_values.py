@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from envres._codes import INTERPOLATION, TEMPLATE, UNSET_VARIABLE
-from envres._env import Env
+from envres._env import PROCESS, PROJECT_DIR, Env
 from envres._errors import (
     InterpolationError,
     Loc,
@@ -144,7 +144,13 @@ def resolve_string(
                 "e.g. {{ env('NAME', 'default') }}"
             )
     names: list[str] = [] if read is None else read
-    rendered = render("".join(parts), env=env, profile=profile, variables_read=names)
+    rendered = render(
+        "".join(parts),
+        env=env,
+        profile=profile,
+        variables_read=names,
+        project_dir=env.get(PROJECT_DIR, ""),
+    )
     final = _PLACEHOLDER.sub(lambda m: values[int(m.group(1))], rendered) if values else rendered
     extra = tuple(
         VarUse(name=n, expr=f"env('{n}')", is_set=n in env, default_used=n not in env)
@@ -255,6 +261,7 @@ class ConfigReader:
         # once. Strings with templates are rendered each time (they may read env()).
         self._interpolated: dict[str, tuple[str, Interpolated]] = {}
         self._parts: dict[tuple[int, str], Shape] = {}
+        self._nearest: dict[str, str] = {}
 
     def _part(self, shape: Shape, name: str) -> Shape:
         key = (id(shape), name)
@@ -347,12 +354,13 @@ class ConfigReader:
             value, result = cached
         except MissingVariableError as exc:
             self._failed_reads(read, dotted, node.loc, secret)
+            message = exc.message + self._near(exc.variable)
             if self.allow_missing:
                 self.warnings.append(
-                    Problem(exc.message, node.loc, dotted, "warning", code=UNSET_VARIABLE)
+                    Problem(message, node.loc, dotted, "warning", code=UNSET_VARIABLE)
                 )
             else:
-                self.problems.append(Problem(exc.message, node.loc, dotted, code=UNSET_VARIABLE))
+                self.problems.append(Problem(message, node.loc, dotted, code=UNSET_VARIABLE))
             if exc.variable:
                 use = VarUse(exc.variable, f"${{{exc.variable}}}", False, False)
                 self._record(exc.variable, use, dotted, node.loc, secret)
@@ -374,6 +382,27 @@ class ConfigReader:
             # Whether it was computed from a secret is known once every config is read.
             self.computed.append((value, tuple(use.name for use in result.uses)))
         return value
+
+    def _near(self, variable: str | None) -> str:
+        """``"; did you mean API_TOKN (set in .env)?"`` for an unset variable with a near name.
+
+        The names are those set in the process environment and the env files; only
+        a name is ever shown, never a value.
+        """
+        if variable is None or variable in self.env.values:
+            return ""  # set but empty: the name is right
+        found = self._nearest.get(variable)
+        if found is None:
+            import difflib  # only when a variable is missing
+
+            names = [n for n in self.env.values if n != PROJECT_DIR]
+            close = difflib.get_close_matches(variable, names, n=1, cutoff=0.8)
+            source = self.env.sources[close[0]] if close else ""
+            where = "the environment" if source == PROCESS else source
+            found = self._nearest[variable] = (
+                f"; did you mean {close[0]} (set in {where})?" if close else ""
+            )
+        return found
 
     def _failed_reads(self, read: list[str], dotted: str, loc: Loc, secret: bool) -> None:
         """Variables a failing template read: a secret's must still be masked in its error."""

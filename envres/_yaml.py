@@ -661,6 +661,22 @@ def _char_at(text: str, line: int, column: int) -> str | None:
     return None
 
 
+def _missing_colon(lines: list[str], line: int) -> int | None:
+    """The line above ``line`` (0-based) that reads as a key without its ``:``, if any.
+
+    PyYAML reads ``api`` followed by an indented ``type: x`` as one plain scalar
+    ``api type`` and only fails at the second line's colon; the mistake is above.
+    """
+    for above in range(min(line, len(lines)) - 1, -1, -1):
+        text = lines[above].strip()
+        if not text or text.startswith("#"):
+            continue
+        if ":" in text or text.startswith(("-", "[", "{", "'", '"', "&", "*", "!", "|", ">")):
+            return None
+        return above
+    return None
+
+
 def _syntax_error(e: yaml.MarkedYAMLError, source: str, file: str) -> YamlError:
     """One line from a PyYAML scanner, parser or composer error."""
     mark = e.problem_mark or e.context_mark
@@ -673,6 +689,23 @@ def _syntax_error(e: yaml.MarkedYAMLError, source: str, file: str) -> YamlError:
             problem = f"found character {ch!r} that cannot start any token"
     if problem == "found character '\\t' that cannot start any token":
         problem += " (indent with spaces: YAML does not allow tabs)"
+    lines = _LINE_BREAK.split(source)
+    missing: int | None = None  # the 0-based line of a key written without its colon
+    if problem == "could not find expected ':'" and e.context_mark is not None:
+        # The next line was read as the key's continuation: PyYAML names the line
+        # after; the context mark is the key itself.
+        above = e.context_mark.line
+        if above < len(lines) and lines[above].strip() and ":" not in lines[above]:
+            missing = above
+    elif problem.startswith("mapping values are not allowed") and mark is not None:
+        missing = _missing_colon(lines, mark.line)
+    if missing is not None:
+        # The line itself is not quoted: a key typed without its colon may be followed
+        # by its value, and that may be a secret.
+        return YamlError(
+            "YAML syntax error: ':' expected at the end of this key (a key needs a colon)",
+            Loc(file, missing + 1, len(lines[missing].rstrip()) + 1),
+        )
     message = f"YAML syntax error: {problem}"
     ctx = e.context_mark
     if (

@@ -51,6 +51,14 @@ for name in sorted(names - extra):
     assert "site-packages" in pathlib.Path(module.__file__).parts, module.__file__
 print(f"every module of envres/ is in the wheel ({len(names)} modules)")
 PY
-"$work/venv/bin/envres" --version
+# The version is written once (envres.__version__); the wheel, its metadata and
+# `envres --version` all say it.
+version=$("$py" -c 'import envres; print(envres.__version__)')
+ls "$work"/dist/envres-"$version"-py3-none-any.whl >/dev/null
+[[ $("$work/venv/bin/envres" --version) == "envres, version $version" ]]
 "$work/venv/bin/envres" validate --all --allow-missing-env --project "$root"
+# What a user does next with the installed wheel: scaffold a project, and use it from
+# one of its subfolders.
+"$work/venv/bin/envres" init --project "$work/myproj" >/dev/null
+(cd "$work/myproj/tests" && "$work/venv/bin/envres" validate && "$work/venv/bin/envres" run >/dev/null)
 echo "wheel smoke test passed"

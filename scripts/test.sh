@@ -68,8 +68,16 @@ if ! $newest; then
     step "mypy"
     mypy
 
-    step "benchmark smoke run (envres side; times are not checked)"
-    python bench/compare.py --quick
+    # The benchmark's quick run checks that every measured command still runs; its
+    # timings (tenth-size, on a shared machine) are for reading, never a verdict. Its
+    # output is fenced off so that an "over" or "the machine was not quiet" in a green
+    # run is not read as a failure.
+    step "benchmark smoke run: INFORMATIONAL, NOT A TEST"
+    echo "    Timings at a tenth of the benchmark's sizes on this machine: 'over' and 'the"
+    echo "    machine was not quiet' are not failures. This step fails only if a measured"
+    echo "    command crashes. The full benchmark is ./scripts/bench.sh."
+    python bench/compare.py --quick 2>&1 | sed 's/^/    | /'
+    echo "    (end of the informational benchmark run)"
 fi
 
 step "pytest -n 2 $*"

@@ -917,8 +917,7 @@ def test_init_with_an_existing_pipeline_py_refuses_and_writes_nothing(
     result = _init(envres_cli, tmp_path)
     assert_problem(
         result,
-        "envres init: E602 pipeline.py already exists; envres init only writes into an empty "
-        "folder",
+        "envres init: E602 pipeline.py already exists; envres init never overwrites a file",
         "1 problem",
     )
 

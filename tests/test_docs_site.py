@@ -576,7 +576,7 @@ def test_canary_site_in_the_browser_masks_and_explains(
     assert browser.problems() == []
 
 
-def test_an_invalid_profile_exits_1_with_its_problems_and_writes_nothing(
+def test_an_invalid_profile_is_marked_invalid_with_its_problems_and_the_site_is_written(
     envres_cli: Cli, canary: Project
 ) -> None:
     canary.profile("broken.yaml", "extends: base\nresources:\n  warehouse:\n    tpye: duck\n")
@@ -584,13 +584,27 @@ def test_an_invalid_profile_exits_1_with_its_problems_and_writes_nothing(
     result = envres_cli("docs", "--out", "site", cwd=canary.root, env={"DB_PASSWORD": "x"})
 
     assert result.code == 1
-    assert (
+    problem = (
         "profiles/broken.yaml:4:5: E201 resources.warehouse: unknown key 'tpye'; did you mean "
         "'type'? (allowed: type, config)"
-    ) in result.err_lines
-    assert result.err_lines[-1] == "1 of 4 profiles invalid, no site written: broken"
-    assert result.out == ""
-    assert not (canary.root / "site").exists()
+    )
+    assert problem in result.err_lines
+    assert result.err_lines[-1] == (
+        "1 of 4 profiles invalid (the site lists their problems): broken"
+    )
+    site = canary.root / "site"
+    assert "site/index.html" in result.out.splitlines()
+    assert not (site / "profile-broken.html").exists()
+    assert sorted(p.name for p in site.glob("profile-*.html")) == [
+        "profile-base.html",
+        "profile-dev.html",
+        "profile-prod.html",
+    ]
+    index = (site / "index.html").read_text()
+    section = index[index.index('<section class="invalid" data-profile="broken"') :]
+    section = section[: section.index("</section>")]
+    assert "broken (invalid)" in section
+    assert html.escape(problem, quote=True) in section
 
 
 def test_a_deleted_profile_loses_its_page_on_the_next_run(envres_cli: Cli, canary: Project) -> None:

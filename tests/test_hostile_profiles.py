@@ -106,6 +106,13 @@ def problem(*lines: str) -> tuple[str, ...]:
     return (*lines, f"{n} problem{'s' if n != 1 else ''} in profile 'dev'")
 
 
+#: The last line of `validate` when only unset variables stop a profile.
+_HINT = (
+    "hint: --allow-missing-env checks structure and types without them (unset variables "
+    "become warnings)"
+)
+
+
 CASES: list[Case] = [
     # --- YAML syntax ---------------------------------------------------------------------
     Case(
@@ -493,11 +500,9 @@ CASES: list[Case] = [
         {DEV: "# nothing yet\n"},
         1,
         (
-            "definitions: E501 asset 'orders' (pipeline.py:82) needs resource 'warehouse', which "
-            "profile 'dev' does not define",
-            "definitions: E501 asset 'daily_revenue' (pipeline.py:87) needs resource 'notifier', "
-            "which profile 'dev' does not define",
-            "2 problems in profile 'dev'",
+            "profiles/dev.yaml:1:1: E501 profile 'dev' is empty, but the assets need warehouse, "
+            "notifier: define them under 'resources:'",
+            "1 problem in profile 'dev'",
         ),
     ),
     Case(
@@ -747,18 +752,24 @@ CASES: list[Case] = [
         "unset-variable",
         {DEV: with_path("${NOPE}")},
         1,
-        problem(
-            "profiles/dev.yaml:5:13: E401 resources.warehouse.config.path: "
-            "environment variable NOPE is not set"
+        (
+            *problem(
+                "profiles/dev.yaml:5:13: E401 resources.warehouse.config.path: "
+                "environment variable NOPE is not set"
+            ),
+            _HINT,
         ),
     ),
     Case(
         "required-variable-with-a-message",
         {DEV: with_path("${NOPE:?set NOPE to the database file}")},
         1,
-        problem(
-            "profiles/dev.yaml:5:13: E401 resources.warehouse.config.path: "
-            "environment variable NOPE is not set: set NOPE to the database file"
+        (
+            *problem(
+                "profiles/dev.yaml:5:13: E401 resources.warehouse.config.path: "
+                "environment variable NOPE is not set: set NOPE to the database file"
+            ),
+            _HINT,
         ),
     ),
     Case(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import BASE, Cli, Project
+from tests.conftest import BASE, Cli, Project, run_real
 
 PROD = """\
 extends: base
@@ -274,26 +277,70 @@ def test_init_scaffolds_a_project_that_validates_and_runs(envres_cli: Cli, tmp_p
     assert ran.out.splitlines()[-1].startswith("2 succeeded in ")
 
 
+def test_init_makes_a_project_whose_own_pytest_passes_and_that_runs_from_a_subfolder(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "new"
+    created = run_real("init", "--project", str(folder), cwd=tmp_path)
+    assert created.code == 0, created.err
+    assert created.out.splitlines()[-1] == (
+        "next: envres validate && envres run && python -m pytest"
+    )
+    assert ".env" in (folder / ".gitignore").read_text().splitlines()
+    assert (folder / ".env.example").is_file()
+    assert "type: ignore" not in (folder / "pipeline.py").read_text()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENVRES_", "PYTEST_"))}
+    env.pop("PYTHONPATH", None)
+    # Plain pytest, as the user types it: the made project's settings make pipeline
+    # importable and its test uses envres's fixtures.
+    tested = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "2 passed" in tested.stdout
+    assert run_real("validate", cwd=folder / "tests").out == (
+        "profile 'dev' is valid (2 resources, 2 assets)\n"
+    )
+    ran = run_real("run", cwd=folder / "tests")
+    assert ran.code == 0, ran.err
+    assert "[dev] total is 6" in ran.out
+
+
 def test_init_refuses_to_overwrite(envres_cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "dev.yaml").write_text("resources: {}\n")
     result = envres_cli("init", cwd=tmp_path)
     assert result.code == 1
-    assert "already exists" in result.err
+    assert result.err_lines[0] == (
+        "envres init: profiles/dev.yaml already exists; envres init never overwrites a file"
+    )
     assert (tmp_path / "profiles" / "dev.yaml").read_text() == "resources: {}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["profiles"]
 
 
-def test_init_in_a_folder_with_a_pyproject_appends_the_table_and_says_so(
+def test_init_in_a_folder_with_a_pyproject_appends_the_table_and_says_what_is_left_to_do(
     envres_cli: Cli, tmp_path: Path
 ) -> None:
     original = '[project]\nname = "mine"\n\n[tool.ruff]\nline-length = 99'  # no final newline
     (tmp_path / "pyproject.toml").write_text(original)
+    (tmp_path / ".gitignore").write_text("*.pyc")
     result = envres_cli("init", cwd=tmp_path)
     assert result.code == 0, result.err
-    assert result.out.splitlines()[0] == "appended [tool.envres] to pyproject.toml"
+    assert result.out.splitlines()[0] == (
+        "appended [tool.envres] to pyproject.toml (its dependencies are yours: add envres to "
+        'them, and pythonpath = ["."] to pytest\'s settings so tests can import pipeline)'
+    )
     assert "created profiles/dev.yaml" in result.out.splitlines()
+    assert "added .env to .gitignore" in result.out.splitlines()
+    assert (tmp_path / ".gitignore").read_text() == "*.pyc\n.env\n"
     data = tomllib.loads((tmp_path / "pyproject.toml").read_text())
-    assert data["project"]["name"] == "mine"
+    assert data["project"] == {"name": "mine"}
     assert data["tool"]["ruff"] == {"line-length": 99}
     assert data["tool"]["envres"]["definitions"] == "pipeline:defs"
 

@@ -602,10 +602,13 @@ COMMANDS: list[tuple[str, ...]] = [
 def test_no_command_shows_any_canary_in_any_form(
     envres_cli: Cli, canary_project: Path, args: tuple[str, ...], profile: str, debug: bool
 ) -> None:
-    flags = ("--profile", profile, *(("--debug",) if debug else ()))
+    # Commands that use no profile refuse --profile: they get the same one as ENVRES_PROFILE.
+    uses_profile = args[0] not in ("profiles", "schema", "diff") and "--all" not in args
+    flags = (*(("--profile", profile) if uses_profile else ()), *(("--debug",) if debug else ()))
     # CANARY_PRINT: the resources print themselves during the run (setup and asset), and
     # the asset prints the plain string the `signer` function yields.
-    result = envres_cli(*args, *flags, cwd=canary_project, env={**ENV, "CANARY_PRINT": "all"})
+    env = {**ENV, "CANARY_PRINT": "all", "ENVRES_PROFILE": profile}
+    result = envres_cli(*args, *flags, cwd=canary_project, env=env)
     assert result.code == 0, result
     assert_no_leak(result)
     if args[0] in ("show", "env"):
@@ -927,7 +930,8 @@ def test_a_canary_failing_its_own_validation_is_not_shown_nor_its_length(
         tmp_path / "proj",
         {"dev.yaml": profile_yaml("dev"), "prod.yaml": profile_yaml("prod"), "strict.yaml": strict},
     )
-    result = envres_cli(*args, "--profile", "strict", cwd=root, env={**ENV, **env})
+    # ENVRES_PROFILE, not --profile, which validate --all refuses.
+    result = envres_cli(*args, cwd=root, env={**ENV, **env, "ENVRES_PROFILE": "strict"})
     leaks = find_leaks(result.out, result.err, values=(*_STRICT.values(), *ALL_VALUES))
     assert leaks == [], leaks
     if args == ("env",) and "env(env(" in line:

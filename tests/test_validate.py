@@ -50,6 +50,8 @@ def test_contract_example_reports_every_problem_with_file_line_and_column(
         "profiles/prod.yaml:10:18: E303 resources.warehouse.config.pool_size: "
         "input should be a valid integer (got 'ten' from ${PG_POOL:-10})",
         "2 problems in profile 'prod'",
+        "hint: --allow-missing-env checks structure and types without them (unset variables "
+        "become warnings)",
     ]
 
 
@@ -67,6 +69,8 @@ def test_required_variable_message_is_reported(envres_cli: Cli, prod: Project) -
         "profiles/prod.yaml:8:12: E401 resources.warehouse.config.dsn: environment variable PG_DSN "
         "is not set: set PG_DSN to the production database",
         "1 problem in profile 'prod'",
+        "hint: --allow-missing-env checks structure and types without them (unset variables "
+        "become warnings)",
     ]
 
 
@@ -176,7 +180,8 @@ def test_yaml_value_of_wrong_type_is_not_coerced_silently(
     result = envres_cli("validate", cwd=project)
     assert result.err_lines[0] == (
         "profiles/dev.yaml:5:13: E303 resources.warehouse.config.path: "
-        "input should be a valid string (got 123)"
+        "input should be a valid string (got 123); YAML reads it as a number: quote it to keep "
+        "it text"
     )
 
 

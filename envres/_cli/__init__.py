@@ -140,6 +140,8 @@ def _invoke(session: Session, argv: list[str] | None) -> int:
     except RunError as exc:
         _debug(session, exc)
         session.err(f"run failed: {exc.message}")
+        if not session.debug:
+            _user_error(session, exc.__cause__)
         for extra in exc.failures[1:]:
             session.err(f"also: {extra.message}")
         return EXIT_RUN_FAILED
@@ -201,6 +203,62 @@ def _stopped(session: Session, exc: BaseException, how: str) -> None:
     session.err(f"{how}; every resource that was set up has been torn down")
     for note in getattr(exc, "__notes__", ()):
         session.err(f"  {note}")
+
+
+#: How many lines of a user exception's message a failed run shows after the first.
+_MAX_MESSAGE_LINES = 30
+
+
+def _user_error(session: Session, cause: BaseException | None) -> None:
+    """The rest of what user code raised: its whole message, where, and how to see more.
+
+    The first line is in the failure already. When the message has more (DuckDB's
+    ``Did you mean`` and ``LINE 1`` context, pydantic's actual cause), the rest is
+    printed, masked like any text user code made, then the innermost frame of the
+    user's own code, then a pointer to ``--debug``.
+    """
+    if cause is None:
+        return
+    try:
+        text = session.redactor.redact_untrusted(str(cause)).strip()
+    except Exception:  # an exception whose __str__ raises: its type is shown already
+        text = ""
+    rest = text.splitlines()[1:]
+    if not rest:
+        return  # the failure line said it all
+    for line in rest[:_MAX_MESSAGE_LINES]:
+        session.err(f"  {line}".rstrip())
+    if len(rest) > _MAX_MESSAGE_LINES:
+        session.err(f"  ... ({len(rest) - _MAX_MESSAGE_LINES} more lines)")
+    where = _user_frame(cause)
+    if where:
+        session.err(f"  at {session.redactor.redact_untrusted(where)}")
+    session.err("  (run with --debug for the traceback)")
+
+
+def _user_frame(exc: BaseException) -> str | None:
+    """``file:line in function`` of the innermost frame in the user's code, if any.
+
+    Frames of envres itself, the standard library and installed packages are
+    skipped: the line to look at is the user's call into them.
+    """
+    import sysconfig
+    from pathlib import Path
+
+    from envres._paths import display
+
+    libraries = [Path(__file__).resolve().parents[1]]
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            libraries.append(Path(path).resolve())
+    found: str | None = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        resolved = Path(frame.filename).resolve()
+        if frame.filename.startswith("<") or any(resolved.is_relative_to(lib) for lib in libraries):
+            continue
+        found = f"{display(frame.filename)}:{frame.lineno} in {frame.name}"
+    return found
 
 
 def _debug(session: Session, exc: BaseException) -> None:

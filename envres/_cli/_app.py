@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from envres._cli._session import current
-from envres._codes import DEFINITIONS
+from envres._codes import DEFINITIONS, UNSET_VARIABLE
 from envres._errors import EnvresError, Problem, ProfileError, RunError, UsageError
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from envres._profiles import ProfileFile
     from envres._resolved import ResolvedProfile
     from envres._rules import Allowance
+    from envres._settings import Settings
     from envres._types import TypeResolver
 
 __all__ = ["AlreadyReported", "ChecksFailed", "Differs", "cli"]
@@ -82,21 +83,128 @@ def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: st
     ]
 
 
+def _completion_settings(ctx: click.Context) -> Settings:
+    import os
+
+    from envres._settings import load_settings
+
+    return load_settings(
+        project=ctx.params.get("project"),
+        environ=os.environ,
+        profiles_dir=ctx.params.get("profiles_dir"),
+        definitions=ctx.params.get("definitions"),
+        profile=ctx.params.get("profile") or ctx.find_root().params.get("profile"),
+    )
+
+
+def complete_assets(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Asset names for the shell, with a spec's ``+`` kept (``+ord`` offers ``+orders``).
+
+    The definitions module is imported (as ``envres assets`` does) with anything it
+    prints swallowed: completion must never write to the shell.
+    """
+    import contextlib
+    import io
+
+    from click.shell_completion import CompletionItem
+
+    from envres._project import import_definitions
+
+    prefix = incomplete[: len(incomplete) - len(incomplete.lstrip("+"))]
+    stem = incomplete[len(prefix) :]
+    try:
+        settings = _completion_settings(ctx)
+        if settings.definitions is None:
+            return []
+        sink = io.StringIO()
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            defs = import_definitions(settings.definitions, settings.project)
+    except Exception:
+        return []
+    return [CompletionItem(prefix + name) for name in sorted(defs.assets) if name.startswith(stem)]
+
+
+def complete_keys(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """The resource keys of the selected profile (merged, not validated) for the shell."""
+    from click.shell_completion import CompletionItem
+
+    from envres._load import profile_files, read_bytes
+    from envres._profiles import load_merged
+
+    try:
+        settings = _completion_settings(ctx)
+        merged = load_merged(settings.profile, profile_files(settings), read_bytes)
+    except Exception:
+        return []
+    return [CompletionItem(key) for key in sorted(merged.resources) if key.startswith(incomplete)]
+
+
+def profile_option(*, hidden: bool = False) -> Callable[[F], F]:
+    """``--profile``/``-p``: taken before the command's name (by the group) and after it.
+
+    ``hidden`` for a command that uses no profile: it takes the flag only to refuse
+    it in one line (:func:`given_profile`), so its help does not offer it.
+    """
+    return click.option(
+        "--profile",
+        "-p",
+        default=None,
+        hidden=hidden,
+        shell_complete=complete_profiles,
+        help="Profile name (else $ENVRES_PROFILE, else default_profile, else dev).",
+    )
+
+
+def given_profile(command_flag: str | None, *, uses_profile: bool) -> str | None:
+    """The ``--profile`` of the command line, wherever it was written.
+
+    One rule for every command: ``envres -p prod show`` and ``envres show -p prod``
+    are the same; a command that uses no profile refuses the flag in either place
+    rather than ignoring it (a usage error, exit 2).
+    """
+    ctx = click.get_current_context()
+    before = ctx.find_root().params.get("profile")
+    if before is not None and command_flag is not None and before != command_flag:
+        raise UsageError(
+            f"--profile given twice: '{before}' before the command and '{command_flag}' after it"
+        )
+    profile = command_flag if command_flag is not None else before
+    if profile is not None and not uses_profile:
+        why = _NO_PROFILE.get(str(ctx.info_name), "")
+        raise UsageError(f"'{ctx.info_name}' uses no profile{why}: drop --profile")
+    return profile
+
+
+#: Why each command that uses no profile refuses --profile.
+_NO_PROFILE = {
+    "diff": " (it compares the two it names: envres diff A B)",
+    "profiles": " (it lists them all)",
+    "assets": " (it lists the definitions' assets)",
+    "schema": " (it describes the format of every profile)",
+    "init": " (it writes dev and prod)",
+}
+
+
 def common(fn: F) -> F:
     """The options every command takes."""
+    return _common(fn, uses_profile=True)
+
+
+def common_without_profile(fn: F) -> F:
+    """The options of a command that uses no profile (``--profile`` is refused)."""
+    return _common(fn, uses_profile=False)
+
+
+def _common(fn: F, *, uses_profile: bool) -> F:
     options = [
         click.option(
             "--project",
             type=Folder(),
             default=None,
-            help="Folder holding pyproject.toml [tool.envres] (default: $ENVRES_PROJECT, else .).",
+            help="Folder holding pyproject.toml [tool.envres] (default: $ENVRES_PROJECT, else the "
+            "nearest folder upward whose pyproject.toml has [tool.envres]).",
         ),
-        click.option(
-            "--profile",
-            default=None,
-            shell_complete=complete_profiles,
-            help="Profile name (else $ENVRES_PROFILE, else default_profile, else dev).",
-        ),
+        profile_option(hidden=not uses_profile),
         click.option(
             "--profiles-dir",
             type=Folder(),
@@ -133,17 +241,18 @@ def report_format(fn: F) -> F:
 class Context:
     """What one command loads, each thing once: settings, profile files, definitions."""
 
-    def __init__(self, kwargs: dict[str, Any]) -> None:
+    def __init__(self, kwargs: dict[str, Any], *, uses_profile: bool = True) -> None:
         import os
 
         from envres._settings import load_settings
 
         self.session = current()
         self.session.debug = self.session.debug or kwargs.pop("debug")
+        profile = given_profile(kwargs.pop("profile"), uses_profile=uses_profile)
         self.settings = load_settings(
             project=kwargs.pop("project"),
             environ=os.environ,
-            profile=kwargs.pop("profile"),
+            profile=profile,
             profiles_dir=kwargs.pop("profiles_dir"),
             definitions=kwargs.pop("definitions"),
         )
@@ -195,6 +304,20 @@ class Context:
                 ]
             )
         return defs
+
+    def load_or_hint(self, hint: str, *, allow_missing_env: bool) -> ResolvedProfile:
+        """The selected profile; when only unset variables stop it, say what ``hint`` offers.
+
+        The problems are printed as :meth:`load` would raise them, then one more line
+        naming ``--allow-missing-env`` (exit code 1 all the same).
+        """
+        try:
+            return self.load(allow_missing_env=allow_missing_env)
+        except ProfileError as exc:
+            if not _only_unset(exc, allow_missing_env):
+                raise
+            self.session.err(str(exc))
+            raise AlreadyReported(f"hint: --allow-missing-env {hint}") from exc
 
     def load(
         self, name: str | None = None, *, allow_missing_env: bool = False, quiet: bool = False
@@ -330,23 +453,24 @@ class _Group(_Command, click.Group):
     callback=_show_version,
     help="Show the version and exit.",
 )
-def cli(debug: bool) -> None:
+@profile_option()
+def cli(debug: bool, profile: str | None) -> None:
     """Per-environment YAML profiles for the resources of data pipelines.
 
-    Pick a profile with --profile or ENVRES_PROFILE; every command validates it
-    before doing anything.
+    Pick a profile with --profile/-p (before or after the command) or
+    ENVRES_PROFILE; every command that uses one validates it before doing anything.
     """
     current().debug = debug
 
 
 @cli.command()
-@common
+@common_without_profile
 def profiles(**kwargs: Any) -> None:
     """List the profiles: name, what it extends, file."""
     from envres._load import read_bytes
     from envres._profiles import load_merged
 
-    ctx = Context(kwargs)
+    ctx = Context(kwargs, uses_profile=False)
     out = ctx.session.out
     files = ctx.files()
     problems: list[Problem] = []
@@ -388,6 +512,8 @@ def validate(
     all_: bool, allow_missing_env: bool, verbose: bool, report_fmt: str, **kwargs: Any
 ) -> None:
     """Validate the selected profile (or every profile) against the definitions and rules."""
+    if all_ and given_profile(kwargs["profile"], uses_profile=True) is not None:
+        raise UsageError("--all validates every profile: drop --profile")
     current().fmt = report_fmt
     ctx = Context(kwargs)
     session = ctx.session
@@ -395,15 +521,33 @@ def validate(
     failed: list[ProfileError] = []
     results: list[dict[str, Any]] = []
     session.data["profiles"] = results
+    # A problem in a file several profiles share (a partial they extend) is printed once.
+    shown: set[str] = set()
     for name in names:
         try:
             profile, warnings, allowances = _checked(ctx, name, allow_missing_env)
         except ProfileError as exc:
             results.append({"name": name, "valid": False})
             if not all_:
+                if session.fmt == "text" and _only_unset(exc, allow_missing_env):
+                    session.err(str(exc))
+                    raise AlreadyReported(
+                        "hint: --allow-missing-env checks structure and types without them "
+                        "(unset variables become warnings)"
+                    ) from exc
                 raise
             failed.append(exc)
-            session.report_error(exc)
+            if session.fmt == "text":
+                lines = str(exc).splitlines()
+                problems, summary = lines[:-1], lines[-1]
+                fresh = [line for line in problems if line not in shown]
+                shown.update(fresh)
+                for line in fresh:
+                    session.err(line)
+                repeated = len(problems) - len(fresh)
+                session.err(f"{summary} ({repeated} shown above)" if repeated else summary)
+            else:
+                session.report_error(exc)
             continue
         results.append({"name": name, "valid": True})
         # Several profiles may share the file a warning points at: say which.
@@ -419,6 +563,13 @@ def validate(
         )
     if not names and session.fmt != "json":
         session.out("no profiles to validate")
+
+
+def _only_unset(exc: ProfileError, allow_missing_env: bool) -> bool:
+    """Whether an unset variable is among what stops the profile (and the flag not given)."""
+    return not allow_missing_env and any(
+        p.severity == "error" and p.code == UNSET_VARIABLE for p in exc.problems
+    )
 
 
 def _checked(
@@ -485,7 +636,9 @@ def show(explain: bool, fmt: str, allow_missing_env: bool, **kwargs: Any) -> Non
     import envres._cli._render as render
 
     ctx = Context(kwargs)
-    profile = ctx.load(allow_missing_env=allow_missing_env)
+    profile = ctx.load_or_hint(
+        "shows the profile with unset variables as <not set>", allow_missing_env=allow_missing_env
+    )
     if explain:
         text = render.explain_json(profile) if fmt == "json" else render.explain_yaml(profile)
     else:
@@ -505,7 +658,7 @@ def env_command(**kwargs: Any) -> None:
 
 
 @cli.command()
-@common
+@common_without_profile
 @click.argument("profile_a", metavar="A", shell_complete=complete_profiles)
 @click.argument("profile_b", metavar="B", shell_complete=complete_profiles)
 @click.option(
@@ -523,7 +676,7 @@ def diff(profile_a: str, profile_b: str, exit_code: bool, report_fmt: str, **kwa
     from envres._cli._report import github_command
 
     current().fmt = report_fmt
-    ctx = Context(kwargs)
+    ctx = Context(kwargs, uses_profile=False)
     session = ctx.session
     a = ctx.load_spec(profile_a)
     b = ctx.load_spec(profile_b)
@@ -554,12 +707,12 @@ class Differs(EnvresError):
 
 
 @cli.command()
-@common
+@common_without_profile
 def assets(**kwargs: Any) -> None:
     """List the assets: the resources and upstream assets each takes, where it is defined."""
     from envres._paths import display
 
-    ctx = Context(kwargs)
+    ctx = Context(kwargs, uses_profile=False)
     defs = ctx.required_definitions()
     if not defs.assets:
         ctx.session.out("no assets")
@@ -604,7 +757,7 @@ def graph(fmt: str, **kwargs: Any) -> None:
 
 @cli.command()
 @common
-@click.argument("keys", nargs=-1, metavar="[KEY]...")
+@click.argument("keys", nargs=-1, metavar="[KEY]...", shell_complete=complete_keys)
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
@@ -612,8 +765,15 @@ def graph(fmt: str, **kwargs: Any) -> None:
     show_default=True,
     help="Seconds each resource may take to set up and check, and again to tear down.",
 )
+@click.option(
+    "--allow-missing-env",
+    is_flag=True,
+    help="Check what needs no unset variable; a resource that needs one fails saying which.",
+)
 @report_format
-def check(keys: tuple[str, ...], timeout: float, report_fmt: str, **kwargs: Any) -> None:
+def check(
+    keys: tuple[str, ...], timeout: float, allow_missing_env: bool, report_fmt: str, **kwargs: Any
+) -> None:
     """Connect: set up each resource (or KEYs), call its check(), tear all down (like dbt debug)."""
     from envres._cli._check import check_resources
     from envres._cli._report import github_command
@@ -621,7 +781,10 @@ def check(keys: tuple[str, ...], timeout: float, report_fmt: str, **kwargs: Any)
     current().fmt = report_fmt
     ctx = Context(kwargs)
     session = ctx.session
-    profile = ctx.load()
+    profile = ctx.load_or_hint(
+        "checks the resources that need none of them (the others fail, saying which)",
+        allow_missing_env=allow_missing_env,
+    )
     results = check_resources(profile, keys, timeout)
     if session.fmt == "json":
         session.data["checks"] = [
@@ -707,24 +870,25 @@ def docs(out: Path, **kwargs: Any) -> None:
             )
             parent_keys.update(merged.resources)
         shown.append(SiteProfile(profile, frozenset(parent_keys)))
-    if failed:
-        raise AlreadyReported(
-            f"{len(failed)} of {len(names)} profiles invalid, no site written: "
-            + ", ".join(e.profile or "?" for e in failed)
-        )
-    pages = site(shown, ctx.definitions(), ctx.settings.profile)
+    invalid = [(e.profile or "?", str(e).splitlines()) for e in failed]
+    pages = site(shown, ctx.definitions(), ctx.settings.profile, invalid=invalid)
     for path in write_site(out, pages):
         session.out(display(path))
+    if failed:
+        raise AlreadyReported(
+            f"{len(failed)} of {len(names)} profiles invalid (the site lists their problems): "
+            + ", ".join(e.profile or "?" for e in failed)
+        )
 
 
 @cli.command()
-@common
+@common_without_profile
 def schema(**kwargs: Any) -> None:
     """Print a JSON Schema of a profile file for the registered resource types."""
 
     from envres._cli._schema import schema as profile_schema
 
-    ctx = Context(kwargs)
+    ctx = Context(kwargs, uses_profile=False)
     defs = ctx.definitions()
     types = defs.resource_types if defs is not None else {}
     from envres._load import secret_names
@@ -734,7 +898,30 @@ def schema(**kwargs: Any) -> None:
 
 @cli.command()
 @common
-@click.argument("assets", nargs=-1)
+@click.argument("assets", nargs=-1, shell_complete=complete_assets)
+@click.option(
+    "--select",
+    "-s",
+    "selects",
+    multiple=True,
+    metavar="SPEC",
+    shell_complete=complete_assets,
+    help="Assets to run: NAME, +NAME (with its upstream), NAME+ (with its downstream), "
+    "+NAME+; repeatable.",
+)
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="SPEC",
+    shell_complete=complete_assets,
+    help="Assets not to run (the same specs as --select); repeatable.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Validate and say what would be set up and run, in order; set up and run nothing.",
+)
 @click.option(
     "--jobs",
     "-j",
@@ -759,11 +946,23 @@ def schema(**kwargs: Any) -> None:
     "default: a local cluster started for this run.",
 )
 def run(
-    assets: tuple[str, ...], jobs: int, executor: str, scheduler: str | None, **kwargs: Any
+    assets: tuple[str, ...],
+    selects: tuple[str, ...],
+    excludes: tuple[str, ...],
+    dry_run: bool,
+    jobs: int,
+    executor: str,
+    scheduler: str | None,
+    **kwargs: Any,
 ) -> None:
-    """Validate, set up what the assets need, run them in order, tear everything down."""
+    """Validate, set up what the assets need, run them in order, tear everything down.
+
+    ASSETs run with everything upstream of them; --select/--exclude take dbt's
+    graph operators.
+    """
     from envres._bound import BoundDefinitions
     from envres._cli._progress import Progress, guarded_streams
+    from envres._cli._select import dry_run_lines, select
     from envres._executors import executor_for
 
     if scheduler is not None and executor != "dask":
@@ -779,8 +978,16 @@ def run(
             "the definitions are a dagster.Definitions: Dagster runs them "
             "(dagster asset materialize, dagster dev), not envres run"
         )
-    order = defs.plan(assets)
+    order = select(defs, assets, selects, excludes)
     profile = ctx.load()
+    if dry_run:
+        session.out(
+            f"envres run --dry-run: profile '{profile.name}', {_count(len(order), 'asset')}; "
+            "nothing is set up or run"
+        )
+        for line in dry_run_lines(defs, profile, order):
+            session.out(line)
+        return
     bound = BoundDefinitions(defs, profile)
     status = session.stderr if session.gate.isatty(session.stderr) else None
     progress = Progress(len(order), session.out, status, session.style)
@@ -816,12 +1023,14 @@ def run(
     help="Also write a CI workflow: github = .github/workflows/envres.yml (validate, diff).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def init(project: Path | None, ci: str | None, debug: bool) -> None:
-    """Scaffold profiles/, a definitions module and [tool.envres] in an empty folder."""
+@profile_option(hidden=True)
+def init(project: Path | None, ci: str | None, debug: bool, profile: str | None) -> None:
+    """Scaffold profiles/, pipeline.py, tests/ and [tool.envres]; never overwrites a file."""
     from envres._cli._scaffold import scaffold
 
     session = current()
     session.debug = session.debug or debug
+    given_profile(profile, uses_profile=False)
     for line in scaffold(project or Path(), ci):
         session.out(line)
-    session.out("next: envres validate && envres run")
+    session.out("next: envres validate && envres run && python -m pytest")

@@ -83,6 +83,8 @@ class Site:
     redactor: Redactor  # the secrets of every profile of the site
     graphs: dict[str, str] = field(default_factory=dict)  # profile name -> inline SVG
     title: str = "envres profiles"
+    # Profiles that did not validate: name -> their problems, one line each (masked).
+    invalid: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def site(
@@ -91,14 +93,20 @@ def site(
     default: str | None,
     *,
     title: str = "envres profiles",
+    invalid: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> Site:
-    """The site of ``profiles``; the index draws ``default`` (else the first profile)."""
+    """The site of ``profiles``; the index draws ``default`` (else the first profile).
+
+    ``invalid`` lists the profiles that did not validate, each with its problems:
+    the index marks them invalid and lists the problems.
+    """
     redactor = functools.reduce(operator.or_, (sp.profile.redactor for sp in profiles), Redactor())
     keys = tuple(dict.fromkeys(k for sp in profiles for k in sp.profile.resources))
     names = [sp.profile.name for sp in profiles]
     graphs = {sp.profile.name: to_svg(build(catalog, sp.profile)) for sp in profiles}
     chosen = default if default in names else (names[0] if names else None)
-    return Site(tuple(profiles), keys, chosen, redactor, graphs, title)
+    failed = tuple((name, tuple(problems)) for name, problems in invalid)
+    return Site(tuple(profiles), keys, chosen, redactor, graphs, title, failed)
 
 
 def page_name(profile: str) -> str:
@@ -446,9 +454,28 @@ def index_html(s: Site) -> str:
         )
         scripts: tuple[str, ...] = (_COMPARE_JS,)
     else:
-        body = "<p>no profiles</p>" + _matrix(s)
+        body = ("" if s.invalid else "<p>no profiles</p>") + _matrix(s)
         scripts = ()
-    return _page(s, s.title, _nav(s), body, scripts)
+    return _page(s, s.title, _nav(s), _invalid(s) + body, scripts)
+
+
+def _invalid(s: Site) -> str:
+    """The profiles that did not validate, each marked invalid with its problems."""
+    if not s.invalid:
+        return ""
+    sections = "".join(
+        f'<section class="invalid" data-profile="{_text(s, name)}" data-status="invalid">'
+        f"<h3>{_text(s, name)} (invalid)</h3>"
+        f'<ul class="mono">{"".join(f"<li>{_text(s, line)}</li>" for line in problems)}</ul>'
+        "</section>"
+        for name, problems in s.invalid
+    )
+    return (
+        '<h2 id="invalid-heading">Invalid profiles</h2>'
+        '<p class="muted">These profiles did not validate: their problems are listed here, '
+        "and they have no page until they are fixed (<code>envres validate --all</code>).</p>"
+        f"{sections}"
+    )
 
 
 # -- profile-NAME.html -----------------------------------------------------------------------

@@ -208,7 +208,10 @@ def env_rows(profile: ResolvedProfile) -> list[EnvRow]:
         value: str | None = None
         if name in profile.env.values:
             source = profile.env.sources.get(name, PROCESS)
-            state = "set (environment)" if source == PROCESS else f"set ({source})"
+            over = "".join(
+                f", over {lower}" for lower in reversed(profile.env.shadowed.get(name, ()))
+            )
+            state = f"set ({source}{over})"
             value = profile.redactor.shown(profile.env.values[name], row["secret"])
         else:
             state = "not set"

@@ -1,6 +1,8 @@
 """``envres init``: a small working project to start from.
 
-Besides ``pyproject.toml``, the profiles and ``pipeline.py``, it writes
+Besides ``pyproject.toml`` (with pytest's ``pythonpath``), the profiles,
+``pipeline.py``, ``tests/test_pipeline.py`` (which uses envres's pytest fixtures),
+``.env.example`` and a ``.gitignore`` that keeps ``.env`` out of git, it writes
 ``profiles/envres.schema.json``, the JSON Schema of a profile for the scaffolded
 resource types (what ``envres schema`` prints), and each profile's first line points
 an editor with a YAML language server (VS Code's YAML extension, Neovim, Helix, ...)
@@ -34,12 +36,19 @@ _PYPROJECT = """[project]
 name = "{name}"
 version = "0.1.0"
 requires-python = ">=3.11"
+# envres is not on PyPI yet: install it into this environment first, from its wheel or
+# a clone (pip install /path/to/envres), and `pip install -e .` finds it there.
 dependencies = ["envres"]
 
 [tool.envres]
 definitions = "pipeline:defs"
 profiles_dir = "profiles"
 default_profile = "dev"
+
+[tool.pytest.ini_options]
+# The project folder is importable, so tests/ can `import pipeline`.
+pythonpath = ["."]
+testpaths = ["tests"]
 """
 
 _TOOL_TABLE = """
@@ -48,6 +57,41 @@ definitions = "pipeline:defs"
 profiles_dir = "profiles"
 default_profile = "dev"
 """
+
+_GITIGNORE = """# Local values of the profiles' variables: never committed (.env.example is).
+.env
+__pycache__/
+.venv/
+"""
+
+_ENV_EXAMPLE = """# Copy to .env (git-ignored) and fill in; envres reads .env beside pyproject.toml.
+# The process environment wins over it. `envres env --profile prod` lists what a
+# profile reads.
+# WAREHOUSE_PATH=data/prod.sqlite
+"""
+
+_TEST = '''"""Tests of the pipeline, with envres's pytest fixtures (no real notifier needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pipeline import defs, total
+
+
+def test_total_adds_the_numbers_and_says_so(envres_call: Callable[..., Any]) -> None:
+    said: list[str] = []
+    assert envres_call(total, numbers=[1, 2, 3], notifier=said.append) == 6
+    assert said == ["total is 6"]
+
+
+def test_the_dev_profile_runs_with_a_fake_notifier(envres_bind: Callable[..., Any]) -> None:
+    said: list[str] = []
+    result = envres_bind(defs, "dev", notifier=said.append).run()
+    assert result["total"] == 6
+    assert said == ["total is 6"]
+'''
 
 #: The schema file, next to the profiles; each profile's first line points editors at it.
 _SCHEMA_FILE = "envres.schema.json"
@@ -82,7 +126,8 @@ _PIPELINE = '''"""A small pipeline: replace the SQLite warehouse with yours."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import envres
 
@@ -90,7 +135,7 @@ import envres
 class Warehouse(envres.Resource):
     """What assets need from a warehouse."""
 
-    def query(self, sql: str) -> list[tuple[object, ...]]:
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
 
@@ -102,12 +147,12 @@ class SQLiteWarehouse(Warehouse):
         yield
         self._conn.close()
 
-    def query(self, sql: str) -> list[tuple[object, ...]]:
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
         return self._conn.execute(sql).fetchall()
 
 
 @envres.resource
-def console(prefix: str = "") -> Iterator[object]:
+def console(prefix: str = "") -> Iterator[Callable[[str], None]]:
     yield lambda message: print(prefix, message)
 
 
@@ -117,7 +162,7 @@ def numbers(warehouse: Warehouse) -> list[int]:
 
 
 @envres.asset
-def total(numbers: list[int], notifier) -> int:  # type: ignore[no-untyped-def]
+def total(numbers: list[int], notifier: Callable[[str], None]) -> int:
     result = sum(numbers)
     notifier(f"total is {result}")
     return result
@@ -172,10 +217,14 @@ def scaffold(folder: Path, ci: str | None = None) -> list[str]:
 
     ``ci="github"`` adds a GitHub Actions workflow (:data:`GITHUB_WORKFLOW`).
 
-    Everything is checked before anything is written: an existing ``[tool.envres]``
-    (in any TOML spelling), a starter file that exists, a ``profiles`` that is not a
-    folder, or a ``pyproject.toml`` that is not valid TOML refuses the whole
-    scaffold with a :class:`ProfileError`, and nothing is written.
+    The folder may hold files of its own: a ``pyproject.toml`` without
+    ``[tool.envres]`` gets the table appended (its dependencies and pytest settings
+    stay the user's, and the returned line says to add envres), a ``.gitignore``
+    gets ``.env`` appended. Everything is checked before anything is written: an
+    existing ``[tool.envres]`` (in any TOML spelling), a starter file that exists, a
+    ``profiles`` or ``tests`` that is not a folder, or a ``pyproject.toml`` that is
+    not valid TOML refuses the whole scaffold with a :class:`ProfileError`, and
+    nothing is written.
     """
     for parent in (folder, *folder.parents):
         if parent.is_symlink() or parent.exists():
@@ -198,22 +247,42 @@ def scaffold(folder: Path, ci: str | None = None) -> list[str]:
         profiles / "prod.yaml": _PROD,
         profiles / _SCHEMA_FILE: _schema_text(),
         folder / "pipeline.py": _PIPELINE,
+        folder / ".env.example": _ENV_EXAMPLE,
+        folder / "tests" / "test_pipeline.py": _TEST,
     }
     if ci == "github":
         files[folder / GITHUB_WORKFLOW_PATH] = GITHUB_WORKFLOW
     problems = [
         Problem(
-            f"{display(p)} already exists; envres init only writes into an empty folder",
+            f"{display(p)} already exists; envres init never overwrites a file",
             source=_SOURCE,
             code=INIT,
         )
         for p in files
         if p.exists() or p.is_symlink()
     ]
-    if profiles.exists() and not profiles.is_dir():
+    gitignore = folder / ".gitignore"
+    ignored: str | None = None
+    if gitignore.is_symlink() or (gitignore.exists() and not gitignore.is_file()):
         problems.append(
-            Problem(f"{display(profiles)} exists and is not a folder", source=_SOURCE, code=INIT)
+            Problem(
+                f"{display(gitignore)} is not a regular file; envres init leaves it alone",
+                source=_SOURCE,
+                code=INIT,
+            )
         )
+    elif gitignore.exists():
+        try:
+            ignored = read_file(gitignore).decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(
+                Problem(f"{display(gitignore)} cannot be read: {exc}", source=_SOURCE, code=INIT)
+            )
+    for sub in (profiles, folder / "tests"):
+        if sub.exists() and not sub.is_dir():
+            problems.append(
+                Problem(f"{display(sub)} exists and is not a folder", source=_SOURCE, code=INIT)
+            )
     existing: str | None = None
     if pyproject.is_symlink():
         problems.append(
@@ -269,9 +338,12 @@ def scaffold(folder: Path, ci: str | None = None) -> list[str]:
     done: list[str] = []
     folder.mkdir(parents=True, exist_ok=True)
     if existing is not None:
-        separator = "" if existing.endswith("\n") or not existing else "\n"
-        pyproject.write_text(existing + separator + _TOOL_TABLE, encoding="utf-8")
-        done.append(f"appended [tool.envres] to {display(pyproject)}")
+        pyproject.write_text(_appended(existing, _TOOL_TABLE), encoding="utf-8")
+        done.append(
+            f"appended [tool.envres] to {display(pyproject)} (its dependencies are yours: "
+            'add envres to them, and pythonpath = ["."] to pytest\'s settings so tests can '
+            "import pipeline)"
+        )
     else:
         name = folder.resolve().name.replace(" ", "-") or "pipeline"
         pyproject.write_text(_PYPROJECT.format(name=name), encoding="utf-8")
@@ -280,7 +352,19 @@ def scaffold(folder: Path, ci: str | None = None) -> list[str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         done.append(f"created {display(path)}")
+    if ignored is None:
+        gitignore.write_text(_GITIGNORE, encoding="utf-8")
+        done.append(f"created {display(gitignore)}")
+    elif ".env" not in (line.strip() for line in ignored.splitlines()):
+        gitignore.write_text(_appended(ignored, ".env\n"), encoding="utf-8")
+        done.append(f"added .env to {display(gitignore)}")
     return done
+
+
+def _appended(text: str, addition: str) -> str:
+    """``text`` with ``addition`` after it, on a line of its own."""
+    separator = "" if text.endswith("\n") or not text else "\n"
+    return text + separator + addition
 
 
 def _schema_text() -> str:
