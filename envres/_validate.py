@@ -35,8 +35,10 @@ from envres._secrets import (
     Shape,
     model_shape,
     secret_at,
+    secret_fields,
     secret_leaves,
 )
+from envres._sources import DEFAULT_TIMEOUT, SourceRegistry
 from envres._types import TypeResolver
 from envres._values import ConfigReader, ReadConfig, Ref, contains_missing
 
@@ -92,6 +94,8 @@ def _prepare(
     if shape is None:
         shape = shapes[found.model] = model_shape(found.model, reader.names)
     config = reader.read(entry.config, f"{base}.config", shape)
+    if config.sourced:
+        shape = secret_fields(shape, config.sourced)
     return _Prepared(entry, type_name, found, shape, config)
 
 
@@ -316,17 +320,22 @@ def resolve(
     allow_missing_env: bool = False,
     overrides: frozenset[str] = frozenset(),
     earlier: list[Problem] | None = None,
+    sources: SourceRegistry | None = None,
+    source_timeout: float = DEFAULT_TIMEOUT,
 ) -> ResolvedProfile:
     """Validate ``merged`` against ``catalog`` in ``env``; one ProfileError with every problem.
 
     ``earlier`` are problems found before (bad env files) to report together.
     With ``allow_missing_env`` an unset variable is a warning and the field it
-    feeds is left out of type checking.
+    feeds is left out of type checking; no secret source is contacted then.
+    ``sources`` are the secret sources references may name (none: ``${x:...}`` is
+    never a reference), each reference given ``source_timeout`` seconds.
     """
     if types is None:
         types = TypeResolver(catalog.resource_types if catalog is not None else {})
-    reader = ConfigReader(env, merged.name, allow_missing_env, names)
+    reader = ConfigReader(env, merged.name, allow_missing_env, names, sources, source_timeout)
     reader.problems.extend(earlier or ())
+    reader.prefetch(entry.config for key, entry in merged.resources.items() if key not in overrides)
     shapes: dict[type[BaseModel], Shape] = {}
     prepared = [
         p

@@ -435,7 +435,8 @@ def test_unknown_key_in_tool_envres_gets_a_did_you_mean(envres_cli: Cli, tmp_pat
     assert where is not None, result.err_lines[0]
     assert result.err_lines[0][where.end() :] == (
         "unknown key 'allowed_import' in [tool.envres]; did you mean 'allowed_imports'? "
-        "(allowed: definitions, profiles_dir, default_profile, secret_names, allowed_imports)"
+        "(allowed: definitions, profiles_dir, default_profile, secret_names, allowed_imports, "
+        "secret_sources, source_timeout)"
     )
     assert result.err_lines[1] == "1 problem"
 
