@@ -426,12 +426,13 @@ def graph(fmt: str, **kwargs: Any) -> None:
 )
 def check(keys: tuple[str, ...], timeout: float, **kwargs: Any) -> None:
     """Connect: set up each resource (or KEYs), call its check(), tear all down (like dbt debug)."""
-    from envres._cli._check import check_resources
+    from envres._cli._check import check_resources, source_references
 
     ctx = Context(kwargs)
     session = ctx.session
     profile = ctx.load()
     results = check_resources(profile, keys, timeout)
+    references = source_references(profile, keys)
     rows = [("KEY", "TYPE", "RESULT", "TIME", "")]
     for r in results:
         rows.append(
@@ -443,6 +444,14 @@ def check(keys: tuple[str, ...], timeout: float, **kwargs: Any) -> None:
         if i:
             cells[2] = session.style(cells[2], fg="green" if row[2] == "ok" else "red")
         session.out(("".join(cells) + row[4]).rstrip())
+    if references:
+        # Whether each secret source reference resolved, never its value.
+        table = [("REFERENCE", "RESULT", "USED AT")]
+        table += [(r.reference, r.result, r.used_at) for r in references]
+        widths = [max(len(row[i]) for row in table) + 2 for i in range(2)]
+        session.out("")
+        for ref, result, where in table:
+            session.out(f"{ref.ljust(widths[0])}{result.ljust(widths[1])}{where}")
     failed = [r.key for r in results if not r.ok]
     if failed:
         raise ChecksFailed(

@@ -84,6 +84,11 @@ def _operator(expr: str) -> tuple[str, str]:
 
 
 def _how(use: Any, env: Any) -> str:
+    if use.source:
+        origin = f"the file named by {use.via}" if use.via else use.name
+        if use.default_used:
+            return f"{origin}: not found, default used" if not use.is_set else f"{origin}: empty"
+        return f"from {origin}" if use.is_set else f"{origin}: not resolved"
     op, _ = _operator(use.expr)
     if op in (":+", "+"):
         return "set, alternative used" if use.default_used else "not set, nothing used"
