@@ -169,16 +169,24 @@ class SourceError(InterpolationError):
 
     ``source`` and ``reference`` say which; ``offline`` is true when no source was
     contacted (``--allow-missing-env``), so the value is only unknown, not wrong.
-    The message never holds a value.
+    ``variable`` is ``VAR`` when the file was named by ``VAR_FILE``. The message
+    never holds a value.
     """
 
     def __init__(
-        self, message: str, *, source: str, reference: str, offline: bool = False, offset: int = 0
+        self,
+        message: str,
+        *,
+        source: str,
+        reference: str,
+        offline: bool = False,
+        offset: int = 0,
+        variable: str | None = None,
     ) -> None:
         self.source = source
         self.reference = reference
         self.offline = offline
-        super().__init__(message, offset=offset)
+        super().__init__(message, variable=variable, offset=offset)
 
 
 class TemplateError(EnvresError, ValueError):

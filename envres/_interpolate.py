@@ -615,13 +615,20 @@ def _found(key: tuple[str, str], label: str, expr: _Expr, reading: _Reading) -> 
             reference=key[1],
             offline=True,
             offset=expr.start,
+            variable=None if expr.source else expr.name,
         )
     got = reading.found[key]
     if isinstance(got, str):
         return got
     if got.not_found:
         return None
-    raise SourceError(f"{label}: {got.reason}", source=key[0], reference=key[1], offset=expr.start)
+    raise SourceError(
+        f"{label}: {got.reason}",
+        source=key[0],
+        reference=key[1],
+        offset=expr.start,
+        variable=None if expr.source else expr.name,
+    )
 
 
 def _evaluate_arg(arg: tuple[_Piece, ...], reading: _Reading, source: str) -> str:
@@ -650,7 +657,9 @@ def _missing(expr: _Expr, reading: _Reading, value: str | None, source: str) -> 
         return SourceError(message, source=expr.source, reference=expr.name, offset=expr.start)
     if value is None and f"{expr.name}_FILE" in reading.env:
         path = reading.env[f"{expr.name}_FILE"]
-        return SourceError(message, source="file", reference=path, offset=expr.start)
+        return SourceError(
+            message, source="file", reference=path, offset=expr.start, variable=expr.name
+        )
     return MissingVariableError(message, variable=expr.name, offset=expr.start)
 
 

@@ -490,7 +490,11 @@ class ConfigReader:
                 self.warnings.append(Problem(exc.message, node.loc, dotted, "warning"))
             else:
                 self.problems.append(Problem(exc.message, node.loc, dotted))
-            use = VarUse(f"{exc.source}:{exc.reference}", text, False, False, exc.source)
+            if exc.variable:  # VAR, from the file VAR_FILE names
+                use = VarUse(exc.variable, text, True, False, exc.source, f"{exc.variable}_FILE")
+                self._record(use, dotted, node.loc, secret)
+            else:
+                use = VarUse(f"{exc.source}:{exc.reference}", text, False, False, exc.source)
             out.origins.found[path] = Origin(node.loc, (use,), templated)
             return MISSING
         except MissingVariableError as exc:

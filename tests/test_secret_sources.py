@@ -262,6 +262,10 @@ def test_var_file_reads_the_file_and_show_explain_says_so(tmp_path: Path, envres
         "(from the file named by PG_PASSWORD_FILE)"
     )
     assert "file-secret-value" not in result.out + result.err
+    listed = envres_cli("env", "--profile", "prod", cwd=project.root, env=env)
+    rows = {line.split()[0]: re.split(r"\s{2,}", line) for line in listed.out.splitlines()}
+    assert rows["PG_PASSWORD"][1:3] == ["from the file named by PG_PASSWORD_FILE", MASK]
+    assert rows["PG_PASSWORD_FILE"][1] == "set (environment)"
     both = {**env, "PG_PASSWORD": "env-wins"}
     assert _password(_load(project, both)) == "env-wins"
 

@@ -203,8 +203,9 @@ def env_rows(profile: ResolvedProfile) -> list[EnvRow]:
     rows: dict[str, dict[str, Any]] = {}
     for rec in profile.variables:
         name = rec.use.name
-        row = rows.setdefault(name, {"secret": False, "where": [], "defaults": []})
+        row = rows.setdefault(name, {"secret": False, "where": [], "defaults": [], "via": ""})
         row["secret"] = row["secret"] or rec.secret
+        row["via"] = row["via"] or rec.use.via
         row["where"].append(f"{rec.loc.file}:{rec.loc.line} {rec.path}")
         default = _default_of(rec.use.expr)
         if default is not None and default not in row["defaults"]:
@@ -217,6 +218,9 @@ def env_rows(profile: ResolvedProfile) -> list[EnvRow]:
             source = profile.env.sources.get(name, PROCESS)
             state = "set (environment)" if source == PROCESS else f"set ({source})"
             value = MASK if row["secret"] else profile.redactor.redact(profile.env.values[name])
+        elif row["via"]:
+            # Read from the file VAR_FILE names (a secret source): its value is a secret.
+            state, value = f"from the file named by {row['via']}", MASK
         else:
             state = "not set"
         out.append(
