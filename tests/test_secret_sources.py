@@ -676,3 +676,41 @@ def test_boto3_is_imported_only_when_an_aws_reference_is_resolved(tmp_path: Path
         check=False,
     )
     assert proc.stdout.split()[-3:] == ["0", "False", "False"], proc.stderr
+
+
+def test_a_project_source_name_must_be_spelled_like_a_variable(
+    tmp_path: Path, envres_cli: Cli
+) -> None:
+    project = _project(
+        tmp_path / "p", _db("x"), '[tool.envres.secret_sources]\n"my-vault" = "vaultsrc:fetch"\n'
+    )
+    result = envres_cli("validate", "--profile", "prod", cwd=project.root)
+    assert result.code == 1
+    assert "source name 'my-vault' must be spelled like a variable name" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_a_project_source_that_cannot_be_imported_is_one_line(tmp_path: Path) -> None:
+    project = _project(
+        tmp_path / "p", _db("${vault:x}"), '[tool.envres.secret_sources]\nvault = "nope:fetch"\n'
+    )
+    with pytest.raises(ProfileError) as info:
+        _load(project)
+    assert _problems(info) == [
+        "profiles/prod.yaml:6:17: resources.db.config.password: "
+        "vault:x: cannot load the source (nope:fetch): no module named 'nope'"
+    ]
+
+
+def test_a_source_returning_something_else_than_a_string_is_refused(tmp_path: Path) -> None:
+    project = _project(
+        tmp_path / "p", _db("${num:x}"), '[tool.envres.secret_sources]\nnum = "numsrc:fetch"\n'
+    )
+    project.write("numsrc.py", "def fetch(reference):\n    return 42\n")
+    with pytest.raises(ProfileError) as info:
+        _load(project)
+    assert _problems(info) == [
+        "profiles/prod.yaml:6:17: resources.db.config.password: "
+        "num:x: the source returned a value of type int, not a string"
+    ]
+    sys.modules.pop("numsrc", None)

@@ -170,5 +170,7 @@ def _fetch(registry: SourceRegistry, key: tuple[str, str]) -> str | Unavailable:
     except BaseException as exc:  # a plugin failing in any way: reported, never raised
         return Unavailable(f"the source raised {one_line(exc)}")
     if not isinstance(value, str):
-        return Unavailable(f"the source returned a {type(value).__name__}, not a string")
+        return Unavailable(
+            f"the source returned a value of type {type(value).__name__}, not a string"
+        )
     return value
