@@ -491,7 +491,7 @@ class ConfigReader:
             else:
                 self.problems.append(Problem(exc.message, node.loc, dotted))
             if exc.variable:  # VAR, from the file VAR_FILE names
-                use = VarUse(exc.variable, text, True, False, exc.source, f"{exc.variable}_FILE")
+                use = VarUse(exc.variable, text, False, False, exc.source, f"{exc.variable}_FILE")
                 self._record(use, dotted, node.loc, secret)
             else:
                 use = VarUse(f"{exc.source}:{exc.reference}", text, False, False, exc.source)
