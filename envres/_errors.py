@@ -169,8 +169,9 @@ class SourceError(InterpolationError):
 
     ``source`` and ``reference`` say which; ``offline`` is true when no source was
     contacted (``--allow-missing-env``), so the value is only unknown, not wrong.
-    ``variable`` is ``VAR`` when the file was named by ``VAR_FILE``. The message
-    never holds a value.
+    ``variable`` is ``VAR`` when the file was named by ``VAR_FILE``; ``uses`` are
+    the variables the string read before this reference (``VarUse`` records), so
+    they are still listed. The message never holds a value.
     """
 
     def __init__(
@@ -186,6 +187,7 @@ class SourceError(InterpolationError):
         self.source = source
         self.reference = reference
         self.offline = offline
+        self.uses: tuple[object, ...] = ()
         super().__init__(message, variable=variable, offset=offset)
 
 

@@ -327,12 +327,16 @@ def interpolate(
     pieces = _parse(text, sources)
     segments: list[Segment] = []
     reading = _Reading(env, found, [])
-    for piece in pieces:
-        if isinstance(piece, str):
-            segments.append(Segment(piece, False))
-        else:
-            source = text[piece.start : piece.end]
-            segments.append(Segment(_evaluate(piece, reading, source), True))
+    try:
+        for piece in pieces:
+            if isinstance(piece, str):
+                segments.append(Segment(piece, False))
+            else:
+                source = text[piece.start : piece.end]
+                segments.append(Segment(_evaluate(piece, reading, source), True))
+    except SourceError as exc:
+        exc.uses = tuple(reading.uses)  # what was read before it, still worth listing
+        raise
     return Interpolated(tuple(segments), tuple(reading.uses))
 
 

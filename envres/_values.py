@@ -486,6 +486,9 @@ class ConfigReader:
         except SourceError as exc:
             # The field fed by a secret source stays masked whole, even left unset.
             out.sourced.add(str(path[0]))
+            for read_before in exc.uses:
+                if isinstance(read_before, VarUse):
+                    self._record(read_before, dotted, node.loc, secret)
             if exc.offline and self.allow_missing:
                 self.warnings.append(Problem(exc.message, node.loc, dotted, "warning"))
             else:
