@@ -22,6 +22,7 @@ from envres._checks import check_assets, check_refs, satisfies
 from envres._env import Env
 from envres._errors import INTERRUPTS, Problem, ProfileError, suggest
 from envres._imports import one_line
+from envres._interpolate import Unavailable
 from envres._nodes import Node
 from envres._profiles import Entry, MergedProfile
 from envres._record import Record
@@ -38,7 +39,7 @@ from envres._secrets import (
     secret_fields,
     secret_leaves,
 )
-from envres._sources import DEFAULT_TIMEOUT, SourceRegistry
+from envres._sources import DEFAULT_TIMEOUT, SourceRegistry, resolve_all
 from envres._types import TypeResolver
 from envres._values import ConfigReader, ReadConfig, Ref, contains_missing
 
@@ -333,15 +334,21 @@ def resolve(
     """
     if types is None:
         types = TypeResolver(catalog.resource_types if catalog is not None else {})
-    reader = ConfigReader(env, merged.name, allow_missing_env, names, sources, source_timeout)
-    reader.problems.extend(earlier or ())
-    reader.prefetch(entry.config for key, entry in merged.resources.items() if key not in overrides)
-    shapes: dict[type[BaseModel], Shape] = {}
-    prepared = [
-        p
-        for key, entry in merged.resources.items()
-        if key not in overrides and (p := _prepare(entry, types, reader, shapes)) is not None
-    ]
+    found: dict[tuple[str, str], str | Unavailable] = {}
+    while True:
+        reader = ConfigReader(env, merged.name, allow_missing_env, names, sources, found)
+        reader.problems.extend(earlier or ())
+        shapes: dict[type[BaseModel], Shape] = {}
+        prepared = [
+            p
+            for key, entry in merged.resources.items()
+            if key not in overrides and (p := _prepare(entry, types, reader, shapes)) is not None
+        ]
+        if not reader.pending or sources is None:
+            break
+        # Every reference the profile needs, fetched at once; then read again. More
+        # rounds only for references in defaults that turn out to be used.
+        found.update(resolve_all(reader.pending, sources, source_timeout))
     # Every secret of the profile is known before any message is written, so a value
     # shared by a secret field and another field is masked in both.
     secrets: set[str] = set(reader.secrets)

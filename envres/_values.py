@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -47,7 +47,7 @@ from envres._secrets import (
     secret_leaves,
     texts,
 )
-from envres._sources import DEFAULT_TIMEOUT, SourceRegistry, resolve_all
+from envres._sources import SourceRegistry
 
 __all__ = [
     "MISSING",
@@ -255,6 +255,8 @@ class ReadConfig:
         self.sourced: set[str] = set()
 
 
+_NO_SOURCES: frozenset[str] = frozenset()
+
 # `${name:x` where x is not an operator: a string that may hold a source reference.
 _MAY_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:[^-?+]")
 
@@ -316,17 +318,18 @@ class ConfigReader:
         allow_missing: bool,
         names: SecretNames,
         sources: SourceRegistry | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
+        found: dict[tuple[str, str], str | Unavailable] | None = None,
     ) -> None:
         self.env = env
         self.profile = profile
         self.allow_missing = allow_missing
         self.names = names
         self.sources = sources
-        self.timeout = timeout
         # What the secret sources gave, by (source, reference as fetched): filled by
-        # prefetch, never written to disk.
-        self.found: dict[tuple[str, str], str | Unavailable] = {}
+        # the caller between two reads (see pending), never written to disk.
+        self.found: dict[tuple[str, str], str | Unavailable] = {} if found is None else found
+        #: References a string needed that ``found`` does not hold yet (online only).
+        self.pending: dict[tuple[str, str], None] = {}
         self._file_vars = any(k.endswith("_FILE") for k in env.values)
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
@@ -340,42 +343,9 @@ class ConfigReader:
 
     def _source_names(self, text: str) -> frozenset[str]:
         """The source names to parse ``text`` with (none when it cannot hold a reference)."""
-        if self.sources is None or not _MAY_REFERENCE.search(text):
-            return frozenset()
+        if self.sources is None or ":" not in text or not _MAY_REFERENCE.search(text):
+            return _NO_SOURCES
         return self.sources.names()
-
-    def _may_need_sources(self, text: str) -> bool:
-        return "${" in text and (self._file_vars or bool(self._source_names(text)))
-
-    def prefetch(self, configs: Iterable[Node | None]) -> None:
-        """Fetch every source reference the strings of ``configs`` need, all at once.
-
-        With ``allow_missing`` nothing is contacted: each reference is then reported
-        as not resolved (offline). Rounds repeat only for references in defaults
-        that turn out to be used.
-        """
-        if self.allow_missing or self.sources is None:
-            return
-        strings: list[tuple[str, Path]] = []
-        stack = [c for c in configs if c is not None]
-        while stack:
-            node = stack.pop()
-            v = node.value
-            if isinstance(v, dict):
-                stack.extend(v.values())
-            elif isinstance(v, list):
-                stack.extend(v)
-            elif isinstance(v, str) and self._may_need_sources(v):
-                strings.append((v, _folder(node.loc)))
-        while strings:
-            needed: dict[tuple[str, str], None] = {}
-            for text, folder in strings:
-                view = _Located(self.found, self.sources, folder)
-                for written in references(text, self.env.values, self._source_names(text), view):
-                    needed[view.key(written)] = None
-            if not needed:
-                return
-            self.found.update(resolve_all(needed, self.sources, self.timeout))
 
     def _part(self, shape: Shape, name: str) -> Shape:
         key = (id(shape), name)
@@ -484,6 +454,13 @@ class ConfigReader:
                     self._interpolated[text] = cached
             value, result = cached
         except SourceError as exc:
+            if exc.offline and not self.allow_missing and view is not None:
+                # Not fetched yet: note every reference the string needs now; the
+                # caller fetches them all at once and reads the profile again.
+                needed = references(text, self.env.values, self._source_names(text), view)
+                if needed:
+                    self.pending.update(dict.fromkeys(view.key(w) for w in needed))
+                    return MISSING
             # The field fed by a secret source stays masked whole, even left unset.
             out.sourced.add(str(path[0]))
             for read_before in exc.uses:
