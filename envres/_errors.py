@@ -8,7 +8,8 @@ that builtin, so ``except ValueError`` in user code keeps working::
     │   └── ProfileNotFoundError(ProfileError, LookupError)
     ├── YamlError(EnvresError, ValueError)         one YAML file cannot be read (file, line, col)
     ├── InterpolationError(EnvresError, ValueError) one string cannot be interpolated
-    │   └── MissingVariableError(InterpolationError)  a required variable is not set
+    │   ├── MissingVariableError(InterpolationError)  a required variable is not set
+    │   └── SourceError(InterpolationError)   a secret source did not give a reference's value
     ├── TemplateError(EnvresError, ValueError)     a ``{{ }}`` template failed to render
     ├── DefinitionError(EnvresError, TypeError)    a resource or asset is malformed in Python
     ├── UsageError(EnvresError, ValueError)        a caller asked for something that does not exist
@@ -45,6 +46,7 @@ __all__ = [
     "ProfileNotFoundError",
     "RunError",
     "SetupError",
+    "SourceError",
     "TeardownError",
     "TemplateError",
     "Terminated",
@@ -171,6 +173,33 @@ class InterpolationError(EnvresError, ValueError):
 
 class MissingVariableError(InterpolationError):
     """A variable that the string requires is not set (``${VAR}``, ``${VAR:?msg}``...)."""
+
+
+class SourceError(InterpolationError):
+    """A ``${source:reference}`` (or ``VAR_FILE``) whose value could not be had.
+
+    ``source`` and ``reference`` say which; ``offline`` is true when no source was
+    contacted (``--allow-missing-env``), so the value is only unknown, not wrong.
+    ``variable`` is ``VAR`` when the file was named by ``VAR_FILE``; ``uses`` are
+    the variables the string read before this reference (``VarUse`` records), so
+    they are still listed. The message never holds a value.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str,
+        reference: str,
+        offline: bool = False,
+        offset: int = 0,
+        variable: str | None = None,
+    ) -> None:
+        self.source = source
+        self.reference = reference
+        self.offline = offline
+        self.uses: tuple[object, ...] = ()
+        super().__init__(message, variable=variable, offset=offset)
 
 
 class TemplateError(EnvresError, ValueError):

@@ -21,6 +21,7 @@ from envres._paths import display, read_file
 from envres._profiles import ProfileFile, discover, load_merged
 from envres._resolved import ResolvedProfile
 from envres._secrets import DEFAULT_SECRET_NAMES, SecretNames
+from envres._sources import SourceRegistry
 from envres._types import TypeResolver
 from envres._validate import resolve
 
@@ -33,6 +34,7 @@ __all__ = [
     "profile_files",
     "read_bytes",
     "secret_names",
+    "source_registry",
     "type_resolver",
 ]
 
@@ -70,6 +72,11 @@ def secret_names(settings: Settings) -> SecretNames:
     return DEFAULT_SECRET_NAMES.extended(settings.secret_names)
 
 
+def source_registry(settings: Settings) -> SourceRegistry:
+    """The secret sources: installed plugins (envres's own among them) and the project's."""
+    return SourceRegistry(settings.secret_sources, settings.project)
+
+
 def type_resolver(settings: Settings, catalog: Catalog | None) -> TypeResolver:
     """A resolver for ``type:`` names under the project's ``allowed_imports``."""
     known = catalog.resource_types if catalog is not None else {}
@@ -97,7 +104,9 @@ def load_profile(
     ``types`` let a command that loads several profiles read and import each once.
     ``read``, ``exists`` and ``dotenv`` (the project's ``.env`` and how it is named)
     give another view of the files than the disk: a git revision's, say.
+    ``ENVRES_ALLOW_MISSING_ENV=1`` (the setting) turns ``allow_missing_env`` on.
     """
+    allow_missing_env = allow_missing_env or settings.allow_missing_env
     with gc_paused():
         files = profile_files(settings) if files is None else files
         merged = load_merged(name or settings.profile, files, read, cache=parsed)
@@ -120,4 +129,6 @@ def load_profile(
             allow_missing_env=allow_missing_env,
             overrides=overrides,
             earlier=problems,
+            sources=source_registry(settings),
+            source_timeout=settings.source_timeout,
         )

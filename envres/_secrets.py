@@ -7,7 +7,9 @@ A config value is a secret (PRODUCT.md §8) when
 - its field name or dict key looks like a secret (:class:`SecretNames`: contains
   ``password``, ``token``, ``api_key``... ignoring case, ``-``, ``_`` and ``.``, plus
   the project's ``[tool.envres] secret_names``);
-- it came from a variable whose name looks like a secret by the same rule.
+- it came from a variable whose name looks like a secret by the same rule;
+- it came from a secret source (``${file:...}``, ``VAR_FILE``, ``${ssm:...}``...,
+  PRODUCT.md §10): a secret by construction (:func:`is_secret_origin`).
 
 Three kinds of helper follow from that, and every output path uses them:
 
@@ -57,12 +59,14 @@ __all__ = [
     "holds_mask",
     "holds_secret",
     "is_secret",
+    "is_secret_origin",
     "mask",
     "masked_repr",
     "model_shape",
     "part",
     "seal",
     "secret_at",
+    "secret_fields",
     "secret_leaves",
     "secret_name",
     "secret_texts",
@@ -218,6 +222,21 @@ def hide_schema_defaults(node: Any, names: SecretNames = DEFAULT_SECRET_NAMES) -
             if (names.match(key) or by_type) and prop.get("default") is not None:
                 del prop["default"]
         stack.extend(item.values())
+
+
+def is_secret_origin(variable: str, source: str, names: SecretNames) -> bool:
+    """Whether a value read from ``variable``, or from the secret source ``source``, is secret.
+
+    A value from any secret source (``source`` not empty) is a secret by construction,
+    whatever its name; a variable's value is one when the variable's name looks like a
+    secret.
+
+        >>> is_secret_origin("PG_HOST", "", DEFAULT_SECRET_NAMES)
+        False
+        >>> is_secret_origin("file:/run/secrets/host", "file", DEFAULT_SECRET_NAMES)
+        True
+    """
+    return bool(source) or names.match(variable)
 
 
 # -- shapes: where secrets sit in the values of a type -----------------------------------
@@ -406,6 +425,21 @@ def part(shape: Shape, key: str | int, names: SecretNames) -> Shape:
     if isinstance(key, str) and names.match(key):
         return SECRET
     return _child(shape, key)
+
+
+def secret_fields(shape: Shape, fields: Iterable[str]) -> Shape:
+    """``shape`` with each of the top-level ``fields`` made wholly secret.
+
+    For a value fed by a secret (a secret source) in a field that is not secret by
+    type or name: the whole field is masked, whatever its type (an ``int`` port read
+    from a file is masked as a password is).
+    """
+    marked = dict.fromkeys(fields, SECRET)
+    if not marked or shape is SECRET:
+        return shape
+    if isinstance(shape, _Fields):
+        return _Fields({**shape.fields, **marked})
+    return _Fields(marked)
 
 
 def secret_at(shape: Shape, path: Iterable[str | int], names: SecretNames) -> bool:

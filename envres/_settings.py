@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -28,6 +28,7 @@ from pydantic_settings import (
 from envres._codes import SETTINGS
 from envres._errors import Loc, Problem, ProfileError, suggest
 from envres._paths import display, read_file
+from envres._sources import NAME
 
 __all__ = ["TABLE_KEYS", "Rule", "Settings", "find_project", "load_settings"]
 
@@ -39,6 +40,8 @@ TABLE_KEYS = (
     "secret_names",
     "allowed_imports",
     "rules",
+    "secret_sources",
+    "source_timeout",
 )
 
 
@@ -74,9 +77,26 @@ class Settings(BaseSettings):
     secret_names: tuple[str, ...] = ()
     allowed_imports: tuple[str, ...] | None = None
     rules: tuple[Rule, ...] = ()
-    #: ``ENVRES_ALLOW_MISSING_ENV=1``: as ``--allow-missing-env`` / ``allow_missing_env=True``
-    #: everywhere a profile is loaded (a CI job validating code locations without secrets).
+    #: ``[tool.envres.secret_sources]``: source name -> ``"package.module:fetch"``.
+    secret_sources: dict[str, str] = Field(default_factory=dict)
+    #: Seconds each secret source reference may take (``ENVRES_SOURCE_TIMEOUT``).
+    source_timeout: float = Field(default=10.0, gt=0)
+    #: ``ENVRES_ALLOW_MISSING_ENV=1``: as ``--allow-missing-env`` for every command.
     allow_missing_env: bool = False
+
+    @field_validator("secret_sources")
+    @classmethod
+    def _source_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, spec in value.items():
+            if not NAME.match(name):
+                raise ValueError(
+                    f"source name {name!r} must be spelled like a variable name "
+                    "(letters, digits and _, not starting with a digit)"
+                )
+            module, sep, attr = spec.partition(":")
+            if not (module and sep and attr):
+                raise ValueError(f"source {name!r} must be 'package.module:function', not {spec!r}")
+        return value
 
     @property
     def profiles_path(self) -> Path:

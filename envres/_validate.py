@@ -24,6 +24,7 @@ from envres._codes import CONFIG_INVALID, NO_TYPE, UNKNOWN_TYPE
 from envres._env import Env
 from envres._errors import INTERRUPTS, Loc, Problem, ProfileError, suggest
 from envres._imports import one_line
+from envres._interpolate import Unavailable
 from envres._nodes import Node
 from envres._profiles import Entry, MergedProfile
 from envres._record import Record
@@ -38,8 +39,10 @@ from envres._secrets import (
     hidden,
     model_shape,
     secret_at,
+    secret_fields,
     secret_texts,
 )
+from envres._sources import DEFAULT_TIMEOUT, SourceRegistry, resolve_all
 from envres._types import TypeResolver
 from envres._values import ConfigReader, ReadConfig, Ref, contains_missing
 
@@ -96,6 +99,8 @@ def _prepare(
     if shape is None:
         shape = shapes[found.model] = model_shape(found.model, reader.names)
     config = reader.read(entry.config, f"{base}.config", shape)
+    if config.sourced:
+        shape = secret_fields(shape, config.sourced)
     return _Prepared(entry, type_name, found, shape, config)
 
 
@@ -348,23 +353,34 @@ def resolve(
     allow_missing_env: bool = False,
     overrides: frozenset[str] = frozenset(),
     earlier: list[Problem] | None = None,
+    sources: SourceRegistry | None = None,
+    source_timeout: float = DEFAULT_TIMEOUT,
 ) -> ResolvedProfile:
     """Validate ``merged`` against ``catalog`` in ``env``; one ProfileError with every problem.
 
     ``earlier`` are problems found before (bad env files) to report together.
     With ``allow_missing_env`` an unset variable is a warning and the field it
-    feeds is left out of type checking.
+    feeds is left out of type checking; no secret source is contacted then.
+    ``sources`` are the secret sources references may name (none: ``${x:...}`` is
+    never a reference), each reference given ``source_timeout`` seconds.
     """
     if types is None:
         types = TypeResolver(catalog.resource_types if catalog is not None else {})
-    reader = ConfigReader(env, merged.name, allow_missing_env, names)
-    reader.problems.extend(earlier or ())
-    shapes: dict[type[BaseModel], Shape] = {}
-    prepared = [
-        p
-        for key, entry in merged.resources.items()
-        if key not in overrides and (p := _prepare(entry, types, reader, shapes)) is not None
-    ]
+    found: dict[tuple[str, str], str | Unavailable] = {}
+    while True:
+        reader = ConfigReader(env, merged.name, allow_missing_env, names, sources, found)
+        reader.problems.extend(earlier or ())
+        shapes: dict[type[BaseModel], Shape] = {}
+        prepared = [
+            p
+            for key, entry in merged.resources.items()
+            if key not in overrides and (p := _prepare(entry, types, reader, shapes)) is not None
+        ]
+        if not reader.pending or sources is None:
+            break
+        # Every reference the profile needs, fetched at once; then read again. More
+        # rounds only for references in defaults that turn out to be used.
+        found.update(resolve_all(reader.pending, sources, source_timeout))
     # Every secret of the profile is known before any message is written, so a value
     # shared by a secret field and another field is masked in both.
     secrets: set[str] = set(reader.secrets)

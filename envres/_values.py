@@ -11,8 +11,10 @@ which variables fed a secret, so their values are masked everywhere.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any, Final
 
 from envres._codes import INTERPOLATION, TEMPLATE, UNSET_VARIABLE
@@ -22,12 +24,31 @@ from envres._errors import (
     Loc,
     MissingVariableError,
     Problem,
+    SourceError,
     TemplateError,
 )
-from envres._interpolate import Interpolated, Segment, VarUse, interpolate
+from envres._interpolate import (
+    NOTHING_FOUND,
+    Found,
+    Interpolated,
+    Segment,
+    Unavailable,
+    VarUse,
+    interpolate,
+    references,
+)
 from envres._nodes import Node
 from envres._record import Record
-from envres._secrets import SecretNames, Shape, is_secret, part, secret_name, secret_texts
+from envres._secrets import (
+    SecretNames,
+    Shape,
+    is_secret,
+    is_secret_origin,
+    part,
+    secret_name,
+    secret_texts,
+)
+from envres._sources import SourceRegistry
 
 __all__ = [
     "MISSING",
@@ -116,15 +137,21 @@ class VarRecord(Record):
 
 
 def resolve_string(
-    text: str, env: Mapping[str, str], profile: str, read: list[str] | None = None
+    text: str,
+    env: Mapping[str, str],
+    profile: str,
+    read: list[str] | None = None,
+    sources: frozenset[str] = frozenset(),
+    found: Found = NOTHING_FOUND,
 ) -> tuple[str, Interpolated]:
     """Interpolate ``${...}`` and render ``{{ }}`` templates in one user-written string.
 
     Values that came from the environment are put in after rendering, so they are
     never scanned by either grammar. ``read`` (when given) receives the name of
     every variable the template's ``env()`` looked up, even when rendering fails.
+    ``sources`` and ``found`` are the secret source names and their values.
     """
-    result = interpolate(text, env)
+    result = interpolate(text, env, sources, found)
     if "{{" not in text and "{%" not in text:
         return result.value, result
     from envres._template import render
@@ -222,16 +249,64 @@ class ReadConfig:
 
     ``flat`` is true when every value is a scalar that was read as it is (no
     container, no reference, no unset variable): validation can take the inputs
-    as they are.
+    as they are. ``sourced`` names the fields a secret source fed (masked whole).
     """
 
-    __slots__ = ("flat", "inputs", "origins", "refs")
+    __slots__ = ("flat", "inputs", "origins", "refs", "sourced")
 
     def __init__(self, config: Node | None = None) -> None:
         self.inputs: dict[str, Any] = {}
         self.origins = Origins(config)
         self.refs: list[Ref] = []
         self.flat = True
+        self.sourced: set[str] = set()
+
+
+_NO_SOURCES: frozenset[str] = frozenset()
+
+# `${name:x` where x is not an operator: a string that may hold a source reference.
+_MAY_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:[^-?+]")
+
+
+class _Located(Mapping[tuple[str, str], "str | Unavailable"]):
+    """What the sources found, as one string's references spell them.
+
+    A ``file`` path is relative to the folder of the profile that wrote it, so the
+    same text can mean two files; the fetched values are keyed by absolute path.
+    ``touched`` collects the keys read, so their values can be marked secret.
+    """
+
+    __slots__ = ("found", "folder", "registry", "touched")
+
+    def __init__(
+        self,
+        found: dict[tuple[str, str], str | Unavailable],
+        registry: SourceRegistry,
+        folder: Path,
+    ) -> None:
+        self.found = found
+        self.registry = registry
+        self.folder = folder
+        self.touched: list[tuple[str, str]] = []
+
+    def key(self, written: tuple[str, str]) -> tuple[str, str]:
+        source, reference = written
+        return source, self.registry.locate(source, reference, self.folder)
+
+    def __getitem__(self, written: tuple[str, str]) -> str | Unavailable:
+        key = self.key(written)
+        value = self.found[key]
+        self.touched.append(key)
+        return value
+
+    def __contains__(self, written: object) -> bool:
+        return isinstance(written, tuple) and self.key(written) in self.found
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.found)
+
+    def __len__(self) -> int:
+        return len(self.found)
 
 
 class ConfigReader:
@@ -245,11 +320,26 @@ class ConfigReader:
     computed from a secret variable are secrets too (:func:`~envres._secrets.derived`).
     """
 
-    def __init__(self, env: Env, profile: str, allow_missing: bool, names: SecretNames) -> None:
+    def __init__(
+        self,
+        env: Env,
+        profile: str,
+        allow_missing: bool,
+        names: SecretNames,
+        sources: SourceRegistry | None = None,
+        found: dict[tuple[str, str], str | Unavailable] | None = None,
+    ) -> None:
         self.env = env
         self.profile = profile
         self.allow_missing = allow_missing
         self.names = names
+        self.sources = sources
+        # What the secret sources gave, by (source, reference as fetched): filled by
+        # the caller between two reads (see pending), never written to disk.
+        self.found: dict[tuple[str, str], str | Unavailable] = {} if found is None else found
+        #: References a string needed that ``found`` does not hold yet (online only).
+        self.pending: dict[tuple[str, str], None] = {}
+        self._file_vars = any(k.endswith("_FILE") for k in env.values)
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.records: list[VarRecord] = []
@@ -262,6 +352,12 @@ class ConfigReader:
         self._interpolated: dict[str, tuple[str, Interpolated]] = {}
         self._parts: dict[tuple[int, str], Shape] = {}
         self._nearest: dict[str, str] = {}
+
+    def _source_names(self, text: str) -> frozenset[str]:
+        """The source names to parse ``text`` with (none when it cannot hold a reference)."""
+        if self.sources is None or ":" not in text or not _MAY_REFERENCE.search(text):
+            return _NO_SOURCES
+        return self.sources.names()
 
     def _part(self, shape: Shape, name: str) -> Shape:
         key = (id(shape), name)
@@ -296,10 +392,19 @@ class ConfigReader:
             self.secrets.extend(secret_texts(value, field_shape, self.names))
         return out
 
-    def _record(self, name: str, use: VarUse, dotted: str, loc: Loc, secret: bool) -> None:
-        secret = secret or secret_name(name, self.names)
-        if secret:
-            self.secret_variables.add(name)
+    def _record(self, use: VarUse, dotted: str, loc: Loc, secret: bool) -> None:
+        if use.source and not use.via:
+            return  # a source reference, not a variable
+        if use.via:
+            # VAR came from the file VAR_FILE names: VAR_FILE was read too.
+            via = VarUse(use.via, use.expr, True, False)
+            via_secret = is_secret_origin(use.via, "", self.names)
+            if via_secret:
+                self.secret_variables.add(use.via)
+            self.records.append(VarRecord(via, dotted, loc, via_secret))
+        secret = secret or is_secret_origin(use.name, use.source, self.names)
+        if secret and not use.source:
+            self.secret_variables.add(use.name)
         self.records.append(VarRecord(use, dotted, loc, secret))
 
     def _convert(
@@ -345,13 +450,42 @@ class ConfigReader:
         secret = is_secret(shape)
         templated = "{{" in text or "{%" in text
         read: list[str] = []
+        view: _Located | None = None
         try:
             cached = None if templated else self._interpolated.get(text)
             if cached is None:
-                cached = resolve_string(text, self.env.values, self.profile, read)
-                if not templated:
+                names = self._source_names(text)
+                if self.sources is not None and "${" in text and (names or self._file_vars):
+                    view = _Located(self.found, self.sources, _folder(node.loc))
+                found: Found = NOTHING_FOUND if view is None else view
+                cached = resolve_string(text, self.env.values, self.profile, read, names, found)
+                if not templated and not (view is not None and view.touched):
                     self._interpolated[text] = cached
             value, result = cached
+        except SourceError as exc:
+            if exc.offline and not self.allow_missing and view is not None:
+                # Not fetched yet: note every reference the string needs now; the
+                # caller fetches them all at once and reads the profile again.
+                needed = references(text, self.env.values, self._source_names(text), view)
+                if needed:
+                    self.pending.update(dict.fromkeys(view.key(w) for w in needed))
+                    return MISSING
+            # The field fed by a secret source stays masked whole, even left unset.
+            out.sourced.add(str(path[0]))
+            for read_before in exc.uses:
+                if isinstance(read_before, VarUse):
+                    self._record(read_before, dotted, node.loc, secret)
+            if exc.offline and self.allow_missing:
+                self.warnings.append(Problem(exc.message, node.loc, dotted, "warning"))
+            else:
+                self.problems.append(Problem(exc.message, node.loc, dotted))
+            if exc.variable:  # VAR, from the file VAR_FILE names
+                use = VarUse(exc.variable, text, False, False, exc.source, f"{exc.variable}_FILE")
+                self._record(use, dotted, node.loc, secret)
+            else:
+                use = VarUse(f"{exc.source}:{exc.reference}", text, False, False, exc.source)
+            out.origins.found[path] = Origin(node.loc, (use,), templated)
+            return MISSING
         except MissingVariableError as exc:
             self._failed_reads(read, dotted, node.loc, secret)
             message = exc.message + self._near(exc.variable)
@@ -363,7 +497,7 @@ class ConfigReader:
                 self.problems.append(Problem(message, node.loc, dotted, code=UNSET_VARIABLE))
             if exc.variable:
                 use = VarUse(exc.variable, f"${{{exc.variable}}}", False, False)
-                self._record(exc.variable, use, dotted, node.loc, secret)
+                self._record(use, dotted, node.loc, secret)
                 # `show --explain` names the line and the unset variable, not a default.
                 out.origins.found[path] = Origin(node.loc, (use,), templated)
             else:
@@ -377,10 +511,17 @@ class ConfigReader:
             return MISSING
         out.origins.found[path] = Origin(node.loc, result.uses, templated)
         for use in result.uses:
-            self._record(use.name, use, dotted, node.loc, secret)
+            self._record(use, dotted, node.loc, secret)
         if result.uses and isinstance(value, str):
             # Whether it was computed from a secret is known once every config is read.
             self.computed.append((value, tuple(use.name for use in result.uses)))
+        if view is not None and view.touched:
+            # A value from a secret source is a secret, and so is what it is part of.
+            out.sourced.add(str(path[0]))
+            self.secrets.append(value)
+            self.secrets.extend(
+                v for v in (self.found[k] for k in view.touched) if isinstance(v, str)
+            )
         return value
 
     def _near(self, variable: str | None) -> str:
@@ -409,6 +550,11 @@ class ConfigReader:
         for name in read:
             if secret or secret_name(name, self.names):
                 self.secret_variables.add(name)
+
+
+def _folder(loc: Loc) -> Path:
+    """The folder of the file ``loc`` is in (its display path is relative to the cwd)."""
+    return Path(os.path.abspath(loc.file)).parent
 
 
 def leaves(value: Any) -> Iterator[Any]:

@@ -437,7 +437,7 @@ def test_unknown_key_in_tool_envres_gets_a_did_you_mean(envres_cli: Cli, tmp_pat
     assert result.err_lines[0][where.end() :] == (
         "E601 unknown key 'allowed_import' in [tool.envres]; did you mean 'allowed_imports'? "
         "(allowed: definitions, profiles_dir, default_profile, secret_names, allowed_imports, "
-        "rules)"
+        "rules, secret_sources, source_timeout)"
     )
     assert result.err_lines[1] == "1 problem"
 

@@ -105,6 +105,9 @@ CANARIES: tuple[Canary, ...] = (
     Canary("banner", "named", "variable SERVICE_TOKEN", "process", *_pair("banner")),
     Canary("door_pin", "named", "project pattern pin", "literal", *_pair("pin")),
     Canary("signer_key", "signer", "SecretStr parameter", "process", *_pair("signer")),
+    Canary("greeting", "sourced", "plain str from a source", "${file:...}", *_pair("file")),
+    Canary("nickname", "sourced", "plain str from a source", "VAR_FILE", *_pair("varfile")),
+    Canary("slogan", "sourced", "plain str from a source", "project source", *_pair("keeper")),
     # Last: Hypothesis shrinks towards the first canaries, so a failure shows another one
     # when another one fails too.
     Canary("s_td", "vault", "SecretStr in a TypedDict", "process", *_pair("std", "-ünï\u200bcode")),
@@ -369,14 +372,30 @@ def signer(key: SecretStr, algo: str = "hs256") -> Iterator[str]:
     fail("teardown", {"signer_key": key})
 
 
+class Sourced(envres.Resource):
+    """Plain names and types, each value from a secret source: secrets by construction."""
+
+    greeting: str
+    nickname: str
+    slogan: str
+
+    def found(self) -> dict[str, object]:
+        return {"greeting": self.greeting, "nickname": self.nickname, "slogan": self.slogan}
+
+    def lifespan(self) -> Iterator[None]:
+        fail("setup", self.found())
+        yield
+        fail("teardown", self.found())
+
+
 @envres.asset
-def report(vault: Vault, named: Named, signer: str) -> str:
+def report(vault: Vault, named: Named, signer: str, sourced: Sourced) -> str:
     if os.environ.get("CANARY_PRINT"):
-        print("report got", vault, named)
-        print(repr(named), file=sys.stderr)
+        print("report got", vault, named, sourced)
+        print(repr(named), repr(sourced), file=sys.stderr)
     if os.environ.get("CANARY_PRINT") == "all":
         print("signer yields", {"key": signer})  # a plain string: only the CLI can mask it
-    fail("asset", {**vault.found(), **named.found(), "signer_key": signer})
+    fail("asset", {**vault.found(), **named.found(), "signer_key": signer, **sourced.found()})
     return "report done"
 
 
@@ -409,7 +428,13 @@ class Strict(envres.Resource):
 
 defs = envres.Definitions(
     assets=[report, audit, publish],
-    resource_types={"vault": Vault, "named": Named, "signer": signer, "strict": Strict},
+    resource_types={
+        "vault": Vault,
+        "named": Named,
+        "signer": signer,
+        "strict": Strict,
+        "sourced": Sourced,
+    },
 )
 
 
@@ -487,6 +512,12 @@ resources:
     type: signer
     config:
       key: ${{SIGNER_{P}}}
+  sourced:
+    type: sourced
+    config:
+      greeting: ${{file:secrets/greeting.{p}}}
+      nickname: ${{NICKNAME_{P}}}
+      slogan: ${{keeper:slogan-{p}}}
 """
 
 
@@ -510,6 +541,8 @@ def process_env() -> dict[str, str]:
                 f"MULTI_{P}": _value("api_key", p),
                 f"SERVICE_TOKEN_{P}": _value("banner", p),
                 f"SIGNER_{P}": _value("signer_key", p),
+                # VAR_FILE: relative to the profile file, like ${file:...}.
+                f"NICKNAME_{P}_FILE": f"secrets/nickname.{p}",
             }
         )
     return env
@@ -530,7 +563,13 @@ def make_canary_project(root: Path, profiles: Mapping[str, str] | None = None) -
         f'[tool.envres]\ndefinitions = "{MODULE}:defs"\nsecret_names = ["pin"]\n'
         # The profiles write canaries literally on purpose, to prove they stay masked.
         '[[tool.envres.rules]]\nliteral_secrets = "off"\n',
+        '[tool.envres.secret_sources]\nkeeper = "canary_keeper:fetch"\n',
     )
+    keeper = {f"slogan-{p}": _value("slogan", p) for p in ("dev", "prod")}
+    project.write("canary_keeper.py", f"def fetch(reference):\n    return {keeper!r}[reference]\n")
+    for p in ("dev", "prod"):
+        project.write(f"profiles/secrets/greeting.{p}", _value("greeting", p) + "\n")
+        project.write(f"profiles/secrets/nickname.{p}", _value("nickname", p) + "\n")
     for p in ("dev", "prod"):
         P = p.upper()
         project.write(
@@ -660,6 +699,10 @@ def expected_show(p: str) -> dict[str, Any]:
                 },
             },
             "signer": {"type": "signer", "config": {"key": MASK, "algo": "hs256"}},
+            "sourced": {
+                "type": "sourced",
+                "config": {"greeting": MASK, "nickname": MASK, "slogan": MASK},
+            },
         }
     }
 
@@ -718,6 +761,7 @@ def test_diff_says_each_changed_secret_differs_without_showing_it(
             "spark_conf.spark.hadoop.fs.s3a.secret.key", "banner", "door_pin",
         ],
         "signer": ["key"],
+        # diff contacts no secret source: the `sourced` values are not read at all.
     }  # fmt: skip
     said = plan_by_field(lines)
     missing = [
@@ -1330,3 +1374,153 @@ def test_ctrl_c_in_an_asset_with_a_teardown_failing_on_a_canary_masks_it(
         "interrupted; every resource that was set up has been torn down",
         f"  also: teardown of resource 'named' failed: RuntimeError: login refused for {MASK}",
     ]
+
+
+# --- 6. values from AWS secret sources (moto's server) ---------------------------------------
+
+AWS_CANARIES = {
+    "sm_string": _pair("smstr"),
+    "sm_key": _pair("smkey"),
+    "ssm_secure": _pair("ssm"),
+}
+AWS_VALUES = tuple(v for pair in AWS_CANARIES.values() for v in pair)
+
+AWS_DEFINITIONS = '''
+import os
+from collections.abc import Iterator
+
+import envres
+
+
+class Cloud(envres.Resource):
+    """Plain names and types: only the secret sources make these secrets."""
+
+    greeting: str
+    motto: str
+    banner: str
+
+    def lifespan(self) -> Iterator[None]:
+        if os.environ.get("CANARY_FAIL_AT") == "setup":
+            raise RuntimeError(f"login refused for {self.greeting!r} and {self.motto}")
+        yield
+
+
+@envres.asset
+def shout(cloud: Cloud) -> str:
+    print("cloud says", cloud.greeting, cloud.motto, cloud.banner, repr(cloud))
+    if os.environ.get("CANARY_FAIL_AT") == "asset":
+        raise ValueError(f"bad banner {cloud.banner}")
+    return "shouted"
+
+
+defs = envres.Definitions(assets=[shout], resource_types={"cloud": Cloud})
+'''
+
+
+@pytest.fixture(scope="module")
+def aws_canaries() -> Iterator[dict[str, str]]:
+    """moto's server holding each profile's AWS canaries; the variables that reach it."""
+    from tests.motoserver import MotoServer
+
+    server = MotoServer()
+    try:
+        sm, ssm = server.client("secretsmanager"), server.client("ssm")
+        for i, p in enumerate(("dev", "prod")):
+            sm.create_secret(Name=f"canary/{p}/plain", SecretString=AWS_CANARIES["sm_string"][i])
+            sm.create_secret(
+                Name=f"canary/{p}/doc",
+                SecretString=json.dumps({"db": {"banner": AWS_CANARIES["sm_key"][i]}}),
+            )
+            ssm.put_parameter(
+                Name=f"/canary/{p}/motto", Value=AWS_CANARIES["ssm_secure"][i], Type="SecureString"
+            )
+        yield server.env()
+    finally:
+        server.stop()
+
+
+def _aws_profile(p: str) -> str:
+    return f"""\
+resources:
+  cloud:
+    type: cloud
+    config:
+      greeting: ${{secretsmanager:canary/{p}/plain}}
+      motto: ${{ssm:/canary/{p}/motto}}
+      banner: ${{secretsmanager:canary/{p}/doc#db.banner}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "fail_at", "code"),
+    [
+        (("show",), "", 0),
+        (("show", "--explain"), "", 0),
+        (("show", "--explain", "--format", "json"), "", 0),
+        (("show", "--format", "json", "--profile", "prod"), "", 0),
+        (("env",), "", 0),
+        (("diff", "dev", "prod"), "", 0),
+        (("check",), "", 0),
+        (("run",), "", 0),
+        (("run", "--debug"), "asset", 3),
+        (("run", "--jobs", "2"), "setup", 3),
+        (("docs", "--out", "site"), "", 0),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, tuple) else str(v),
+)
+def test_values_from_aws_secret_sources_are_never_shown(
+    envres_cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    aws_canaries: dict[str, str],
+    args: tuple[str, ...],
+    fail_at: str,
+    code: int,
+) -> None:
+    root = tmp_path / "cloud"
+    make_project(
+        root,
+        {"dev.yaml": _aws_profile("dev"), "prod.yaml": _aws_profile("prod")},
+        definitions=AWS_DEFINITIONS,
+        module="cloud_pipeline",
+    )
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    env = {**aws_canaries, "CANARY_FAIL_AT": fail_at}
+    result = envres_cli(*args, cwd=root, env=env)
+    assert result.code == code, result
+    texts = [result.out, result.err]
+    if args[0] == "docs":
+        texts += [p.read_text(encoding="utf-8") for p in (root / "site").rglob("*.html")]
+        assert texts[2:]
+    leaks = find_leaks(*texts, values=AWS_VALUES)
+    assert leaks == [], "\n".join(leaks)
+    if args[0] == "show" and "json" in args:
+        shown = json.loads(result.out)["resources"]["cloud"]["config"]
+        assert shown == {"greeting": MASK, "motto": MASK, "banner": MASK}
+    if args[:1] == ("run",) and not fail_at:
+        assert "cloud says" in result.out  # what the asset printed is there, masked
+    if args == ("check",):
+        assert "secretsmanager:canary/dev/doc#db.banner" in result.out
+        assert result.out.count("resolved") == 3
+
+
+def test_a_failing_aws_reference_names_it_and_shows_no_value(
+    envres_cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aws_canaries: dict[str, str]
+) -> None:
+    root = tmp_path / "cloud"
+    profile = _aws_profile("dev").replace("#db.banner", "#db.banner.deeper")
+    make_project(root, {"dev.yaml": profile}, definitions=AWS_DEFINITIONS, module="cloud_pipeline")
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    result = envres_cli("validate", "--debug", cwd=root, env=aws_canaries)
+    assert result.code == 1, result
+    assert (
+        "profiles/dev.yaml:7:15: resources.cloud.config.banner: "
+        "secretsmanager:canary/dev/doc#db.banner.deeper: "
+        "#db.banner is not a JSON object, so #db.banner.deeper cannot pick a key"
+    ) in result.err_lines
+    assert "botocore" not in result.err
+    assert find_leaks(result.out, result.err, values=AWS_VALUES) == []

@@ -775,7 +775,7 @@ def check(
     keys: tuple[str, ...], timeout: float, allow_missing_env: bool, report_fmt: str, **kwargs: Any
 ) -> None:
     """Connect: set up each resource (or KEYs), call its check(), tear all down (like dbt debug)."""
-    from envres._cli._check import check_resources
+    from envres._cli._check import check_resources, source_references
     from envres._cli._report import github_command
 
     current().fmt = report_fmt
@@ -786,7 +786,11 @@ def check(
         allow_missing_env=allow_missing_env,
     )
     results = check_resources(profile, keys, timeout)
+    references = source_references(profile, keys)
     if session.fmt == "json":
+        session.data["references"] = [
+            {"reference": r.reference, "result": r.result, "used_at": r.used_at} for r in references
+        ]
         session.data["checks"] = [
             {
                 "key": r.key,
@@ -805,6 +809,7 @@ def check(
                 session.out(github_command("error", message, where, "envres check"))
     if session.fmt != "json":
         _check_table(session, results)
+        _reference_table(session, references)
     failed = [r.key for r in results if not r.ok]
     if failed:
         raise ChecksFailed(
@@ -824,6 +829,18 @@ def _check_table(session: Session, results: list[Checked]) -> None:
         if i:
             cells[2] = session.style(cells[2], fg="green" if row[2] == "ok" else "red")
         session.out(("".join(cells) + row[4]).rstrip())
+
+
+def _reference_table(session: Session, references: list[Any]) -> None:
+    """Whether each secret source reference resolved, never its value."""
+    if not references:
+        return
+    table = [("REFERENCE", "RESULT", "USED AT")]
+    table += [(r.reference, r.result, r.used_at) for r in references]
+    widths = [max(len(row[i]) for row in table) + 2 for i in range(2)]
+    session.out("")
+    for ref, result, where in table:
+        session.out(f"{ref.ljust(widths[0])}{result.ljust(widths[1])}{where}")
 
 
 class ChecksFailed(RunError):

@@ -31,7 +31,7 @@ from envres._resolved import ResolvedProfile, deps_first
 from envres._scope import ResourceScope
 from envres._secrets import Redactor
 
-__all__ = ["Checked", "check_resources"]
+__all__ = ["Checked", "Reference", "check_resources", "source_references"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,41 @@ class Checked:
     ok: bool
     seconds: float
     reason: str
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One secret source reference of the profile, as ``envres check`` reports it."""
+
+    reference: str
+    result: str
+    used_at: str
+
+
+def source_references(profile: ResolvedProfile, keys: Sequence[str] = ()) -> list[Reference]:
+    """Each source reference the resources (or ``keys``) read, and whether it resolved.
+
+    A reference that failed fails validation before ``check`` gets here (one line
+    each, with the reason), so what is left says resolved, or not found and a
+    default used. Never a value.
+    """
+    out: list[Reference] = []
+    for key, res in profile.resources.items():
+        if keys and key not in keys:
+            continue
+        for path, origin in res.origins.items():
+            for use in origin.uses:
+                if not use.source:
+                    continue
+                name = f"{use.name} (file named by {use.via})" if use.via else use.name
+                if use.default_used:
+                    result = "not found, default used" if not use.is_set else "empty, default used"
+                else:
+                    result = "resolved" if use.is_set else "not resolved"
+                dotted = ".".join(str(p) for p in path)
+                where = f"{origin.loc.file}:{origin.loc.line} resources.{key}.config.{dotted}"
+                out.append(Reference(name, result, where))
+    return out
 
 
 def _order(profile: ResolvedProfile, keys: Sequence[str]) -> list[str]:

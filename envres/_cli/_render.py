@@ -17,6 +17,7 @@ import yaml
 
 from envres._env import PROCESS
 from envres._resolved import ResolvedProfile, ResolvedResource
+from envres._secrets import hidden
 from envres._values import Origin
 
 __all__ = [
@@ -82,6 +83,11 @@ def _operator(expr: str) -> tuple[str, str]:
 
 
 def _how(use: Any, env: Any) -> str:
+    if use.source:
+        origin = f"the file named by {use.via}" if use.via else use.name
+        if use.default_used:
+            return f"{origin}: not found, default used" if not use.is_set else f"{origin}: empty"
+        return f"from {origin}" if use.is_set else f"{origin}: not resolved"
     op, _ = _operator(use.expr)
     if op in (":+", "+"):
         return "set, alternative used" if use.default_used else "not set, nothing used"
@@ -196,8 +202,9 @@ def env_rows(profile: ResolvedProfile) -> list[EnvRow]:
     rows: dict[str, dict[str, Any]] = {}
     for rec in profile.variables:
         name = rec.use.name
-        row = rows.setdefault(name, {"secret": False, "where": [], "defaults": []})
+        row = rows.setdefault(name, {"secret": False, "where": [], "defaults": [], "via": ""})
         row["secret"] = row["secret"] or rec.secret
+        row["via"] = row["via"] or rec.use.via
         row["where"].append(f"{rec.loc.file}:{rec.loc.line} {rec.path}")
         default = _default_of(rec.use.expr)
         if default is not None and default not in row["defaults"]:
@@ -213,6 +220,9 @@ def env_rows(profile: ResolvedProfile) -> list[EnvRow]:
             )
             state = f"set ({source}{over})"
             value = profile.redactor.shown(profile.env.values[name], row["secret"])
+        elif row["via"]:
+            # Read from the file VAR_FILE names (a secret source): its value is a secret.
+            state, value = f"from the file named by {row['via']}", hidden()
         else:
             state = "not set"
         out.append(
