@@ -190,7 +190,8 @@ def check_assets(
                     problems.append(
                         Problem(
                             f"asset '{a.name}'{where} takes '{param}', an asset that is missing "
-                            f"from the definitions: add it to Definitions(assets=[...])"
+                            f"from the definitions: add it to Definitions(assets=[...])",
+                            code=MISSING_RESOURCE,
                         )
                     )
                     continue

@@ -32,6 +32,7 @@ __all__ = [
     "PROFILE_NOT_FOUND",
     "REQUIRED_KEY",
     "SETTINGS",
+    "SOURCE",
     "STRUCTURE",
     "TEMPLATE",
     "TWO_FILES",
@@ -60,6 +61,7 @@ CONFIG_INVALID: Final = "E303"
 UNSET_VARIABLE: Final = "E401"
 INTERPOLATION: Final = "E402"
 TEMPLATE: Final = "E403"
+SOURCE: Final = "E404"
 # References and the definitions
 MISSING_RESOURCE: Final = "E501"
 BAD_REFERENCE: Final = "E502"
@@ -92,6 +94,7 @@ CODES: Final[dict[str, str]] = {
     UNSET_VARIABLE: "a variable the profile needs is not set",
     INTERPOLATION: "a ${...} expression is malformed",
     TEMPLATE: "a {{ }} template fails to render",
+    SOURCE: "a secret source reference cannot be resolved (or was not, offline)",
     MISSING_RESOURCE: "an asset needs a resource key the profile does not define",
     BAD_REFERENCE: "a {resource: key} reference is unknown, of the wrong type, or in a cycle",
     INTERFACE: "a resource's type does not provide what an asset's annotation asks for",

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from envres._codes import YAML_SYNTAX
 
@@ -119,6 +119,10 @@ class ProfileError(EnvresError, ValueError):
     ``problems`` holds every problem found, in file order; ``str()`` prints one
     per line followed by a count, ready for a terminal or an editor.
     """
+
+    #: The secrets the profile holds, as far as validation got (an ``envres._secrets.
+    #: Redactor``): the command line masks with them though the profile failed.
+    redactor: Any = None
 
     def __init__(self, problems: Sequence[Problem], profile: str | None = None) -> None:
         self.problems: tuple[Problem, ...] = tuple(problems)

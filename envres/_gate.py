@@ -24,6 +24,7 @@ Nothing else in envres writes to the standard streams during a command.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import logging
@@ -32,12 +33,13 @@ import secrets as _random
 import select
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, TextIO
 
+from envres._errors import EnvresError
 from envres._secrets import Redactor, hidden
 
-__all__ = ["Gate", "RedactingFilter", "RedactingStream", "redacted_logs"]
+__all__ = ["Gate", "GateError", "RedactingFilter", "RedactingStream", "redacted_logs"]
 
 # How long a line without its newline (a prompt, a progress bar) waits for the rest
 # before it is shown as it is.
@@ -45,48 +47,83 @@ _PARTIAL_WAIT: Final = 0.05
 # A line longer than this is passed on in pieces, keeping back enough of its end that a
 # secret it holds is never cut in two.
 _LONG_LINE: Final = 1 << 16
+# Written into a pipe to learn when the thread has seen all that came before it.
+_SYNC: Final = b"\x00sync\n"
+_SYNC_WAIT: Final = 2.0
+# At the very end, a risky tail shorter than this is shown as it is.
+_SHORTEST_TAIL: Final = 3
 # How long closing the gate waits for a subprocess that still holds the pipe.
 _DRAIN_WAIT: Final = 2.0
+
+
+class GateError(EnvresError):
+    """The gate could not take descriptors 1 and 2: nothing runs unguarded."""
 
 
 class Gate:
     """What one command shows, masked with every secret it has learned.
 
     ``learn`` may be called from any thread; masking always uses the newest set.
+    Two views of the same secrets: user output is masked with all of them; envres's
+    own lines spare the words of the output's structure (see :meth:`learn`).
     """
 
     def __init__(self) -> None:
         self._redactor = Redactor()
+        self._shown = self._redactor  # the same, sparing the structure's words
+        self._structure: set[str] = set()
         self._tty: dict[int, bool] = {}
+        self._pipes: dict[int, tuple[int, int]] = {}  # fd -> the pipe's (st_dev, st_ino)
         self._nonce: bytes | None = None  # marks envres's own lines inside the pipes
         self.held = False
         self._sinks: list[_Pump | _MaskedStream] = []
+        #: Called once before held-back output (or an error) is shown, to learn every
+        #: secret the project's profiles can tell (set by the command line).
+        self.learner: Callable[[], None] | None = None
 
     @property
     def redactor(self) -> Redactor:
         return self._redactor
 
     def learn(self, redactor: Redactor, structure: Iterable[str] = ()) -> None:
-        """Mask these secrets too from now on (and show what was held back for them).
+        """Mask these secrets too from now on.
 
-        ``structure``: words of the output's structure (keys, type names) that are
-        never masked in text, even when a secret equals one (see
-        :meth:`~envres._secrets.Redactor.sparing`).
+        ``structure``: words of the output's structure (keys, type names) that
+        envres's own lines never mask, even when a secret equals one (see
+        :meth:`~envres._secrets.Redactor.sparing`); user output is masked with every
+        secret all the same.
         """
-        self._redactor = (self._redactor | redactor).sparing(structure)
-        self.release()
+        self._redactor = self._redactor | redactor
+        self._structure.update(structure)
+        self._shown = self._redactor.sparing(self._structure)
 
     def hold(self) -> None:
         """Hold back what user code writes until the secrets are known.
 
         Importing a project's definitions runs its code before the profile, and so
-        its secrets, is loaded: what that code writes meanwhile is shown once
-        :meth:`learn` (or the end of the command) says what to mask in it.
+        its secrets, is loaded: what that code writes meanwhile is shown at envres's
+        next line (or the end of the command), after :attr:`learner` has learned
+        what every profile of the project can tell.
         """
         self.held = True
 
-    def release(self) -> None:
-        """Show what was held back, masked with what is known now."""
+    def _holding(self) -> bool:
+        _flush_standard_streams()
+        return any(sink.holding() for sink in self._sinks)
+
+    def _learn_all(self) -> None:
+        learner, self.learner = self.learner, None
+        if learner is not None:
+            learner()
+
+    def release(self, *, error: bool = False) -> None:
+        """Show what was held back, masked with what is known now.
+
+        Before that (and before an error is shown) the learner, if any, learns every
+        secret the project's profiles can tell, once.
+        """
+        if self.held and (error or self._holding()):
+            self._learn_all()
         if self.held:
             self.held = False
             for sink in self._sinks:
@@ -94,7 +131,7 @@ class Gate:
 
     def mask(self, text: str) -> str:
         """``text`` as envres shows it: every secret, in every spelling, masked."""
-        return self._redactor.redact(text)
+        return self._shown.redact(text)
 
     def mask_untrusted(self, text: str) -> str:
         """``text`` that user code wrote: secrets masked, and any eight of their characters."""
@@ -121,37 +158,63 @@ class Gate:
         except (OSError, ValueError):
             return False
 
-    def show(self, text: str, stream: TextIO) -> None:
+    def show(self, text: str, stream: TextIO, *, error: bool = False) -> None:
         """Write one line of envres's own output (a newline is added), masked.
 
+        ``error``: the line reports a failure (it may quote the project's code).
         Raises ``OSError`` when the reader has gone away, so the caller can stop
         writing to that stream.
         """
         # What user code wrote before this line comes first, masked with what is known.
-        self.release()
+        self.release(error=error)
         text = self.mask(text)
-        if self._nonce is not None and _fileno(stream) in self._tty:
+        fd = _fileno(stream)
+        if self._nonce is not None and fd is not None and self._is_pipe(fd):
             # Inside the pipe, the mark tells the reader this line is envres's own: masked
             # as a whole already, and not by fragment (a key that shares eight letters
             # with a secret stays readable).
             mark = self._nonce.decode("ascii")
             text = "\n".join(mark + line for line in text.split("\n"))
+            with contextlib.suppress(OSError):
+                os.set_blocking(fd, True)  # user code may have made it non-blocking
         stream.write(text + "\n")
         stream.flush()
+
+    def _is_pipe(self, fd: int) -> bool:
+        """Whether ``fd`` still leads into the gate's pipe (user code may have moved it)."""
+        expected = self._pipes.get(fd)
+        if expected is None:
+            return False
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == expected
 
     # -- the ways in ----------------------------------------------------------------------
 
     @contextlib.contextmanager
     def installed(self, *, process: bool) -> Iterator[None]:
         """The gate on every path for the block: descriptors when this process is the
-        command's own (``process``), the Python streams otherwise, log records always."""
+        command's own (``process``), the Python streams otherwise, log records always.
+
+        In the command's own process the descriptors stay guarded after the block,
+        until the interpreter's exit handlers have run (what an ``atexit`` handler or a
+        thread still running prints is masked too). :class:`GateError` when they cannot
+        be taken: nothing runs unguarded.
+        """
         with contextlib.ExitStack() as stack:
             if process:
-                stack.enter_context(self.descriptors())
+                self._take_descriptors()
             else:
                 stack.enter_context(self.streams())
             stack.enter_context(self.logs())
-            yield
+            try:
+                yield
+            finally:
+                self.release(error=True)
+                if process:
+                    _flush_standard_streams()
 
     @contextlib.contextmanager
     def streams(self) -> Iterator[None]:
@@ -163,7 +226,7 @@ class Gate:
         try:
             yield
         finally:
-            self.release()
+            self.release(error=True)
             self._sinks.clear()
             for masked in (masked_out, masked_err):
                 with contextlib.suppress(Exception):
@@ -188,15 +251,26 @@ class Gate:
             gate.mask_record(record)
             return record
 
+        # A record's `extra` fields are set after the factory made it, in makeRecord.
+        make_record = logging.Logger.makeRecord
+
+        def masked_make_record(logger: logging.Logger, *args: Any, **kwargs: Any) -> Any:
+            record = make_record(logger, *args, **kwargs)
+            gate.mask_record(record)
+            return record
+
         logging.setLogRecordFactory(factory)
+        logging.Logger.makeRecord = masked_make_record  # type: ignore[method-assign,assignment]
         try:
             yield
         finally:
             if logging.getLogRecordFactory() is factory:
                 logging.setLogRecordFactory(previous)
+            if logging.Logger.makeRecord is masked_make_record:
+                logging.Logger.makeRecord = make_record  # type: ignore[method-assign]
 
     def mask_record(self, record: logging.LogRecord) -> None:
-        """Mask a log record's message, arguments and traceback in place."""
+        """Mask a log record in place: its message, traceback, stack and ``extra`` fields."""
         redactor = self._redactor
         if not redactor:
             return
@@ -212,45 +286,74 @@ class Gate:
             record.exc_info = None
         if record.stack_info:
             record.stack_info = redactor.redact_untrusted(record.stack_info)
+        for name, value in list(vars(record).items()):
+            if name in _RECORD_FIELDS or value is None:
+                continue
+            text = value if isinstance(value, str) else _text_of(value)
+            if text is not None and redactor.redact_untrusted(text) != text:
+                setattr(record, name, redactor.redact_untrusted(text))
 
-    @contextlib.contextmanager
-    def descriptors(self) -> Iterator[None]:
-        """Descriptors 1 and 2 go through pipes read by a masking thread, for the block.
+    def _take_descriptors(self) -> None:
+        """Descriptors 1 and 2 go through pipes read by a masking thread until exit.
 
         Whatever holds them (Python's streams, a handler, a C library, a child
         process) writes into the pipe; the thread writes each line on to the real
-        stream, masked. On the way out the descriptors are restored and whatever
-        was still in the pipes is shown.
+        stream, masked. At the interpreter's exit (after its other exit handlers)
+        the descriptors are restored and whatever was still in the pipes is shown.
         """
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
+        _flush_standard_streams()
         pumps: list[_Pump] = []
         nonce = _random.token_hex(8).encode("ascii")
         try:
             for fds in _targets():
                 for fd in fds:
                     self._tty[fd] = os.isatty(fd)
-                pumps.append(_Pump(fds, self, nonce))
-        except OSError:
+                pump = _Pump(fds, self, nonce)
+                pumps.append(pump)
+                for fd in fds:
+                    st = os.fstat(fd)
+                    self._pipes[fd] = (st.st_dev, st.st_ino)
+        except OSError as exc:
             for pump in pumps:
                 pump.close()
-            pumps = []
-        self._nonce = nonce if pumps else None
+            self._pipes.clear()
+            raise GateError(
+                f"cannot guard the output ({exc.strerror or exc}); nothing was run"
+            ) from exc
+        self._nonce = nonce
         self._sinks.extend(pumps)
-        try:
-            yield
-        finally:
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(Exception):
-                    stream.flush()
+
+        def close() -> None:
+            _flush_standard_streams()
+            self.held = False
             for pump in pumps:
                 pump.close()
             self._nonce = None
-            self._sinks.clear()
-            self._tty.clear()
+            self._pipes.clear()
+
+        # Registered after the project's code is imported? No: now, so it runs after
+        # every handler registered later (atexit runs last-in, first-out).
+        atexit.register(close)
+
+
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+}
+
+
+def _text_of(value: object) -> str | None:
+    try:
+        return str(value)
+    except Exception:
+        return None
+
+
+def _flush_standard_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.flush()
 
 
 def _targets() -> list[tuple[int, ...]]:
@@ -304,6 +407,7 @@ class _Pump:
         self.waiting = False  # what is pending is held until more comes (see _emit_partial)
         self.lock = threading.Lock()
         self.held: list[bytes] = []
+        self.synced = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"envres-gate-{fds[0]}", daemon=True)
         self.thread.start()
 
@@ -350,7 +454,10 @@ class _Pump:
                 self._emit(line)
             if head[cut + 1 :]:
                 self.pending = head[cut + 1 :]
+                user = not self.pending.startswith(self.nonce)
                 self._emit_partial(last=True)
+                if user:
+                    self._emit(b"\n")  # envres's own line starts on a line of its own
             start = data.find(self.nonce, 1)
         cut = data.rfind(b"\n")
         if cut < 0:
@@ -370,6 +477,8 @@ class _Pump:
             return
         text = _decode(line)
         keep = self.gate.redactor.risky_tail(text)
+        if last and keep < _SHORTEST_TAIL:
+            keep = 0  # a letter or two proves nothing, and masking it garbles the line
         if keep and last:
             # The output ends with what may be the start of a secret: mask it.
             self._emit(_encode(text[:-keep] + self.gate.hide()))
@@ -389,11 +498,24 @@ class _Pump:
         self._emit(head)
 
     def _emit(self, line: bytes) -> None:
+        if line == self.nonce + _SYNC:
+            self.synced.set()  # everything written before it has been seen
+            return
         with self.lock:
             if self.gate.held or self.held:  # nothing overtakes what is still held
                 self.held.append(line)
                 return
             self._show(line)
+
+    def holding(self) -> bool:
+        """Whether anything written so far is held back (waits for the thread to see it)."""
+        self.synced.clear()
+        try:
+            os.write(self.fds[0], self.nonce + _SYNC)
+        except OSError:
+            return bool(self.held)
+        self.synced.wait(_SYNC_WAIT)
+        return bool(self.held)
 
     def release(self) -> None:
         with self.lock:
@@ -472,6 +594,9 @@ class _MaskedStream(io.TextIOBase):
             self._held.append(text)
         else:
             self.inner.write(self._gate.mask_untrusted(text))
+
+    def holding(self) -> bool:
+        return bool(self._held)
 
     def release(self) -> None:
         with self._lock:

@@ -150,22 +150,42 @@ DEFAULT_SECRET_NAMES: Final = SecretNames(
 
 
 def derived(
-    computed: Iterable[tuple[str, Iterable[str]]], secret_variables: Collection[str]
+    computed: Iterable[tuple[str, Iterable[str], bool]],
+    secret_variables: Collection[str],
+    values: Mapping[str, str],
 ) -> Iterator[str]:
     """The values computed from a secret: each is a secret as a whole.
 
-    ``computed`` pairs each string that interpolation or a template produced with the
-    variables it read; one that read a secret variable (by its name, or because the
-    variable fills a secret field anywhere in the profile) is a secret itself, so
-    ``"{{ env('API_TOKEN') | upper }}"`` and ``"postgresql://u:${PG_PASSWORD}@h/db"``
-    are masked whole, wherever they appear.
+    ``computed`` holds each string that interpolation or a template produced, the
+    variables it read, and whether a template made it. A secret variable is one
+    whose name looks like a secret or that fills a secret field anywhere in the
+    profile. An interpolated string is a secret when a secret variable's value went
+    into it (``postgresql://u:${PG_PASSWORD}@h/db``, not ``${PG_PASSWORD:+true}``);
+    a template's result when the template read a secret variable and the result
+    has at least :data:`_DERIVED_MIN` characters (``{{ env('TOKEN') | upper }}``,
+    not ``{{ env('TOKEN') | length }}``: masking every ``40`` hides nothing).
 
-        >>> list(derived([("X-ABC", ["TOKEN"]), ("db", ["HOST"])], {"TOKEN"}))
-        ['X-ABC']
+        >>> env = {"TOKEN": "abc-123-xyz", "HOST": "db"}
+        >>> computed = [("Bearer abc-123-xyz", ["TOKEN"], False), ("db", ["HOST"], False),
+        ...             ("true", ["TOKEN"], False), ("ABC-123-XYZ", ["TOKEN"], True)]
+        >>> list(derived(computed, {"TOKEN"}, env))
+        ['Bearer abc-123-xyz', 'ABC-123-XYZ']
     """
-    for value, variables in computed:
-        if value and any(name in secret_variables for name in variables):
+    for value, variables, templated in computed:
+        if not value:
+            continue
+        secret = [name for name in variables if name in secret_variables]
+        if not secret:
+            continue
+        if templated:
+            if len(value) >= _DERIVED_MIN:
+                yield value
+        elif any(values.get(name) and values[name] in value for name in secret):
             yield value
+
+
+#: A template's result computed from a secret is a secret from this length on.
+_DERIVED_MIN: Final = 6
 
 
 def environment_secrets(
@@ -734,6 +754,10 @@ class Redactor:
             return {k: self.mask_data(v) for k, v in data.items()}  # keys are structure
         if isinstance(data, list | tuple):
             return [self.mask_data(v) for v in data]
+        if isinstance(data, int | float) and not isinstance(data, bool):
+            # A number equal to a secret (a password of digits that is also a port) is
+            # the mask as a string, so a dump of the data stays valid YAML and JSON.
+            return MASK if str(data) in self._secrets else data
         return data
 
     def describe(self, exc: BaseException) -> str:

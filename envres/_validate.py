@@ -32,6 +32,7 @@ from envres._resolved import Config, ResolvedProfile, ResolvedResource
 from envres._resources import ResourceType, attach_masking
 from envres._secrets import (
     DEFAULT_SECRET_NAMES,
+    PLAIN,
     Redactor,
     SecretNames,
     Shape,
@@ -94,6 +95,7 @@ def _prepare(
     found = types.resolve(type_name)
     if isinstance(found, str):
         reader.problems.append(Problem(found, entry.type.loc, f"{base}.type", code=UNKNOWN_TYPE))
+        _secrets_by_name(entry, reader)
         return None
     shape = shapes.get(found.model)
     if shape is None:
@@ -102,6 +104,19 @@ def _prepare(
     if config.sourced:
         shape = secret_fields(shape, config.sourced)
     return _Prepared(entry, type_name, found, shape, config)
+
+
+def _secrets_by_name(entry: Entry, reader: ConfigReader) -> None:
+    """The secrets of an entry whose type is unknown, by field and variable names only.
+
+    Its config is not validated, but what it would hold is still masked in every
+    message (its problems, those of others, what the project's code prints).
+    """
+    scratch = reader.scratch()
+    scratch.read(entry.config, f"resources.{entry.key}.config", PLAIN)
+    reader.secrets.extend(scratch.secrets)
+    reader.secret_variables.update(scratch.secret_variables)
+    reader.computed.extend(scratch.computed)
 
 
 def _node_at(config: Node | None, loc: tuple[int | str, ...]) -> Node | None:
@@ -244,7 +259,7 @@ def _validate_entry(
             message = _field_message(
                 {"type": "extra_forbidden", "loc": (name,)}, p, redactor, names
             )
-            problems.append(Problem(message, where, f"{base}.config.{name}"))
+            problems.append(Problem(message, where, f"{base}.config.{name}", code=CONFIG_INVALID))
         if unknown:
             to_validate = {k: v for k, v in to_validate.items() if k not in unknown}
     validated: BaseModel | None = None
@@ -385,7 +400,7 @@ def resolve(
     # shared by a secret field and another field is masked in both.
     secrets: set[str] = set(reader.secrets)
     secrets.update(env.values[v] for v in reader.secret_variables if v in env.values)
-    secrets.update(derived(reader.computed, reader.secret_variables))
+    secrets.update(derived(reader.computed, reader.secret_variables, env.values))
     secrets.update(_secret_defaults(prepared, names))
     redactor = Redactor(secrets)
     problems = reader.problems
@@ -423,13 +438,15 @@ def resolve(
             empty_at=Loc(merged.file.display, 1, 1) if nothing and not overrides else None,
         )
     if problems:
-        raise ProfileError(
+        error = ProfileError(
             [
                 dataclasses.replace(p, message=redactor.redact_untrusted(p.message))
                 for p in [*problems, *reader.warnings]
             ],
             merged.name,
         )
+        error.redactor = redactor  # what the command line masks, though the profile failed
+        raise error
     return ResolvedProfile(
         name=merged.name,
         merged=merged,

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from envres._codes import INTERPOLATION, TEMPLATE, UNSET_VARIABLE
+from envres._codes import INTERPOLATION, SOURCE, TEMPLATE, UNSET_VARIABLE
 from envres._env import PROCESS, PROJECT_DIR, Env
 from envres._errors import (
     InterpolationError,
@@ -346,7 +346,7 @@ class ConfigReader:
         self.secret_variables: set[str] = set()
         self.secrets: list[str] = []
         # Each string that interpolation or a template computed, with the variables read.
-        self.computed: list[tuple[str, tuple[str, ...]]] = []
+        self.computed: list[tuple[str, tuple[str, ...], bool]] = []
         # The same string is often written in many resources (`${DB_HOST}`): interpolated
         # once. Strings with templates are rendered each time (they may read env()).
         self._interpolated: dict[str, tuple[str, Interpolated]] = {}
@@ -365,6 +365,10 @@ class ConfigReader:
         if found is None:
             found = self._parts[key] = part(shape, name, self.names)
         return found
+
+    def scratch(self) -> ConfigReader:
+        """A reader of the same environment that reports nothing (unset is no problem)."""
+        return ConfigReader(self.env, self.profile, True, self.names, self.sources, self.found)
 
     def read(self, config: Node | None, base: str, shape: Shape) -> ReadConfig:
         """The values of a ``config:`` mapping (``base`` is ``resources.KEY.config``)."""
@@ -476,9 +480,9 @@ class ConfigReader:
                 if isinstance(read_before, VarUse):
                     self._record(read_before, dotted, node.loc, secret)
             if exc.offline and self.allow_missing:
-                self.warnings.append(Problem(exc.message, node.loc, dotted, "warning"))
+                self.warnings.append(Problem(exc.message, node.loc, dotted, "warning", code=SOURCE))
             else:
-                self.problems.append(Problem(exc.message, node.loc, dotted))
+                self.problems.append(Problem(exc.message, node.loc, dotted, code=SOURCE))
             if exc.variable:  # VAR, from the file VAR_FILE names
                 use = VarUse(exc.variable, text, False, False, exc.source, f"{exc.variable}_FILE")
                 self._record(use, dotted, node.loc, secret)
@@ -514,7 +518,7 @@ class ConfigReader:
             self._record(use, dotted, node.loc, secret)
         if result.uses and isinstance(value, str):
             # Whether it was computed from a secret is known once every config is read.
-            self.computed.append((value, tuple(use.name for use in result.uses)))
+            self.computed.append((value, tuple(use.name for use in result.uses), templated))
         if view is not None and view.touched:
             # A value from a secret source is a secret, and so is what it is part of.
             out.sourced.add(str(path[0]))

@@ -318,7 +318,7 @@ def test_init_refuses_to_overwrite(envres_cli: Cli, tmp_path: Path) -> None:
     result = envres_cli("init", cwd=tmp_path)
     assert result.code == 1
     assert result.err_lines[0] == (
-        "envres init: profiles/dev.yaml already exists; envres init never overwrites a file"
+        "envres init: E602 profiles/dev.yaml already exists; envres init never overwrites a file"
     )
     assert (tmp_path / "profiles" / "dev.yaml").read_text() == "resources: {}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["profiles"]

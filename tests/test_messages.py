@@ -46,7 +46,7 @@ def test_an_unset_variable_stops_show_check_and_validate_with_a_hint(
     result = envres_cli(command, "-p", "prod", cwd=needs_token.root)
     assert result.code == 1
     assert result.err_lines == [
-        "profiles/prod.yaml:5:13: resources.warehouse.config.path: environment variable "
+        "profiles/prod.yaml:5:13: E401 resources.warehouse.config.path: environment variable "
         "API_TOKEN is not set",
         "1 problem in profile 'prod'",
         hint,
@@ -88,7 +88,7 @@ def test_an_unset_variable_gets_a_did_you_mean_from_the_names_that_are_set(
     (needs_token.root / ".env").write_text(env_file)
     result = envres_cli("validate", "-p", "prod", cwd=needs_token.root, env=process)
     assert result.err_lines[0] == (
-        "profiles/prod.yaml:5:13: resources.warehouse.config.path: environment variable "
+        "profiles/prod.yaml:5:13: E401 resources.warehouse.config.path: environment variable "
         f"API_TOKEN is not set{suggestion}"
     )
 
@@ -150,10 +150,10 @@ def test_an_asset_left_out_of_the_definitions_is_named_as_such_and_articles_fit(
     )
     result = envres_cli("validate", cwd=project.root)
     assert result.err_lines == [
-        "definitions: asset 'users' (pipeline.py:23) takes 'raw_users', an asset that is "
-        "missing from the definitions: add it to Definitions(assets=[...])",
-        "profiles/dev.yaml:3:11: resources.api.type: asset 'users' expects an Other for 'api', "
-        "but type 'api' is an ApiClient",
+        "definitions: E501 asset 'users' (pipeline.py:23) takes 'raw_users', an asset that "
+        "is missing from the definitions: add it to Definitions(assets=[...])",
+        "profiles/dev.yaml:3:11: E503 resources.api.type: asset 'users' expects an Other for "
+        "'api', but type 'api' is an ApiClient",
         "2 problems in profile 'dev'",
     ]
 
@@ -165,9 +165,9 @@ def test_an_unquoted_number_for_a_text_or_secret_field_says_to_quote_it(
     project = _unlisted(tmp_path, profile + "      token: 12345\n      name: 42\n")
     result = envres_cli("validate", cwd=project.root)
     assert result.err_lines[:2] == [
-        "profiles/dev.yaml:7:14: resources.x.config.token: input should be a valid string "
+        "profiles/dev.yaml:7:14: E303 resources.x.config.token: input should be a valid string "
         "(got '**********'); YAML reads it as a number: quote it to keep it text",
-        "profiles/dev.yaml:8:13: resources.x.config.name: input should be a valid string "
+        "profiles/dev.yaml:8:13: E303 resources.x.config.name: input should be a valid string "
         "(got 42); YAML reads it as a number: quote it to keep it text",
     ]
     assert "12345" not in result.err
@@ -190,7 +190,7 @@ def test_a_missing_colon_is_reported_at_the_key_that_lacks_it(
     project = make_project(tmp_path / "proj", {"dev.yaml": text})
     result = envres_cli("validate", cwd=project.root)
     assert result.err_lines[0] == (
-        f"{where}: YAML syntax error: ':' expected at the end of this key (a key needs a colon)"
+        f"{where}: E101 YAML syntax error: ':' expected at the end of this key (a key needs a colon)"
     )
 
 
@@ -206,7 +206,7 @@ def test_a_broken_partial_is_reported_once_by_validate_all(envres_cli: Cli, tmp_
     result = envres_cli("validate", "--all", cwd=project.root)
     assert result.code == 1
     assert result.err_lines == [
-        "profiles/_shared.yaml:2:1: YAML syntax error: did not find expected node content",
+        "profiles/_shared.yaml:2:1: E101 YAML syntax error: did not find expected node content",
         "1 problem in profile 'a'",
         "1 problem in profile 'b' (1 shown above)",
         "2 of 2 profiles invalid: a, b",

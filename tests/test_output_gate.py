@@ -366,3 +366,182 @@ def test_a_secret_written_in_pieces_with_pauses_never_shows_a_piece(tmp_path: Pa
     assert f"SPLIT {MASK} END" in result.stdout
     assert f"PROMPT {MASK} DONE" in result.stderr
     assert f"TAIL {MASK}" in result.stdout
+
+
+# -- what a red-team pass found: each a test ---------------------------------------------
+
+IMPORTER = """
+import atexit
+import logging
+import os
+import sys
+import threading
+import time
+
+from pydantic import SecretStr
+
+import envres
+
+print("IMPORT", os.environ.get("DBPW"), os.environ.get("P_PW"))
+if os.environ.get("RAISE_AT_IMPORT"):
+    raise RuntimeError("cannot start: " + os.environ["DBPW"])
+
+
+class Db(envres.Resource):
+    db_password: str = ""
+    port: int = 5432
+
+
+@envres.asset
+def report(db: Db) -> None:
+    secret = db.db_password
+    atexit.register(lambda: print("ATEXIT", secret))
+
+    def late() -> None:
+        time.sleep(0.3)
+        print("THREAD", secret)
+
+    threading.Thread(target=late).start()
+    log = logging.getLogger("extra")
+    handler = logging.FileHandler(os.environ["LOG_FILE"])
+    handler.setFormatter(logging.Formatter("%(message)s %(detail)s"))
+    log.addHandler(handler)
+    log.warning("EXTRA", extra={"detail": secret})
+    handler.close()
+    print("USER", secret, file=sys.stderr)
+
+
+defs = envres.Definitions(assets=[report], resource_types={"db": Db})
+"""
+
+DBPW = "dbpw-Zq81-canary"
+P_PW = "prodpw-Zq81-canary"
+
+
+def importer(tmp_path: Path, dev: str = "", prod: str = "") -> Path:
+    dev = dev or "resources:\n  db:\n    type: db\n    config:\n      db_password: ${DBPW}\n"
+    prod = prod or "resources:\n  db:\n    type: db\n    config:\n      db_password: ${P_PW}\n"
+    profiles = {"dev.yaml": dev, "prod.yaml": prod}
+    return make_project(tmp_path / "proj", profiles, IMPORTER, "importer").root
+
+
+def importer_run(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("ENVRES_")}
+    full.update({"DBPW": DBPW, "P_PW": P_PW, "LOG_FILE": str(root / "user.log"), **env})
+    return subprocess.run(
+        [sys.executable, "-m", "envres", *args],
+        cwd=root,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def no_canary(*texts: str) -> None:
+    for text in texts:
+        for secret in (DBPW, P_PW):
+            assert secret[:8] not in text and secret[-8:] not in text, text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("validate",), ("run",), ("show",), ("assets",), ("schema",)],
+    ids=" ".join,
+)
+def test_what_the_project_prints_at_import_is_masked_even_when_its_profile_fails(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    bad = (
+        "resources:\n  db:\n    type: db\n    config:\n      db_password: ${DBPW}\n      bogus: 1\n"
+    )
+    root = importer(tmp_path, dev=bad)
+    result = importer_run(root, *args)
+    no_canary(result.stdout, result.stderr)
+    # What the project prints while it is imported goes to stderr (stdout is for data).
+    assert f"IMPORT {MASK} {MASK}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [("diff", "dev", "prod"), ("validate", "--all"), ("show", "--profile", "dev")]
+)
+def test_a_secret_of_any_profile_is_masked_in_what_the_project_printed(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    result = importer_run(importer(tmp_path), *args)
+    assert result.returncode == 0, result.stderr
+    no_canary(result.stdout, result.stderr)
+    assert f"IMPORT {MASK} {MASK}" in result.stderr
+
+
+def test_an_import_that_raises_with_a_secret_says_so_masked(tmp_path: Path) -> None:
+    result = importer_run(importer(tmp_path), "validate", RAISE_AT_IMPORT="1")
+    assert result.returncode == 1
+    no_canary(result.stdout, result.stderr)
+    assert f"cannot start: {MASK}" in result.stderr
+
+
+def test_what_runs_at_exit_and_late_threads_print_is_masked_and_log_extras_too(
+    tmp_path: Path,
+) -> None:
+    root = importer(tmp_path)
+    result = importer_run(root, "run")
+    assert result.returncode == 0, result.stderr
+    logged = (root / "user.log").read_text(encoding="utf-8")
+    no_canary(result.stdout, result.stderr, logged)
+    assert f"ATEXIT {MASK}" in result.stdout
+    assert f"THREAD {MASK}" in result.stdout
+    assert f"USER {MASK}" in result.stderr
+    assert logged.strip() == f"EXTRA {MASK}"
+
+
+def test_a_secret_equal_to_a_type_name_is_still_masked_in_user_output(tmp_path: Path) -> None:
+    root = importer(tmp_path)
+    result = importer_run(root, "run", DBPW="db")  # the secret is the type's name
+    assert result.returncode == 0, result.stderr
+    assert "USER db" not in result.stderr
+    assert f"USER {MASK}" in result.stderr
+    assert "  setup   db" in result.stdout  # envres's own lines keep the structure
+
+
+def test_a_flag_computed_from_a_secret_is_not_a_secret_and_show_stays_yaml(
+    tmp_path: Path,
+) -> None:
+    import yaml
+
+    dev = (
+        "resources:\n  db:\n    type: db\n    config:\n"
+        "      db_password: ${DBPW}\n      port: ${DBPW:+1234}\n"
+    )
+    root = importer(tmp_path, dev=dev)
+    shown = importer_run(root, "show", DBPW="5432")  # a password that equals a number
+    assert shown.returncode == 0, shown.stderr
+    config = yaml.safe_load(shown.stdout)["resources"]["db"]["config"]
+    assert config == {"db_password": MASK, "port": 1234}
+    run = importer_run(root, "validate", DBPW="x" * 12)
+    assert "(1 resource, 1 asset)" in run.stdout  # no `1` masked anywhere
+
+
+def test_the_gate_fails_closed_when_it_cannot_take_the_descriptors(tmp_path: Path) -> None:
+    root = importer(tmp_path)
+    full = {k: v for k, v in os.environ.items() if not k.startswith("ENVRES_")}
+    full.update({"DBPW": DBPW, "P_PW": P_PW, "LOG_FILE": str(root / "user.log")})
+    # Few descriptors left: the pipes cannot be made.
+    script = (
+        "import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (9, 9))\n"
+        "from envres._cli import main\nmain(['run'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=root,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    no_canary(result.stdout, result.stderr)
+    assert result.returncode == 1, result
+    assert "cannot guard the output" in result.stderr
+    assert "IMPORT" not in result.stdout + result.stderr  # nothing ran

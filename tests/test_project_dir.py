@@ -59,7 +59,7 @@ def test_a_broken_pyproject_naming_envres_stops_the_walk_and_is_reported(
     (sub / "pyproject.toml").write_text("[tool.envres\n")
     result = envres_cli("validate", cwd=sub)
     assert result.code == 1
-    assert result.err_lines[0].startswith("pyproject.toml:1:1: cannot read it:")
+    assert result.err_lines[0].startswith("pyproject.toml:1:1: E601 cannot read it:")
 
 
 _PATHS = """\

@@ -562,7 +562,7 @@ def make_canary_project(root: Path, profiles: Mapping[str, str] | None = None) -
         "pyproject.toml",
         f'[tool.envres]\ndefinitions = "{MODULE}:defs"\nsecret_names = ["pin"]\n'
         # The profiles write canaries literally on purpose, to prove they stay masked.
-        '[[tool.envres.rules]]\nliteral_secrets = "off"\n',
+        '[[tool.envres.rules]]\nliteral_secrets = "off"\n'
         '[tool.envres.secret_sources]\nkeeper = "canary_keeper:fetch"\n',
     )
     keeper = {f"slogan-{p}": _value("slogan", p) for p in ("dev", "prod")}

@@ -243,7 +243,7 @@ def test_file_refuses_what_is_not_a_small_regular_file_saying_why(
     result = run_real("validate", "--profile", "prod", cwd=project.root, timeout=30)
     assert result.code == 1
     assert result.err_lines[0] == (
-        f"profiles/prod.yaml:6:17: resources.db.config.password: file:{target}: {reason}"
+        f"profiles/prod.yaml:6:17: E404 resources.db.config.password: file:{target}: {reason}"
     )
     assert "Traceback" not in result.err
 
@@ -275,7 +275,7 @@ def test_var_file_naming_a_missing_file_is_one_line_naming_both(tmp_path: Path) 
     with pytest.raises(ProfileError) as info:
         _load(project, {"PG_PASSWORD_FILE": str(tmp_path / "nope")})
     assert _problems(info) == [
-        "profiles/prod.yaml:6:17: resources.db.config.password: "
+        "profiles/prod.yaml:6:17: E404 resources.db.config.password: "
         "PG_PASSWORD (from the file named by PG_PASSWORD_FILE): no such file"
     ]
 
@@ -382,7 +382,7 @@ def test_a_source_that_never_answers_times_out_in_one_line(
     with pytest.raises(ProfileError) as info:
         _load(project, env)
     assert _problems(info) == [
-        "profiles/prod.yaml:6:17: resources.db.config.password: vault:hang: timed out after 0.3 s"
+        "profiles/prod.yaml:6:17: E404 resources.db.config.password: vault:hang: timed out after 0.3 s"
     ]
 
 
@@ -399,7 +399,7 @@ def test_a_project_source_failing_or_missing_is_one_line_and_defaults_apply_to_m
     with pytest.raises(ProfileError) as info:
         _load(project)
     assert _problems(info) == [
-        "profiles/prod.yaml:6:17: resources.db.config.password: "
+        "profiles/prod.yaml:6:17: E404 resources.db.config.password: "
         "vault:boom: the source raised RuntimeError: the vault is sealed"
     ]
 
@@ -423,9 +423,9 @@ def test_validate_offline_contacts_no_source_and_reports_each_reference(
         )
         assert result.code == 0, result.err
         assert result.err_lines == [
-            "profiles/prod.yaml:6:17: warning: resources.db.config.password: "
+            "profiles/prod.yaml:6:17: warning: E404 resources.db.config.password: "
             "vault:s1: not resolved (offline)",
-            "profiles/prod.yaml:7:18: warning: resources.db.config.pool_size: "
+            "profiles/prod.yaml:7:18: warning: E404 resources.db.config.pool_size: "
             "secretsmanager:prod/pool#size: not resolved (offline)",
         ]
         assert "profile 'prod' is valid (1 resource, 0 assets, 2 warnings)" in result.out
@@ -536,16 +536,16 @@ def test_missing_secret_key_and_not_json_are_one_line_each_never_a_value(
     assert result.code == 1
     lines = result.err_lines
     assert re.fullmatch(
-        r"profiles/prod.yaml:5:12: resources.a.config.dsn: "
+        r"profiles/prod.yaml:5:12: E404 resources.a.config.dsn: "
         r"secretsmanager:test/nope-\w+: no such secret",
         lines[0],
     )
     assert lines[1] == (
-        "profiles/prod.yaml:6:17: resources.a.config.password: "
+        "profiles/prod.yaml:6:17: E404 resources.a.config.password: "
         f"secretsmanager:{doc}#pasword: key 'pasword' absent (keys: password, user)"
     )
     assert lines[2] == (
-        "profiles/prod.yaml:10:12: resources.b.config.dsn: "
+        "profiles/prod.yaml:10:12: E404 resources.b.config.dsn: "
         f"secretsmanager:{text}#password: not JSON, so #password cannot pick a key from it"
     )
     assert lines[3:] == ["3 problems in profile 'prod'"]
@@ -562,7 +562,7 @@ def test_no_credentials_and_no_region_are_said_in_the_users_terms(
     result = envres_cli("validate", "--profile", "prod", cwd=project.root)
     assert result.code == 1
     assert result.err_lines[0] == (
-        "profiles/prod.yaml:6:17: resources.db.config.password: ssm:/shop/pg: no AWS "
+        "profiles/prod.yaml:6:17: E404 resources.db.config.password: ssm:/shop/pg: no AWS "
         "credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
     )
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -570,7 +570,7 @@ def test_no_credentials_and_no_region_are_said_in_the_users_terms(
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     result = envres_cli("validate", "--profile", "prod", cwd=project.root)
     assert result.err_lines[0] == (
-        "profiles/prod.yaml:6:17: resources.db.config.password: ssm:/shop/pg: "
+        "profiles/prod.yaml:6:17: E404 resources.db.config.password: ssm:/shop/pg: "
         "no AWS region (set AWS_DEFAULT_REGION, or region in the AWS profile)"
     )
 
@@ -598,7 +598,7 @@ def test_access_denied_names_the_iam_action(
         with pytest.raises(ProfileError) as info:
             _load(project)
         assert _problems(info) == [
-            "profiles/prod.yaml:6:17: resources.db.config.password: secretsmanager:prod/db: "
+            "profiles/prod.yaml:6:17: E404 resources.db.config.password: secretsmanager:prod/db: "
             "access denied (secretsmanager:GetSecretValue was refused)"
         ]
     finally:
@@ -654,7 +654,7 @@ def test_without_boto3_an_aws_reference_is_one_line_naming_the_extra(tmp_path: P
     )
     assert result.code == 1
     assert result.err_lines[0] == (
-        "profiles/prod.yaml:6:17: resources.db.config.password: secretsmanager:prod/db: "
+        "profiles/prod.yaml:6:17: E404 resources.db.config.password: secretsmanager:prod/db: "
         "the secretsmanager source needs boto3: pip install 'envres[aws]'"
     )
 
@@ -697,7 +697,7 @@ def test_a_project_source_that_cannot_be_imported_is_one_line(tmp_path: Path) ->
     with pytest.raises(ProfileError) as info:
         _load(project)
     assert _problems(info) == [
-        "profiles/prod.yaml:6:17: resources.db.config.password: "
+        "profiles/prod.yaml:6:17: E404 resources.db.config.password: "
         "vault:x: cannot load the source (nope:fetch): no module named 'nope'"
     ]
 
@@ -710,7 +710,7 @@ def test_a_source_returning_something_else_than_a_string_is_refused(tmp_path: Pa
     with pytest.raises(ProfileError) as info:
         _load(project)
     assert _problems(info) == [
-        "profiles/prod.yaml:6:17: resources.db.config.password: "
+        "profiles/prod.yaml:6:17: E404 resources.db.config.password: "
         "num:x: the source returned a value of type int, not a string"
     ]
     sys.modules.pop("numsrc", None)

@@ -79,6 +79,7 @@ def invoke(argv: list[str] | None, *, process: bool = False) -> int:
     """
     # Imported here, not at the top: `main` pauses the collector before these load.
     from envres._cli._session import Session
+    from envres._gate import GateError
     from envres._secrets import Redactor, environment_secrets
 
     session = Session()
@@ -88,12 +89,18 @@ def invoke(argv: list[str] | None, *, process: bool = False) -> int:
     session.learn(Redactor(environment_secrets(os.environ)))
     # Everything shown from here on passes the gate: envres's own lines, and whatever
     # user code, its logging and its subprocesses write while the command runs.
-    with session.gate.installed(process=process):
-        try:
-            return _invoke(session, argv)
-        finally:
-            # With --format json, the one document, whatever the command ended with.
-            session.finish()
+    try:
+        with session.gate.installed(process=process):
+            try:
+                return _invoke(session, argv)
+            finally:
+                # With --format json, the one document, whatever the command ended with.
+                session.finish()
+    except GateError as exc:
+        # Nothing ran, and nothing will run unguarded: the one line says why.
+        if sys.__stderr__ is not None:
+            print(f"envres: {exc}", file=sys.__stderr__)
+        return EXIT_INVALID
 
 
 def _invoke(session: Session, argv: list[str] | None) -> int:

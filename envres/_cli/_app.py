@@ -20,7 +20,7 @@ import click
 
 from envres._cli._session import current
 from envres._codes import DEFINITIONS, UNSET_VARIABLE
-from envres._errors import EnvresError, Problem, ProfileError, RunError, UsageError
+from envres._errors import INTERRUPTS, EnvresError, Problem, ProfileError, RunError, UsageError
 
 if TYPE_CHECKING:
     from envres._cli._check import Checked
@@ -287,9 +287,47 @@ class Context:
             # The project's code runs now, before its profile says what the secrets are:
             # what it writes is held back until they are known.
             self.session.gate.hold()
+            self.session.gate.learner = self._learn_quietly
             with _allowing_missing_env(allow_missing_env or self.settings.allow_missing_env):
                 self._defs = import_definitions(self.settings.definitions, self.settings.project)
         return self._defs
+
+    def _learn_quietly(self) -> None:
+        """Learn the secrets every selectable profile can tell, printing nothing.
+
+        For the gate, before it shows what the project's code wrote while it was
+        imported (or an error that may quote it): a command that loads no profile, or
+        one whose profile failed, or several, still masks every secret they hold.
+        """
+        from envres._load import load_profile, type_resolver
+
+        try:
+            names = self.selectable()
+            types = self._types or type_resolver(self.settings, self._defs)
+        except INTERRUPTS:
+            raise
+        except BaseException:
+            return  # no profiles to learn from: the environment's secrets stay the mask
+        for name in names:
+            try:
+                profile = load_profile(
+                    self.settings,
+                    self._defs,
+                    name=name,
+                    allow_missing_env=True,
+                    files=self.files(),
+                    parsed=self.parsed,
+                    types=types,
+                )
+            except ProfileError as exc:
+                if exc.redactor is not None:
+                    self.session.learn(exc.redactor)
+            except INTERRUPTS:
+                raise
+            except BaseException:
+                continue
+            else:
+                self.session.learn(profile.redactor, profile.structure())
 
     def required_definitions(self) -> Definitions:
         defs = self.definitions()
@@ -328,15 +366,20 @@ class Context:
         defs = self.definitions(allow_missing_env=allow_missing_env)
         if self._types is None:
             self._types = type_resolver(self.settings, defs)
-        profile = load_profile(
-            self.settings,
-            defs,
-            name=name,
-            allow_missing_env=allow_missing_env,
-            files=self.files(),
-            parsed=self.parsed,
-            types=self._types,
-        )
+        try:
+            profile = load_profile(
+                self.settings,
+                defs,
+                name=name,
+                allow_missing_env=allow_missing_env,
+                files=self.files(),
+                parsed=self.parsed,
+                types=self._types,
+            )
+        except ProfileError as exc:
+            if exc.redactor is not None:  # what the project's code printed is masked too
+                self.session.learn(exc.redactor)
+            raise
         self.session.learn(profile.redactor, profile.structure())
         if self.session.process and not gc.isenabled():
             # `main` paused the collector; what loading built lives until the command

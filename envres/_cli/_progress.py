@@ -13,7 +13,7 @@ import io
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import TextIO
+from typing import Any, TextIO
 
 from envres._events import Event
 
@@ -165,6 +165,11 @@ class _Guarded(io.TextIOBase):
 
     def isatty(self) -> bool:
         return self._inner.isatty()
+
+    @property
+    def buffer(self) -> Any:
+        """The binary stream beneath, for code that writes bytes (``sys.stdout.buffer``)."""
+        return self._inner.buffer
 
     def fileno(self) -> int:
         return self._inner.fileno()

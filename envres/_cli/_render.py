@@ -249,8 +249,11 @@ def env_table(profile: ResolvedProfile) -> str:
     header = ("VARIABLE", "STATE", "VALUE", "DEFAULT", "USED AT")
     # Masked before the columns are sized: a padded column must not tell a secret's
     # length (a template's env(env('X')) can make a secret the name of a variable).
+    # USED AT is structure (file:line and a path of keys): masked whole, never by
+    # fragment, so a key that shares eight letters with a secret stays readable.
     redact = profile.redactor.redact_untrusted
-    table = [(redact(a), b, c, redact(d), redact(e)) for a, b, c, d, e in table]
+    whole = profile.redactor.redact
+    table = [(redact(a), b, c, redact(d), whole(e)) for a, b, c, d, e in table]
     widths = [max(len(r[i]) for r in [header, *table]) + 2 for i in range(4)]
     return "\n".join(
         "".join(cell.ljust(w) for cell, w in zip(r[:4], widths, strict=True)) + r[4]

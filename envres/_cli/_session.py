@@ -65,7 +65,7 @@ class Session:
         self._write(text, self.stdout)
 
     def err(self, text: str) -> None:
-        self._write(text, self.stderr)
+        self._write(text, self.stderr, error=True)
 
     def report(
         self, problems: Sequence[Problem], profile: str | None = None, *, tag: bool = False
@@ -94,13 +94,13 @@ class Session:
         if self.fmt == "json":
             self.out(json.dumps({**self.data, "problems": self.problems}, indent=2))
 
-    def _write(self, text: str, stream: TextIO) -> None:
+    def _write(self, text: str, stream: TextIO, *, error: bool = False) -> None:
         # A closed pipe (`envres run | head`) must not stop a run or its teardown: what
         # cannot be printed is dropped, and the run carries on to its end.
         if stream in self.broken:
             return
         try:
-            self.gate.show(text, stream)
+            self.gate.show(text, stream, error=error)
         except OSError:
             self.broken.add(stream)
 

@@ -44,6 +44,7 @@ from pydantic import ValidationError
 from envres._bound import bind
 from envres._catalog import Catalog
 from envres._causes import explain
+from envres._codes import CONFIG_INVALID
 from envres._dagster_classes import CATALOG_ATTRIBUTE, SCOPE_KEY
 from envres._errors import (
     INTERRUPTS,
@@ -191,7 +192,7 @@ def _configured(
         else:
             reason = explain(exc, profile.redactor)
         message = profile.redactor.redact_untrusted(f"Dagster rejects this config: {reason}")
-        problems.append(Problem(message, res.key_loc, f"resources.{res.key}"))
+        problems.append(Problem(message, res.key_loc, f"resources.{res.key}", code=CONFIG_INVALID))
         return None
 
 
@@ -231,6 +232,7 @@ def _secret_variable(res: ResolvedResource, name: str, value: Any, problems: lis
                 "in Dagster's run storage: make the field a str (or int)",
                 _field_loc(res, name),
                 f"resources.{res.key}.config.{name}",
+                code=CONFIG_INVALID,
             )
         )
         return value
