@@ -190,7 +190,8 @@ def test_a_missing_colon_is_reported_at_the_key_that_lacks_it(
     project = make_project(tmp_path / "proj", {"dev.yaml": text})
     result = envres_cli("validate", cwd=project.root)
     assert result.err_lines[0] == (
-        f"{where}: E101 YAML syntax error: ':' expected at the end of this key (a key needs a colon)"
+        f"{where}: E101 YAML syntax error: ':' expected at the end of this key "
+        "(a key needs a colon)"
     )
 
 
