@@ -382,7 +382,8 @@ def test_a_source_that_never_answers_times_out_in_one_line(
     with pytest.raises(ProfileError) as info:
         _load(project, env)
     assert _problems(info) == [
-        "profiles/prod.yaml:6:17: E404 resources.db.config.password: vault:hang: timed out after 0.3 s"
+        "profiles/prod.yaml:6:17: E404 resources.db.config.password: "
+        "vault:hang: timed out after 0.3 s"
     ]
 
 
