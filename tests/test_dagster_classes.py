@@ -286,7 +286,7 @@ def test_validate_rejects_a_field_dagster_would_drop_with_its_file_and_line(
     assert "profile 'dev' is valid (3 resources" in ok.out
     assert typo.code == 1
     assert (
-        "profiles/typo.yaml:6:7: resources.conn.config.passwrd: unknown field 'passwrd'; "
+        "profiles/typo.yaml:6:7: E303 resources.conn.config.passwrd: unknown field 'passwrd'; "
         "did you mean 'password'? (fields: name, password, fail)"
     ) in typo.err
 
@@ -311,8 +311,10 @@ def test_diff_compares_dagster_fields_and_says_a_secret_changed_without_it(
 
     assert result.code == 0, result.err
     assert result.out.splitlines()[2:] == [
-        "~ resources.conn.config.name: main -> other",
-        f"~ resources.conn.config.password: '{MASK}' -> '{MASK}' (secret differs)",
+        "~ conn (conn)",
+        "    ~ name: main -> other",
+        "    ~ password: (changed)",
+        "Plan: 0 to add, 1 to change, 0 to remove.",
     ]
     assert CANARY not in result.out + result.err
 
@@ -447,7 +449,7 @@ def test_definitions_validate_runs_the_classes_validators_at_load(
     output = result.stdout + result.stderr
     assert result.returncode == 1
     assert (
-        "envres.ProfileError: profiles/dev.yaml:12:16: resources.client.config.retries: value "
+        "envres.ProfileError: profiles/dev.yaml:12:16: E303 resources.client.config.retries: value "
         "error, retries must be 0 or more (got '-1' from ${RETRIES:-3})"
     ) in output
 
@@ -471,7 +473,7 @@ def test_a_code_location_validates_without_secrets_under_envres_allow_missing_en
     assert strict.returncode == 1
     assert "environment variable CONN_PASSWORD is not set" in strict.stdout + strict.stderr
     assert allowed.returncode == 0, allowed.stderr[-3000:]
-    assert "warning: resources.conn.config.password: environment variable CONN_PASSWORD" in (
+    assert "warning: E401 resources.conn.config.password: environment variable CONN_PASSWORD" in (
         allowed.stdout + allowed.stderr
     )
 
@@ -534,7 +536,7 @@ def test_validate_all_reads_a_dagster_definitions_and_reports_a_key_an_asset_lac
     assert result.code == 1, result.err
     assert "profile 'dev' is valid (4 resources, 3 assets, 2 warnings)" in result.out
     assert (
-        f"definitions: asset 'c' (dgc_pkg/definitions.py:{line}) needs resource 'lake', which "
+        f"definitions: E501 asset 'c' (dgc_pkg/definitions.py:{line}) needs resource 'lake', which "
         "profile 'staging' does not define"
     ) in result.err
     assert "1 of 2 profiles invalid: staging" in result.err
@@ -578,7 +580,7 @@ def test_a_secret_inside_a_dict_field_is_refused_rather_than_stored_by_dagster(
 
     first = str(caught.value).splitlines()[0]
     assert first.endswith(
-        "dictproj/profiles/dev.yaml:6:24: resources.api.config.headers: a secret in a dict "
+        "dictproj/profiles/dev.yaml:6:24: E303 resources.api.config.headers: a secret in a dict "
         "field of a Dagster class would be stored in Dagster's run storage: make the field "
         "a str (or int)"
     )
