@@ -63,6 +63,7 @@ __all__ = [
     "mask",
     "masked_repr",
     "model_shape",
+    "names_only",
     "part",
     "seal",
     "secret_at",
@@ -469,6 +470,11 @@ def secret_at(shape: Shape, path: Iterable[str | int], names: SecretNames) -> bo
             return True
         shape = part(shape, key, names)
     return shape is SECRET
+
+
+def names_only() -> Shape:
+    """The shape of a value whose type is unknown: secret only where a key's name says so."""
+    return PLAIN
 
 
 def is_secret(shape: Shape) -> bool:

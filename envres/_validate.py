@@ -32,13 +32,13 @@ from envres._resolved import Config, ResolvedProfile, ResolvedResource
 from envres._resources import ResourceType, attach_masking
 from envres._secrets import (
     DEFAULT_SECRET_NAMES,
-    PLAIN,
     Redactor,
     SecretNames,
     Shape,
     derived,
     hidden,
     model_shape,
+    names_only,
     secret_at,
     secret_fields,
     secret_texts,
@@ -113,7 +113,7 @@ def _secrets_by_name(entry: Entry, reader: ConfigReader) -> None:
     message (its problems, those of others, what the project's code prints).
     """
     scratch = reader.scratch()
-    scratch.read(entry.config, f"resources.{entry.key}.config", PLAIN)
+    scratch.read(entry.config, f"resources.{entry.key}.config", names_only())
     reader.secrets.extend(scratch.secrets)
     reader.secret_variables.update(scratch.secret_variables)
     reader.computed.extend(scratch.computed)

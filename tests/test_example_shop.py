@@ -433,7 +433,7 @@ def test_validate_all_passes_without_any_secret_set(elsewhere: Path) -> None:
     assert unset == {"PG_PASSWORD": 1, "SHOP_WEBHOOK_URL": 1, "SHOP_WEBHOOK_TOKEN": 1}
     # prod falls back on the mounted secret file, which is not read offline.
     assert (
-        "profiles/prod.yaml:18:17: warning: resources.warehouse.config.password: "
+        "profiles/prod.yaml:18:17: warning: E404 resources.warehouse.config.password: "
         "file:/run/secrets/pg_password: not resolved (offline) (profile 'prod')"
     ) in result.stderr
 

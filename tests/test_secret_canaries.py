@@ -1518,7 +1518,7 @@ def test_a_failing_aws_reference_names_it_and_shows_no_value(
     result = envres_cli("validate", "--debug", cwd=root, env=aws_canaries)
     assert result.code == 1, result
     assert (
-        "profiles/dev.yaml:7:15: resources.cloud.config.banner: "
+        "profiles/dev.yaml:7:15: E404 resources.cloud.config.banner: "
         "secretsmanager:canary/dev/doc#db.banner.deeper: "
         "#db.banner is not a JSON object, so #db.banner.deeper cannot pick a key"
     ) in result.err_lines
