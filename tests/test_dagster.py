@@ -443,3 +443,33 @@ def test_import_envres_never_imports_dagster() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_loaded_offline_a_variable_set_by_setup_time_is_used_there(
+    project: Project, tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The code location loads without the secret (a CI image, a code server without
+    # it); the process that runs the step has it by then: setup loads the profile again.
+    import importlib
+    import logging
+
+    log = tmp_path / "run.log"
+    load_module(project, monkeypatch, log, ALLOW_MISSING="1", DAGSTER_HOME=str(home))
+    monkeypatch.delenv("CONN_PASSWORD")
+    sys.modules.pop(MODULE, None)
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("envres").addHandler(handler)
+    try:
+        offline = importlib.import_module(MODULE)
+    finally:
+        logging.getLogger("envres").removeHandler(handler)
+    assert any("CONN_PASSWORD is not set" in r for r in records), records  # loaded offline
+    monkeypatch.setenv("CONN_PASSWORD", CANARY)
+
+    result = dg.materialize(offline.ASSETS, resources=offline.defs.resources)  # type: ignore[attr-defined]
+
+    assert result.success
+    assert result.output_for_node("c") == 3
+    assert ("setup", "conn", str(os.getpid())) in read_log(log)

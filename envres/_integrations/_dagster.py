@@ -111,9 +111,23 @@ def resources(
     for warning in bound.profile.warnings:
         _log.warning("envres: %s (profile '%s')", warning, bound.profile.name)
     resolved = bound.profile
+    reload: Callable[[], ResolvedProfile] | None = None
+    if any(res.unresolved for res in resolved.resources.values()):
+        # Loaded offline (allow_missing_env): at setup, in the process that runs the
+        # step, the profile is loaded again for real, so a variable or a secret source
+        # that is there by then is used; one still missing fails that setup.
+        name = resolved.name
+
+        def again() -> ResolvedProfile:
+            environ = dict(os.environ if env is None else env)  # as it is now
+            environ.pop("ENVRES_ALLOW_MISSING_ENV", None)
+            return bind(defs, profile=name, project=project, env=environ).profile
+
+        reload = again
+
     out: dict[str, dg.ResourceDefinition] = {
         SCOPE_KEY: dg.ResourceDefinition(
-            resource_fn=_scope_resource(resolved, defs),
+            resource_fn=_scope_resource(resolved, defs, reload),
             description=f"envres: the live resources of profile '{resolved.name}' (internal)",
         )
     }
@@ -327,9 +341,18 @@ def _description(profile: ResolvedProfile, res: ResolvedResource) -> str:
     return profile.redactor.redact(f"{text}\n{shown}" if config else text)
 
 
-def _scope_resource(profile: ResolvedProfile, catalog: Catalog) -> Any:
+def _scope_resource(
+    profile: ResolvedProfile,
+    catalog: Catalog,
+    reload: Callable[[], ResolvedProfile] | None = None,
+) -> Any:
     def envres_scope(context: dg.InitResourceContext) -> Iterator[ResourceScope]:
         log = context.log
+        live = profile
+        if reload is not None:
+            # Still missing here: the setup of what needs it fails, saying so.
+            with contextlib.suppress(ProfileError):
+                live = reload()
 
         def report(event: Event) -> None:
             if log is None:
@@ -340,7 +363,7 @@ def _scope_resource(profile: ResolvedProfile, catalog: Catalog) -> Any:
             else:
                 log.info(f"envres: {event.kind} {event.name} ({ms})")
 
-        scope = ResourceScope(profile, on_event=report)
+        scope = ResourceScope(live, on_event=report)
         try:
             yield scope
         finally:
