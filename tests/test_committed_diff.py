@@ -272,3 +272,18 @@ def test_github_format_puts_each_change_on_the_line_that_makes_it(
     # Each notice points at the very value it names.
     line = (repo.root / "profiles/_postgres.yaml").read_text().splitlines()[6]
     assert line[17:] == "20"
+
+
+def test_where_an_unset_secret_is_read_from_changing_is_shown_without_the_secrets(
+    envres_cli: Cli, repo: Project
+) -> None:
+    # CI holds no secrets: both sides are unset, yet the password now comes from
+    # another variable, and the review must say so.
+    branch = git(repo.root, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    repo.profile(
+        "_postgres.yaml",
+        PG.replace("pool_size: 5", "pool_size: 10").replace("${PG_PASSWORD}", "${OTHER_PASSWORD}"),
+    )
+    result = envres_cli("diff", f"prod@{branch}", "prod", cwd=repo.root)
+    assert result.code == 0, result.err
+    assert "    ~ password: (changed)" in result.out.splitlines()

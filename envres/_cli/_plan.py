@@ -32,7 +32,7 @@ from envres._errors import Loc
 from envres._nodes import Node
 from envres._resolved import ResolvedProfile, ResolvedResource
 from envres._secrets import hidden, holds_mask
-from envres._values import MISSING
+from envres._values import MISSING, NOT_SET
 
 __all__ = ["Change", "ResourceChange", "plan", "plan_data", "plan_lines"]
 
@@ -170,6 +170,12 @@ def _config_changes(a: ResolvedProfile, b: ResolvedProfile, key: str) -> tuple[C
             # A value holding a secret among other text (a DSN with its password) shows
             # that text, masked as `show` masks it.
             out.append(Change("~", field, flat_a[path], flat_b[path], loc=loc))
+        elif flat_a[path] == NOT_SET and _written(a, key, a.resources[key], path) != _written(
+            b, key, b.resources[key], path
+        ):
+            # Unset on both sides (CI without the secrets): the values cannot be compared,
+            # but where they are read from changed, and a reviewer must see it.
+            out.append(Change("~", field, secret="changed", loc=loc))
     return tuple(out)
 
 
