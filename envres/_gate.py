@@ -80,6 +80,7 @@ class Gate:
         #: Called once before held-back output (or an error) is shown, to learn every
         #: secret the project's profiles can tell (set by the command line).
         self.learner: Callable[[], None] | None = None
+        self._closer: Callable[[], None] | None = None
 
     @property
     def redactor(self) -> Redactor:
@@ -331,9 +332,20 @@ class Gate:
             self._nonce = None
             self._pipes.clear()
 
-        # Registered after the project's code is imported? No: now, so it runs after
-        # every handler registered later (atexit runs last-in, first-out).
-        atexit.register(close)
+        self._closer = close
+        # Registered now, before the project's code runs, so it runs after every exit
+        # handler registered later (atexit runs last in, first out).
+        atexit.register(self.shutdown)
+
+    def shutdown(self) -> None:
+        """Show what is left in the pipes and give the descriptors back (once).
+
+        At exit; or at once, before a process that cannot finish its shutdown ends
+        with ``os._exit`` (which runs no exit handler).
+        """
+        closer, self._closer = self._closer, None
+        if closer is not None:
+            closer()
 
 
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {

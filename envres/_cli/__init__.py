@@ -199,6 +199,7 @@ def _signals_raise(session: Session, process: bool) -> Iterator[None]:
         left = ", ".join(reversed(still_up()))  # in the order they would be torn down
         if left:
             session.err(f"stopped again: gave up on the teardown; not torn down: {left}")
+        session.gate.shutdown()  # the process ends with os._exit: show what is left now
         return _exit_code(signum)
 
     with stop_once(final=process, give_up=give_up):
