@@ -39,7 +39,7 @@ from typing import Any, Final, TextIO
 from envres._errors import EnvresError
 from envres._secrets import Redactor, hidden
 
-__all__ = ["Gate", "GateError", "RedactingFilter", "RedactingStream", "redacted_logs"]
+__all__ = ["Gate", "GateError", "RedactingFilter", "masked_stream", "redacted_logs"]
 
 # How long a line without its newline (a prompt, a progress bar) waits for the rest
 # before it is shown as it is.
@@ -637,33 +637,12 @@ class _MaskedStream(io.TextIOBase):
 # -- on a Dask worker: the Python streams and logs of the worker, masked ------------------
 
 
-class RedactingStream(io.TextIOBase):
-    """A text stream that masks secrets in whole lines before passing them on."""
-
-    def __init__(self, inner: TextIO, redactor: Redactor) -> None:
-        self.inner = inner
-        self._redactor = redactor
-        self._pending = ""
-        self._lock = threading.Lock()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        with self._lock:
-            # Whole lines only, so a secret split over two write() calls is still masked.
-            self._pending += text
-            if "\n" in self._pending:
-                lines, _, self._pending = self._pending.rpartition("\n")
-                self.inner.write(self._redactor.redact_untrusted(lines + "\n"))
-        return len(text)
-
-    def flush(self) -> None:
-        with self._lock:
-            if self._pending:
-                self.inner.write(self._redactor.redact_untrusted(self._pending))
-                self._pending = ""
-        self.inner.flush()
+def masked_stream(inner: TextIO, redactor: Redactor) -> io.TextIOBase:
+    """A text stream that masks these secrets in whole lines before passing them on
+    (a Dask worker's ``sys.stdout``): the gate's own masked stream, with a fixed set."""
+    gate = Gate()
+    gate.learn(redactor)
+    return _MaskedStream(inner, gate)
 
 
 class RedactingFilter(logging.Filter):

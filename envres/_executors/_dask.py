@@ -55,7 +55,7 @@ from envres._errors import (
 )
 from envres._events import Event
 from envres._executors._base import Job
-from envres._gate import RedactingStream, redacted_logs
+from envres._gate import masked_stream, redacted_logs
 from envres._imports import ImportPathError, import_object
 from envres._profiles import MergedProfile, ProfileFile
 from envres._resolved import Config, ResolvedProfile, ResolvedResource, deps_first
@@ -407,7 +407,7 @@ class WorkerResources(WorkerPlugin):
         for name in ("stdout", "stderr"):
             stream = getattr(sys, name)
             self._masking.callback(setattr, sys, name, stream)
-            setattr(sys, name, RedactingStream(stream, self._profile.redactor))
+            setattr(sys, name, masked_stream(stream, self._profile.redactor))
         if self._broken:
             error = next(iter(self._broken.values()))
             raise _TaskFailure("", "setup", error.key, error.detail)
