@@ -262,6 +262,11 @@ class EnvresProcesses:
         return self.log_path.read_text(encoding="utf-8").splitlines()
 
     def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        """``envres run ARGS`` as a real process."""
+        return self.command("run", *args, **env)
+
+    def command(self, *args: str, **env: str) -> subprocess.Popen[str]:
+        """Any ``envres`` command as a real process."""
         full = {k: v for k, v in os.environ.items() if not k.startswith("ENVRES_")}
         full.update({self.log_var: str(self.log_path)}, **env)
         # A child inherits an *ignored* SIGINT (a suite started in the background) and
@@ -270,7 +275,7 @@ class EnvresProcesses:
         previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "envres", "run", *args],
+                [sys.executable, "-m", "envres", *args],
                 cwd=self.root,
                 env=full,
                 stdout=subprocess.PIPE,

@@ -17,10 +17,8 @@ child once the log shows it where the signal must land, never after a fixed slee
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -171,25 +169,7 @@ SIGNALS = [
 
 
 class Processes(EnvresProcesses):
-    """Any `envres` command as a real process (`EnvresProcesses.start` runs `run`)."""
-
-    def command(self, *args: str, **env: str) -> subprocess.Popen[str]:
-        full = {k: v for k, v in os.environ.items() if not k.startswith("ENVRES_")}
-        full.update({self.log_var: str(self.log_path)}, **env)
-        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "envres", *args],
-                cwd=self.root,
-                env=full,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        finally:
-            signal.signal(signal.SIGINT, previous)
-        self.procs.append(proc)
-        return proc
+    """Real `envres` processes, with a wait on any condition of their log."""
 
     def wait_until(
         self, proc: subprocess.Popen[str], pred: Callable[[list[str]], bool], what: str
