@@ -227,7 +227,20 @@ class _Parsed(Record):
 
 
 def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Problem]) -> _Parsed:
-    empty = _Parsed(pf, (), (), {})
+    top = _read_top(pf, read, problems)
+    if top is None:
+        return _Parsed(pf, (), (), {})
+    _check_top_keys(top, problems)
+    extends = tuple(_names(top.get("extends"), "extends", problems))
+    env_files = _env_files(pf, top.get("env_files"), problems)
+    resources, removals = _resources(top.get("resources"), problems)
+    return _Parsed(pf, extends, env_files, resources, removals)
+
+
+def _read_top(
+    pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Problem]
+) -> dict[str, Node] | None:
+    """The file's top-level mapping; ``None`` (and why, unless it is empty) if there is none."""
     try:
         data = read(pf.path)
     except OSError as exc:
@@ -236,14 +249,14 @@ def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Proble
                 f"cannot read the file: {exc.strerror}", Loc(pf.display, 1, 1), code=FILE_UNREADABLE
             )
         )
-        return empty
+        return None
     try:
         root = load_yaml(data, pf.display)
     except YamlError as exc:
         problems.append(Problem(exc.message, exc.loc, code=exc.code))
-        return empty
+        return None
     if root is None:
-        return empty
+        return None
     if not isinstance(root.value, dict):
         problems.append(
             Problem(
@@ -252,8 +265,12 @@ def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Proble
                 code=STRUCTURE,
             )
         )
-        return empty
-    top = root.value
+        return None
+    return root.value
+
+
+def _check_top_keys(top: dict[str, Node], problems: list[Problem]) -> None:
+    """A problem for each top-level key that is not a profile's own nor an ``x-`` anchor."""
     for key, node in top.items():
         if key not in _TOP_KEYS and not key.startswith("x-"):
             problems.append(
@@ -264,9 +281,12 @@ def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Proble
                     code=STRUCTURE,
                 )
             )
-    extends = tuple(_names(top.get("extends"), "extends", problems))
+
+
+def _env_files(pf: ProfileFile, node: Node | None, problems: list[Problem]) -> tuple[EnvFile, ...]:
+    """The ``env_files:`` a profile names, located next to the profile file."""
     env_files: list[EnvFile] = []
-    for name, loc in _names(top.get("env_files"), "env_files", problems):
+    for name, loc in _names(node, "env_files", problems):
         if "\0" in name:
             problems.append(
                 Problem(
@@ -280,26 +300,33 @@ def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Proble
         env_files.append(
             EnvFile((pf.path.parent / name).resolve(), str(Path(pf.display).parent / name), loc)
         )
+    return tuple(env_files)
+
+
+def _resources(
+    res_node: Node | None, problems: list[Problem]
+) -> tuple[dict[str, Entry | None], dict[str, Loc]]:
+    """The ``resources:`` entries (``None`` for ``key: null``) and where each removal is."""
     resources: dict[str, Entry | None] = {}
     removals: dict[str, Loc] = {}
-    res_node = top.get("resources")
-    if res_node is not None and res_node.value is not None:
-        if not isinstance(res_node.value, dict):
-            problems.append(
-                Problem(
-                    f"resources: must be a mapping of resource keys; found {_kind(res_node)}",
-                    res_node.loc,
-                    code=STRUCTURE,
-                )
+    if res_node is None or res_node.value is None:
+        return resources, removals
+    if not isinstance(res_node.value, dict):
+        problems.append(
+            Problem(
+                f"resources: must be a mapping of resource keys; found {_kind(res_node)}",
+                res_node.loc,
+                code=STRUCTURE,
             )
-        else:
-            for key, node in res_node.value.items():
-                entry = _parse_entry(key, node, problems)
-                if entry is None or isinstance(entry, Entry):
-                    resources[key] = entry
-                if entry is None:
-                    removals[key] = node.key_loc or node.loc
-    return _Parsed(pf, extends, tuple(env_files), resources, removals)
+        )
+        return resources, removals
+    for key, node in res_node.value.items():
+        entry = _parse_entry(key, node, problems)
+        if entry is None or isinstance(entry, Entry):
+            resources[key] = entry
+        if entry is None:
+            removals[key] = node.key_loc or node.loc
+    return resources, removals
 
 
 def _parse_entry(key: str, node: Node, problems: list[Problem]) -> Entry | bool | None:
@@ -327,8 +354,18 @@ def _parse_entry(key: str, node: Node, problems: list[Problem]) -> Entry | bool 
             )
         )
         return False
+    if not _entry_shape_ok(key, node.value, problems):
+        return False
+    config = node.value.get("config")
+    if config is not None and config.value is None:
+        config = None
+    return Entry(key, key_loc, node.value.get("type"), config)
+
+
+def _entry_shape_ok(key: str, entry: dict[str, Node], problems: list[Problem]) -> bool:
+    """Whether an entry holds only ``type:`` (a string) and ``config:`` (a mapping)."""
     ok = True
-    for sub, subnode in node.value.items():
+    for sub, subnode in entry.items():
         if sub not in _ENTRY_KEYS:
             problems.append(
                 Problem(
@@ -339,7 +376,7 @@ def _parse_entry(key: str, node: Node, problems: list[Problem]) -> Entry | bool 
                 )
             )
             ok = False
-    type_node = node.value.get("type")
+    type_node = entry.get("type")
     if type_node is not None and not isinstance(type_node.value, str):
         problems.append(
             Problem(
@@ -351,7 +388,7 @@ def _parse_entry(key: str, node: Node, problems: list[Problem]) -> Entry | bool 
             )
         )
         ok = False
-    config = node.value.get("config")
+    config = entry.get("config")
     if config is not None and config.value is not None and not isinstance(config.value, dict):
         problems.append(
             Problem(
@@ -362,11 +399,7 @@ def _parse_entry(key: str, node: Node, problems: list[Problem]) -> Entry | bool 
             )
         )
         ok = False
-    if config is not None and config.value is None:
-        config = None
-    if not ok:
-        return False
-    return Entry(key, key_loc, type_node, config)
+    return ok
 
 
 def _names(node: Node | None, what: str, problems: list[Problem]) -> list[tuple[str, Loc]]:
@@ -451,93 +484,93 @@ def load_merged(
     Raises :class:`ProfileNotFoundError` if there is no such profile and
     :class:`ProfileError` with every problem found along the chain.
     """
+    _check_selectable(name, files, allow_partial)
+    chain = _Chain(files, read, {} if cache is None else cache)
+    resources = chain.merged(name, ())
+    if chain.problems:
+        raise ProfileError(chain.problems, name)
+    top = chain.parsed(name)
+    return MergedProfile(
+        name=name,
+        file=files[name],
+        extends=tuple(n for n, _ in top.extends),
+        chain=tuple(chain.names),
+        resources=resources,
+        env_files=tuple(chain.env_files),
+        removed={k: loc for k, loc in chain.removed.items() if k not in resources},
+    )
+
+
+def _check_selectable(name: str, files: Mapping[str, ProfileFile], allow_partial: bool) -> None:
+    """Raise :class:`ProfileNotFoundError` unless ``name`` names a profile one can select."""
     bad = check_profile_name(name)
     choices = sorted(n for n in files if not n.startswith("_"))
     # "--profile dev.yaml" or "--profile profiles/dev.yaml": the name is the stem.
     stem = Path(name).stem if Path(name).suffix in (".yaml", ".yml") else None
     if stem is not None and stem in choices:
-        raise ProfileNotFoundError(
-            [
-                Problem(
-                    f"'{name}' is a file name; a profile is named without its folder and "
-                    f"extension: did you mean '{stem}'?",
-                    source="envres",
-                    code=PROFILE_NOT_FOUND,
-                )
-            ],
-            name,
+        bad = (
+            f"'{name}' is a file name; a profile is named without its folder and "
+            f"extension: did you mean '{stem}'?"
+        )
+    elif bad is None and name not in files:
+        bad = (
+            f"profile '{name}' does not exist{suggest(name, choices)} "
+            f"(profiles: {', '.join(choices) or 'none'})"
+        )
+    elif bad is None and files[name].partial and not allow_partial:
+        bad = (
+            f"profile '{name}' is a partial (its name starts with '_'): other profiles "
+            "can extend it, but it cannot be selected"
         )
     if bad is not None:
         raise ProfileNotFoundError([Problem(bad, source="envres", code=PROFILE_NOT_FOUND)], name)
-    if name not in files:
-        raise ProfileNotFoundError(
-            [
-                Problem(
-                    f"profile '{name}' does not exist{suggest(name, choices)} "
-                    f"(profiles: {', '.join(choices) or 'none'})",
-                    source="envres",
-                    code=PROFILE_NOT_FOUND,
-                )
-            ],
-            name,
-        )
-    if files[name].partial and not allow_partial:
-        raise ProfileNotFoundError(
-            [
-                Problem(
-                    f"profile '{name}' is a partial (its name starts with '_'): other profiles "
-                    "can extend it, but it cannot be selected",
-                    source="envres",
-                    code=PROFILE_NOT_FOUND,
-                )
-            ],
-            name,
-        )
-    cache = {} if cache is None else cache
-    problems: list[Problem] = []
 
-    def parsed(n: str) -> _Parsed:
-        if n not in cache:
+
+class _Chain:
+    """One walk down a profile's ``extends`` chain: the files met, the problems found.
+
+    ``names`` lists the profiles merged, ancestors first; ``env_files`` their env
+    files in increasing precedence; ``removed`` where each key a parent defined was
+    removed with ``key: null``. ``cache`` keeps each file's parse across loads.
+    """
+
+    __slots__ = ("files", "read", "cache", "problems", "names", "env_files", "removed")
+
+    def __init__(
+        self,
+        files: Mapping[str, ProfileFile],
+        read: Callable[[Path], bytes],
+        cache: dict[str, tuple[_Parsed, list[Problem]]],
+    ) -> None:
+        self.files = files
+        self.read = read
+        self.cache = cache
+        self.problems: list[Problem] = []
+        self.names: list[str] = []
+        self.env_files: list[EnvFile] = []
+        self.removed: dict[str, Loc] = {}
+
+    def parsed(self, n: str) -> _Parsed:
+        """Profile ``n`` parsed (once per cache), its problems added to this walk's."""
+        if n not in self.cache:
             local: list[Problem] = []
-            cache[n] = (_parse(files[n], read, local), local)
-        result, found = cache[n]
+            self.cache[n] = (_parse(self.files[n], self.read, local), local)
+        result, found = self.cache[n]
         for p in found:
-            if p not in problems:
-                problems.append(p)
+            if p not in self.problems:
+                self.problems.append(p)
         return result
 
-    chain: list[str] = []
-    env_files: list[EnvFile] = []
-    removed: dict[str, Loc] = {}
-
-    def merged(n: str, stack: tuple[str, ...]) -> dict[str, Entry]:
-        p = parsed(n)
+    def merged(self, n: str, stack: tuple[str, ...]) -> dict[str, Entry]:
+        """Profile ``n``'s resources: its parents' merged in order, then its own over them."""
+        p = self.parsed(n)
         resources: dict[str, Entry] = {}
         for parent, loc in p.extends:
-            if parent in stack or parent == n:
-                cycle = (
-                    " -> ".join([*stack[stack.index(parent) :], n, parent])
-                    if (parent in stack)
-                    else f"{n} -> {n}"
-                )
-                problems.append(Problem(f"cycle: {cycle}", loc, "extends", code=EXTENDS_CYCLE))
+            problem = self._bad_parent(n, parent, loc, stack)
+            if problem is not None:
+                self.problems.append(problem)
                 continue
-            bad_name = check_profile_name(parent)
-            if bad_name is not None:
-                problems.append(Problem(bad_name, loc, "extends", code=EXTENDS_UNKNOWN))
-                continue
-            if parent not in files:
-                choices = sorted(files)
-                problems.append(
-                    Problem(
-                        f"profile '{parent}' does not exist{suggest(parent, choices)}",
-                        loc,
-                        "extends",
-                        code=EXTENDS_UNKNOWN,
-                    )
-                )
-                continue
-            for key, entry in merged(parent, (*stack, n)).items():
+            for key, entry in self.merged(parent, (*stack, n)).items():
                 m = merge_entries(resources.get(key), entry)
                 if m is not None:
                     resources[key] = m
@@ -545,27 +578,35 @@ def load_merged(
             m = merge_entries(resources.get(key), child)
             if m is None:
                 if resources.pop(key, None) is not None:
-                    removed[key] = p.removals[key]
+                    self.removed[key] = p.removals[key]
             else:
                 resources[key] = m
-                removed.pop(key, None)
-        if n not in chain:
-            chain.append(n)
+                self.removed.pop(key, None)
+        if n not in self.names:
+            self.names.append(n)
         for ef in p.env_files:
-            if ef not in env_files:
-                env_files.append(ef)
+            if ef not in self.env_files:
+                self.env_files.append(ef)
         return resources
 
-    resources = merged(name, ())
-    if problems:
-        raise ProfileError(problems, name)
-    top = parsed(name)
-    return MergedProfile(
-        name=name,
-        file=files[name],
-        extends=tuple(n for n, _ in top.extends),
-        chain=tuple(chain),
-        resources=resources,
-        env_files=tuple(env_files),
-        removed={k: loc for k, loc in removed.items() if k not in resources},
-    )
+    def _bad_parent(self, n: str, parent: str, loc: Loc, stack: tuple[str, ...]) -> Problem | None:
+        """Why ``n`` cannot extend ``parent`` (a cycle, a bad or unknown name), if it cannot."""
+        if parent in stack or parent == n:
+            cycle = (
+                " -> ".join([*stack[stack.index(parent) :], n, parent])
+                if (parent in stack)
+                else f"{n} -> {n}"
+            )
+            return Problem(f"cycle: {cycle}", loc, "extends", code=EXTENDS_CYCLE)
+        bad_name = check_profile_name(parent)
+        if bad_name is not None:
+            return Problem(bad_name, loc, "extends", code=EXTENDS_UNKNOWN)
+        if parent not in self.files:
+            choices = sorted(self.files)
+            return Problem(
+                f"profile '{parent}' does not exist{suggest(parent, choices)}",
+                loc,
+                "extends",
+                code=EXTENDS_UNKNOWN,
+            )
+        return None
