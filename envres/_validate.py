@@ -213,59 +213,133 @@ def _checked_as_a_reference(ref: Ref, info: Any, placeholders: Mapping[str, obje
     return satisfies(type(stand_in), info.annotation) is not None
 
 
-def _validate_entry(
-    p: _Prepared,
-    problems: list[Problem],
-    redactor: Redactor,
-    names: SecretNames,
-    placeholders: Mapping[str, object | None],
-    standing_in: Mapping[int, str],
-) -> ResolvedResource:
-    entry, rtype, inputs = p.entry, p.rtype, p.config.inputs
-    base = f"resources.{entry.key}"
-    config = entry.config
-    # A field fed by an unset variable is validated when it is set (or never). A field
-    # that is a reference is checked against the referenced type (check_refs). A
-    # reference deeper inside a field ([{resource: db}]) is validated here, with an
-    # unvalidated instance of the referenced class standing in for the resource.
-    dropped: set[str] = set()
-    to_validate: dict[str, Any]
-    if p.config.flat:
-        # Scalars only, each read as written or interpolated: nothing to leave out or
-        # stand in for. pydantic copies nothing it is not asked to, and scalars are
-        # immutable, so the inputs can be validated as they are.
-        to_validate = inputs
-    else:
-        to_validate = {}
-        fields = rtype.model.model_fields
+class _Validation:
+    """Validating each entry's config with its type's model, reporting into ``problems``.
+
+    Messages are masked with ``redactor``; ``placeholders`` are the unvalidated
+    instances standing in for resources that nested references name, and
+    ``standing_in`` maps each one's ``id`` back to the resource key.
+    """
+
+    __slots__ = ("problems", "redactor", "names", "placeholders", "standing_in")
+
+    def __init__(
+        self,
+        problems: list[Problem],
+        redactor: Redactor,
+        names: SecretNames,
+        placeholders: Mapping[str, object | None],
+        standing_in: Mapping[int, str],
+    ) -> None:
+        self.problems = problems
+        self.redactor = redactor
+        self.names = names
+        self.placeholders = placeholders
+        self.standing_in = standing_in
+
+    def entry(self, p: _Prepared) -> ResolvedResource:
+        """The resolved resource of ``p``, validated when its config is valid."""
+        entry = p.entry
+        to_validate, dropped = self._inputs(p)
+        if p.rtype.dagster:
+            to_validate = self._without_unknown(p, to_validate)
+        validated = self._validated(p, to_validate, dropped)
+        assert entry.type is not None
+        if validated is not None:
+            attach_masking(validated, (self.names, self.redactor))
+        return ResolvedResource(
+            key=entry.key,
+            type_name=p.type_name,
+            rtype=p.rtype,
+            inputs=Config(p.config.inputs),
+            deps=tuple(dict.fromkeys(r.key for r in p.config.refs)) if p.config.refs else (),
+            origins=p.config.origins,
+            key_loc=entry.key_loc,
+            type_loc=entry.type.loc,
+            validated=validated,
+            shape=p.shape,
+            names=self.names,
+        )
+
+    def _inputs(self, p: _Prepared) -> tuple[dict[str, Any], set[str]]:
+        """What the model validates, and the fields left out of it.
+
+        A field fed by an unset variable is validated when it is set (or never). A
+        field that is a reference is checked against the referenced type
+        (check_refs). A reference deeper inside a field ([{resource: db}]) is
+        validated here, with an unvalidated instance of the referenced class
+        standing in for the resource.
+        """
+        inputs = p.config.inputs
+        if p.config.flat:
+            # Scalars only, each read as written or interpolated: nothing to leave out or
+            # stand in for. pydantic copies nothing it is not asked to, and scalars are
+            # immutable, so the inputs can be validated as they are.
+            return inputs, set()
+        dropped: set[str] = set()
+        to_validate: dict[str, Any] = {}
+        fields = p.rtype.model.model_fields
         for name, value in inputs.items():
             if contains_missing(value) or (
                 isinstance(value, Ref)
-                and _checked_as_a_reference(value, fields.get(name), placeholders)
+                and _checked_as_a_reference(value, fields.get(name), self.placeholders)
             ):
                 dropped.add(name)
                 continue
             try:
-                to_validate[name] = _with_placeholders(value, placeholders)
+                to_validate[name] = _with_placeholders(value, self.placeholders)
             except _Unknown:
                 dropped.add(name)
-    if rtype.dagster:
-        # Dagster's classes ignore a field they do not know: a typo would silently
-        # fall back to the default.
-        unknown = _unknown_fields(rtype.model, inputs)
+        return to_validate, dropped
+
+    def _without_unknown(self, p: _Prepared, to_validate: dict[str, Any]) -> dict[str, Any]:
+        """``to_validate`` without the fields a Dagster class does not know, each reported.
+
+        Dagster's classes ignore a field they do not know: a typo would silently fall
+        back to the default.
+        """
+        unknown = _unknown_fields(p.rtype.model, p.config.inputs)
         for name in unknown:
-            at = _node_at(config, (name,))
-            where = (at.key_loc or at.loc) if at is not None else entry.key_loc
+            at = _node_at(p.entry.config, (name,))
+            where = (at.key_loc or at.loc) if at is not None else p.entry.key_loc
             message = _field_message(
-                {"type": "extra_forbidden", "loc": (name,)}, p, redactor, names
+                {"type": "extra_forbidden", "loc": (name,)}, p, self.redactor, self.names
             )
-            problems.append(Problem(message, where, f"{base}.config.{name}", code=CONFIG_INVALID))
-        if unknown:
-            to_validate = {k: v for k, v in to_validate.items() if k not in unknown}
-    validated: BaseModel | None = None
-    try:
-        validated = rtype.model.model_validate(to_validate)
-    except ValidationError as exc:
+            self.problems.append(
+                Problem(
+                    message, where, f"resources.{p.entry.key}.config.{name}", code=CONFIG_INVALID
+                )
+            )
+        if not unknown:
+            return to_validate
+        return {k: v for k, v in to_validate.items() if k not in unknown}
+
+    def _validated(
+        self, p: _Prepared, to_validate: dict[str, Any], dropped: set[str]
+    ) -> BaseModel | None:
+        """The model validated from ``to_validate``, or ``None`` with the problems reported."""
+        try:
+            return p.rtype.model.model_validate(to_validate)
+        except ValidationError as exc:
+            self._report(exc, p, dropped)
+        except INTERRUPTS:
+            raise
+        except BaseException as exc:  # a user validator raising anything, SystemExit included
+            config = p.entry.config
+            where = (config.key_loc if config is not None else None) or p.entry.key_loc
+            self.problems.append(
+                Problem(
+                    f"validating the config of type '{p.type_name}' raised {one_line(exc)}",
+                    where,
+                    f"resources.{p.entry.key}.config",
+                    code=CONFIG_INVALID,
+                )
+            )
+        return None
+
+    def _report(self, exc: ValidationError, p: _Prepared, dropped: set[str]) -> None:
+        """One problem per pydantic error, but one per field given a whole resource."""
+        inputs = p.config.inputs
         direct = {n for n, v in inputs.items() if isinstance(v, Ref) and n not in dropped}
         reported: set[str] = set()
         for err in exc.errors():
@@ -278,60 +352,40 @@ def _validate_entry(
                 name = str(loc[0])
                 if name not in reported:
                     reported.add(name)
-                    at = _node_at(config, (name,))
-                    ref_key = inputs[name].key
-                    problems.append(
+                    at = _node_at(p.entry.config, (name,))
+                    self.problems.append(
                         Problem(
-                            f"a resource does not fit this field's type (got resource '{ref_key}')",
-                            at.loc if at is not None else entry.key_loc,
-                            f"{base}.config.{name}",
+                            "a resource does not fit this field's type "
+                            f"(got resource '{inputs[name].key}')",
+                            at.loc if at is not None else p.entry.key_loc,
+                            f"resources.{p.entry.key}.config.{name}",
                             code=CONFIG_INVALID,
                         )
                     )
                 continue
-            at = _node_at(config, loc)
-            if err["type"] == "extra_forbidden" and at is not None:
-                where = at.key_loc or at.loc
-            elif at is not None:
-                where = at.loc
-            else:
-                where = (config.key_loc if config is not None else None) or entry.key_loc
-            path = ".".join([f"{base}.config", *(str(x) for x in loc)]) if loc else base
-            key = standing_in.get(id(err.get("input")))
-            if key is not None:
-                message = _field_message({**err, "input": None}, p, redactor, names)
-                message += f" (got resource '{key}')"
-            else:
-                message = _field_message(err, p, redactor, names)
-            problems.append(Problem(message, where, path, code=CONFIG_INVALID))
-    except INTERRUPTS:
-        raise
-    except BaseException as exc:  # a user validator raising anything, SystemExit included
-        where = (config.key_loc if config is not None else None) or entry.key_loc
-        problems.append(
-            Problem(
-                f"validating the config of type '{p.type_name}' raised {one_line(exc)}",
-                where,
-                f"{base}.config",
-                code=CONFIG_INVALID,
-            )
-        )
-    assert entry.type is not None
-    if validated is not None:
-        attach_masking(validated, (names, redactor))
-    return ResolvedResource(
-        key=entry.key,
-        type_name=p.type_name,
-        rtype=rtype,
-        inputs=Config(inputs),
-        deps=tuple(dict.fromkeys(r.key for r in p.config.refs)) if p.config.refs else (),
-        origins=p.config.origins,
-        key_loc=entry.key_loc,
-        type_loc=entry.type.loc,
-        validated=validated,
-        shape=p.shape,
-        names=names,
-    )
+            self.problems.append(self._error_problem(err, loc, p))
+
+    def _error_problem(
+        self, err: Mapping[str, Any], loc: tuple[int | str, ...], p: _Prepared
+    ) -> Problem:
+        """The problem of one pydantic error, placed at the value (or key) it is about."""
+        base = f"resources.{p.entry.key}"
+        config = p.entry.config
+        at = _node_at(config, loc)
+        if err["type"] == "extra_forbidden" and at is not None:
+            where = at.key_loc or at.loc
+        elif at is not None:
+            where = at.loc
+        else:
+            where = (config.key_loc if config is not None else None) or p.entry.key_loc
+        path = ".".join([f"{base}.config", *(str(x) for x in loc)]) if loc else base
+        key = self.standing_in.get(id(err.get("input")))
+        if key is not None:
+            message = _field_message({**err, "input": None}, p, self.redactor, self.names)
+            message += f" (got resource '{key}')"
+        else:
+            message = _field_message(err, p, self.redactor, self.names)
+        return Problem(message, where, path, code=CONFIG_INVALID)
 
 
 def _unknown_fields(model: type[BaseModel], inputs: Mapping[str, Any]) -> list[str]:
@@ -396,27 +450,65 @@ def resolve(
         # Every reference the profile needs, fetched at once; then read again. More
         # rounds only for references in defaults that turn out to be used.
         found.update(resolve_all(reader.pending, sources, source_timeout))
-    # Every secret of the profile is known before any message is written, so a value
-    # shared by a secret field and another field is masked in both.
+    redactor = _profile_redactor(reader, env, prepared, names)
+    problems = reader.problems
+    resources = _validate_all(prepared, problems, redactor, names)
+    _mark_unresolved(resources, reader.warnings, redactor)
+    _check_profile(merged, catalog, resources, overrides, problems)
+    if problems:
+        error = ProfileError(_masked(redactor, [*problems, *reader.warnings]), merged.name)
+        error.redactor = redactor  # what the command line masks, though the profile failed
+        raise error
+    return ResolvedProfile(
+        name=merged.name,
+        merged=merged,
+        env=env,
+        resources=resources,
+        redactor=redactor,
+        names=names,
+        warnings=tuple(_masked(redactor, reader.warnings)),
+        variables=tuple(reader.records),
+    )
+
+
+def _profile_redactor(
+    reader: ConfigReader, env: Env, prepared: list[_Prepared], names: SecretNames
+) -> Redactor:
+    """A redactor that knows every secret of the profile, read, derived or defaulted.
+
+    Every secret is known before any message is written, so a value shared by a
+    secret field and another field is masked in both.
+    """
     secrets: set[str] = set(reader.secrets)
     secrets.update(env.values[v] for v in reader.secret_variables if v in env.values)
     secrets.update(derived(reader.computed, reader.secret_variables, env.values))
     secrets.update(_secret_defaults(prepared, names))
-    redactor = Redactor(secrets)
-    problems = reader.problems
+    return Redactor(secrets)
+
+
+def _validate_all(
+    prepared: list[_Prepared], problems: list[Problem], redactor: Redactor, names: SecretNames
+) -> dict[str, ResolvedResource]:
+    """Every prepared entry validated, by key, its problems added to ``problems``."""
     # Stand-ins only for the resources that nested references name (rare, and
     # model_construct is not free at 10,000 resources).
     by_key = {p.entry.key: p for p in prepared}
     nested = {ref.key for p in prepared for ref in p.config.refs}
     placeholders = {k: _placeholder(by_key[k].rtype) for k in nested if k in by_key}
     standing_in = {id(obj): key for key, obj in placeholders.items() if obj is not None}
-    resources = {
-        p.entry.key: _validate_entry(p, problems, redactor, names, placeholders, standing_in)
-        for p in prepared
-    }
-    # With allow_missing_env, the resource fed by an unset variable fails at its setup.
+    validation = _Validation(problems, redactor, names, placeholders, standing_in)
+    return {p.entry.key: validation.entry(p) for p in prepared}
+
+
+def _mark_unresolved(
+    resources: dict[str, ResolvedResource], warnings: list[Problem], redactor: Redactor
+) -> None:
+    """Note on each resource the unset variables it needs (with allow_missing_env).
+
+    Such a resource fails at its setup, saying which.
+    """
     unresolved: dict[str, list[str]] = {}
-    for w in reader.warnings:
+    for w in warnings:
         if w.path and w.path.startswith("resources."):
             unresolved.setdefault(w.path.split(".")[1], []).append(
                 f"{w.path}: {redactor.redact(w.message)}"
@@ -424,6 +516,16 @@ def resolve(
     for key, messages in unresolved.items():
         if key in resources:
             resources[key] = resources[key].replace(unresolved=tuple(messages))
+
+
+def _check_profile(
+    merged: MergedProfile,
+    catalog: Catalog | None,
+    resources: Mapping[str, ResolvedResource],
+    overrides: frozenset[str],
+    problems: list[Problem],
+) -> None:
+    """The checks across resources: references, and what the catalog's assets need."""
     defined = frozenset(merged.resources) | overrides
     check_refs(resources, defined, problems)
     if catalog is not None:
@@ -437,26 +539,8 @@ def resolve(
             problems,
             empty_at=Loc(merged.file.display, 1, 1) if nothing and not overrides else None,
         )
-    if problems:
-        error = ProfileError(
-            [
-                dataclasses.replace(p, message=redactor.redact_untrusted(p.message))
-                for p in [*problems, *reader.warnings]
-            ],
-            merged.name,
-        )
-        error.redactor = redactor  # what the command line masks, though the profile failed
-        raise error
-    return ResolvedProfile(
-        name=merged.name,
-        merged=merged,
-        env=env,
-        resources=resources,
-        redactor=redactor,
-        names=names,
-        warnings=tuple(
-            dataclasses.replace(p, message=redactor.redact_untrusted(p.message))
-            for p in reader.warnings
-        ),
-        variables=tuple(reader.records),
-    )
+
+
+def _masked(redactor: Redactor, problems: list[Problem]) -> list[Problem]:
+    """``problems`` with any secret in their messages masked."""
+    return [dataclasses.replace(p, message=redactor.redact_untrusted(p.message)) for p in problems]
