@@ -143,6 +143,29 @@ def load_yaml(
     as soon as the count is passed); nesting deeper than ``max_depth`` collections,
     aliases included.
     """
+    source, data = _decode(text, file)
+    try:
+        return _parse(_LOADER, source, data, file, max_alias_nodes, max_depth)
+    except YamlError as e:
+        if _LOADER is yaml.SafeLoader or not e.message.endswith(_LIBYAML_DEPTH):
+            raise
+    # libyaml (0.2.6 and later) has a nesting limit of its own that its scanner can hit
+    # while reading ahead, before the events reach envres's lower limit. The pure
+    # Python parser reads lazily, so it reports envres's own message at the same
+    # place whichever libyaml is installed. Only such files take this slower path.
+    return _parse(yaml.SafeLoader, source, b"", file, max_alias_nodes, max_depth)
+
+
+# What libyaml says when its own depth limit is reached.
+_LIBYAML_DEPTH: Final = "exceeded maximum nesting depth"
+
+
+def _decode(text: str | bytes, file: str) -> tuple[str, bytes]:
+    """The file's text without a byte-order mark, and its UTF-8 bytes when given bytes.
+
+    Raises :class:`YamlError` at the first byte that is not UTF-8 or character YAML
+    does not allow.
+    """
     if isinstance(text, bytes):
         data = text[3:] if text.startswith(_UTF8_BOM) else text
         try:
@@ -166,20 +189,7 @@ def load_yaml(
             f"character U+{ord(bad.group()):04X} is not allowed in a YAML file",
             Loc(file, line, col),
         )
-    try:
-        return _parse(_LOADER, source, data, file, max_alias_nodes, max_depth)
-    except YamlError as e:
-        if _LOADER is yaml.SafeLoader or not e.message.endswith(_LIBYAML_DEPTH):
-            raise
-    # libyaml (0.2.6 and later) has a nesting limit of its own that its scanner can hit
-    # while reading ahead, before the events reach envres's lower limit. The pure
-    # Python parser reads lazily, so it reports envres's own message at the same
-    # place whichever libyaml is installed. Only such files take this slower path.
-    return _parse(yaml.SafeLoader, source, b"", file, max_alias_nodes, max_depth)
-
-
-# What libyaml says when its own depth limit is reached.
-_LIBYAML_DEPTH: Final = "exceeded maximum nesting depth"
+    return source, data
 
 
 def _parse(
@@ -314,7 +324,6 @@ class _Builder:
         """Fold the events of the document's root value: the hot loop of the module."""
         get_event = self.loader.get_event
         file = self.file
-        max_depth = self.max_depth
         resolve = _resolve_plain
         non_string_first = _NON_STRING_FIRST
         # A list frame that receives the root value keeps ``top`` from ever being None.
@@ -330,95 +339,112 @@ class _Builder:
             if cls is ScalarEvent:
                 text: str = event.value
                 tag: str | None = event.tag
-                if tag is None:
-                    if not event.implicit[0]:  # quoted or block: a string
-                        value: Scalar = text
-                    elif text and text[0] not in non_string_first:
-                        value = text
-                    else:
-                        value = resolve(text, event, self)
+                if tag is not None:
+                    value: Scalar = _tagged_scalar(tag, text, event, self)
+                elif not event.implicit[0] or (text and text[0] not in non_string_first):
+                    value = text  # quoted, block, or plain text no other type begins with
                 else:
-                    value = _tagged_scalar(tag, text, event, self)
-                mark = event.start_mark
-                loc = Loc(file, mark.line + 1, mark.column + 1)
+                    value = resolve(text, event, self)
+                loc = Loc(file, event.start_mark.line + 1, event.start_mark.column + 1)
                 if in_map and top.key is None:
                     # The common key first: a new string, no anchor, not a merge.
-                    if (
-                        type(value) is str
-                        and value != "<<"
-                        and value not in top.items
-                        and event.anchor is None
-                    ):
-                        top.key = value
+                    key = value if type(value) is str and value != "<<" else None
+                    if key is not None and key not in top.items and event.anchor is None:
+                        top.key = key
                         top.key_loc = loc
                         continue
-                    if event.anchor is not None:
-                        self._add_anchor(event.anchor, Node(value, loc), 1, 0)
-                    if text == "<<" and tag is None and event.implicit[0]:
-                        self._merge_key(top, loc)
-                    else:
-                        # A tagged key is shown by type only: quoting would not help it.
-                        self._key(top, value, text if tag is None else None, loc)
+                    self._scalar_key(top, value, event, loc)
                     continue
                 node = Node(value, loc, top.key_loc if in_map else None)
                 self.count += 1
                 if event.anchor is not None:
                     self._add_anchor(event.anchor, node, 1, 0)
             elif cls is MappingStartEvent or cls is SequenceStartEvent:
-                is_map = cls is MappingStartEvent
-                if in_map and top.key is None:
-                    kind = "a mapping" if is_map else "a list"
-                    raise self.error(f"mapping keys must be strings; got {kind}", event.start_mark)
-                if len(stack) > max_depth:
-                    raise self.error(f"nesting deeper than {max_depth} levels", event.start_mark)
-                if event.tag is not None:
-                    _check_collection_tag(event.tag, is_map, event, self)
-                loc = self.loc(event.start_mark)
-                anchor: str | None = event.anchor
-                if anchor is not None:
-                    self._check_new_anchor(anchor, loc)
-                    self.open_anchors[anchor] = loc
-                top = _Frame(is_map, loc, top.key_loc if in_map else None, anchor, self.count)
-                self.count += 1
+                top = self._open(event, cls is MappingStartEvent, top, in_map, len(stack))
                 stack.append(top)
-                in_map = is_map
+                in_map = top.is_map
                 continue
             elif cls is MappingEndEvent or cls is SequenceEndEvent:
-                frame = stack.pop()
-                items = frame.items if frame.merges is None else _apply_merges(frame)
-                node = Node(items, frame.loc, frame.own_key_loc)
-                height = frame.height + 1
-                if frame.anchor is not None:
-                    del self.open_anchors[frame.anchor]
-                    self._add_anchor(frame.anchor, node, self.count - frame.start_count, height)
+                node, height = self._close(stack.pop())
                 top = stack[-1]
                 in_map = top.is_map
             elif cls is AliasEvent:
-                node, height = self._alias(event, len(stack) - 1)
-                if in_map and top.key is None:
-                    self._key(top, node.value, None, self.loc(event.start_mark))
+                aliased = self._aliased(event, top, in_map, len(stack) - 1)
+                if aliased is None:
                     continue
-                key_loc = top.key_loc if in_map else None
-                if node.key_loc != key_loc:
-                    node = Node(node.value, node.loc, key_loc)
+                node, height = aliased
             else:  # pragma: no cover - the parser emits nothing else inside a document
                 raise self.error(f"unexpected YAML event {cls.__name__}", event.start_mark)
 
-            # Place the finished value in its parent.
             if top is outer:
-                if cls is ScalarEvent and _empty_scalar(event):
-                    return None
-                return node
-            if height > top.height:  # noqa: PLR1730 - a call to max() costs more here
-                top.height = height
-            if not in_map:
-                top.items.append(node)  # type: ignore[union-attr]
-            elif top.merging:
-                where = self.loc(event.start_mark) if cls is AliasEvent else node.loc
-                self._merge_value(top, node, where)
-            else:
-                top.items[top.key] = node  # type: ignore[call-overload,index]
-                top.key = None
+                return None if cls is ScalarEvent and _empty_scalar(event) else node
+            self._place(top, node, height, event if cls is AliasEvent else None)
+
+    def _place(self, top: _Frame, node: Node, height: int, alias: AliasEvent | None) -> None:
+        """Put a finished value (of ``height`` levels) in its parent: an item, a value, a merge."""
+        if height > top.height:  # noqa: PLR1730 - a call to max() costs more here
+            top.height = height
+        if not top.is_map:
+            top.items.append(node)  # type: ignore[union-attr]
+        elif top.merging:
+            self._merge_value(top, node, self.loc(alias.start_mark) if alias else node.loc)
+        else:
+            top.items[top.key] = node  # type: ignore[call-overload,index]
+            top.key = None
+
+    def _aliased(
+        self, event: AliasEvent, top: _Frame, in_map: bool, depth: int
+    ) -> tuple[Node, int] | None:
+        """An alias's value, under the key written next to it, and its height.
+
+        ``None`` when the alias is itself a mapping key (taken here).
+        """
+        node, height = self._alias(event, depth)
+        if in_map and top.key is None:
+            self._key(top, node.value, None, self.loc(event.start_mark))
+            return None
+        key_loc = top.key_loc if in_map else None
+        if node.key_loc != key_loc:
+            node = Node(node.value, node.loc, key_loc)
+        return node, height
+
+    def _scalar_key(self, top: _Frame, value: Scalar, event: ScalarEvent, loc: Loc) -> None:
+        """Take a mapping key that is not the common case: anchored, ``<<``, or not new."""
+        if event.anchor is not None:
+            self._add_anchor(event.anchor, Node(value, loc), 1, 0)
+        if event.value == "<<" and event.tag is None and event.implicit[0]:
+            self._merge_key(top, loc)
+        else:
+            # A tagged key is shown by type only: quoting would not help it.
+            self._key(top, value, event.value if event.tag is None else None, loc)
+
+    def _open(self, event: Any, is_map: bool, top: _Frame, in_map: bool, depth: int) -> _Frame:
+        """The frame of a mapping or list starting inside ``top``, ``depth`` frames deep."""
+        if in_map and top.key is None:
+            kind = "a mapping" if is_map else "a list"
+            raise self.error(f"mapping keys must be strings; got {kind}", event.start_mark)
+        if depth > self.max_depth:
+            raise self.error(f"nesting deeper than {self.max_depth} levels", event.start_mark)
+        if event.tag is not None:
+            _check_collection_tag(event.tag, is_map, event, self)
+        loc = self.loc(event.start_mark)
+        anchor: str | None = event.anchor
+        if anchor is not None:
+            self._check_new_anchor(anchor, loc)
+            self.open_anchors[anchor] = loc
+        frame = _Frame(is_map, loc, top.key_loc if in_map else None, anchor, self.count)
+        self.count += 1
+        return frame
+
+    def _close(self, frame: _Frame) -> tuple[Node, int]:
+        """The node of a finished mapping or list, and its height; anchored if it has one."""
+        items = frame.items if frame.merges is None else _apply_merges(frame)
+        node = Node(items, frame.loc, frame.own_key_loc)
+        height = frame.height + 1
+        if frame.anchor is not None:
+            del self.open_anchors[frame.anchor]
+            self._add_anchor(frame.anchor, node, self.count - frame.start_count, height)
+        return node, height
 
     # -- mapping keys --
 
