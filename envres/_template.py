@@ -291,7 +291,6 @@ def _bounded_concat(*parts: Any) -> str:
 
 def _make_environment() -> ImmutableSandboxedEnvironment:
     from jinja2 import StrictUndefined
-    from jinja2.exceptions import SecurityError
     from jinja2.runtime import Context
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -302,23 +301,7 @@ def _make_environment() -> ImmutableSandboxedEnvironment:
 
         def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
             _step()
-            if operator == "*":
-                _check_repeat(left, right)
-                _check_repeat(right, left)
-                _check_bits(left, right, lambda a, b: a + b)
-            elif (
-                operator == "**"
-                and isinstance(left, int)
-                and isinstance(right, int)
-                and abs(left) > 1
-                and (right > _MAX_BITS or math.log2(abs(left)) * right > _MAX_BITS)
-            ):
-                raise SecurityError(f"{left} ** {right} is too large a number")
-            elif operator == "%" and isinstance(left, str):
-                _check_format(left)
-                _check_args(right if isinstance(right, tuple) else (right,), {})
-            elif operator == "+" and _size(left) + _size(right) > MAX_OUTPUT:
-                _refuse("adding these")
+            _check_binop(operator, left, right)
             op: Callable[[Any, Any], Any] = self.binop_table[operator]
             return op(left, right)
 
@@ -348,27 +331,65 @@ def _make_environment() -> ImmutableSandboxedEnvironment:
 
             return checked
 
-    def _check_repeat(sequence: Any, count: Any) -> None:
-        if (
-            isinstance(sequence, str | bytes | list | tuple)
-            and isinstance(count, int)
-            and len(sequence) * count > MAX_OUTPUT
-        ):
-            _refuse("repeating a sequence")
-
-    def _check_bits(left: Any, right: Any, bits: Callable[[int, int], int]) -> None:
-        if (
-            isinstance(left, int)
-            and isinstance(right, int)
-            and bits(abs(left).bit_length(), abs(right).bit_length()) > _MAX_BITS
-        ):
-            raise SecurityError("the result is too large a number")
-
     environment = _Environment(
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
     )
+    _narrow(environment)
+    return environment
+
+
+def _check_binop(operator: str, left: Any, right: Any) -> None:
+    """Refuse ``left operator right`` when its result would pass the output bound."""
+    if operator == "*":
+        _check_repeat(left, right)
+        _check_repeat(right, left)
+        _check_bits(left, right, lambda a, b: a + b)
+    elif (
+        operator == "**"
+        and isinstance(left, int)
+        and isinstance(right, int)
+        and abs(left) > 1
+        and (right > _MAX_BITS or math.log2(abs(left)) * right > _MAX_BITS)
+    ):
+        _refuse_number(f"{left} ** {right} is too large a number")
+    elif operator == "%" and isinstance(left, str):
+        _check_format(left)
+        _check_args(right if isinstance(right, tuple) else (right,), {})
+    elif operator == "+" and _size(left) + _size(right) > MAX_OUTPUT:
+        _refuse("adding these")
+
+
+def _check_repeat(sequence: Any, count: Any) -> None:
+    """Refuse repeating a sequence ``count`` times past the output bound."""
+    if (
+        isinstance(sequence, str | bytes | list | tuple)
+        and isinstance(count, int)
+        and len(sequence) * count > MAX_OUTPUT
+    ):
+        _refuse("repeating a sequence")
+
+
+def _check_bits(left: Any, right: Any, bits: Callable[[int, int], int]) -> None:
+    """Refuse integers whose result would need more than ``_MAX_BITS`` bits."""
+    if (
+        isinstance(left, int)
+        and isinstance(right, int)
+        and bits(abs(left).bit_length(), abs(right).bit_length()) > _MAX_BITS
+    ):
+        _refuse_number("the result is too large a number")
+
+
+def _refuse_number(message: str) -> None:
+    """Refuse, as the sandbox does, a number the template would make too large."""
+    from jinja2.exceptions import SecurityError
+
+    raise SecurityError(message)
+
+
+def _narrow(environment: ImmutableSandboxedEnvironment) -> None:
+    """Leave templates only render()'s names, the bounded helpers and checked filters."""
     # The sandbox re-adds its own "range"; clearing afterwards keeps the surface to
     # the three names render() passes in (and the two helpers compiled into templates).
     environment.globals.clear()
@@ -378,7 +399,6 @@ def _make_environment() -> ImmutableSandboxedEnvironment:
     # counts as a step and has its arguments checked the same way.
     for name, fn in list(environment.filters.items()):
         environment.filters[name] = _checked_filter(name, fn)
-    return environment
 
 
 def _checked_filter(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
