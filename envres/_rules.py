@@ -128,40 +128,8 @@ def check_rules(
     read: Callable[[Path], bytes],
 ) -> RuleReport:
     """Check ``profile`` against the rules naming it and the built-in literal-secret rule."""
-    name = profile.name
     problems: list[Problem] = []
-    level = "error"
-    level_from = ""
-    for number, rule in enumerate(rules, 1):
-        if not any(fnmatchcase(name, glob) for glob in rule.profiles):
-            continue
-        if rule.literal_secrets is not None:
-            level = rule.literal_secrets
-            level_from = _describe(number, rule, "literal_secrets")
-        if rule.forbid_types:
-            text = _describe(number, rule, "forbid_types")
-            for key, res in profile.resources.items():
-                if any(fnmatchcase(res.type_name, t) for t in rule.forbid_types):
-                    problems.append(
-                        Problem(
-                            f"type '{res.type_name}' is not allowed in profile '{name}' by {text}",
-                            res.type_loc or res.key_loc,
-                            f"resources.{key}.type",
-                            code=FORBIDDEN_TYPE,
-                        )
-                    )
-        if rule.require_keys:
-            text = _describe(number, rule, "require_keys")
-            for key in rule.require_keys:
-                if key not in profile.resources:
-                    problems.append(
-                        Problem(
-                            f"profile '{name}' must define resource '{key}' by {text}",
-                            Loc(profile.merged.file.display, 1, 1),
-                            f"resources.{key}",
-                            code=REQUIRED_KEY,
-                        )
-                    )
+    level, level_from = _apply_rules(profile, rules, problems)
     if level == "off":
         return RuleReport(tuple(problems), ())
     severity: Literal["error", "warning"] = "warning" if level == "warning" else "error"
@@ -173,6 +141,78 @@ def check_rules(
         for n, line in numbered
         if _ALLOW.search(line)
     }
+    flagged = _flag_literal_secrets(profile, allowed, severity, why, problems)
+    _flag_credential_shapes(lines, allowed, flagged, severity, why, problems)
+    allowances = tuple(
+        Allowance(Loc(file, n, _column(lines[file], n)), tuple(what))
+        for (file, n), what in allowed.items()
+    )
+    return RuleReport(tuple(problems), allowances)
+
+
+def _apply_rules(
+    profile: ResolvedProfile, rules: Sequence[Rule], problems: list[Problem]
+) -> tuple[str, str]:
+    """Check the rules naming the profile; the literal-secret level and the rule setting it."""
+    level = "error"
+    level_from = ""
+    for number, rule in enumerate(rules, 1):
+        if not any(fnmatchcase(profile.name, glob) for glob in rule.profiles):
+            continue
+        if rule.literal_secrets is not None:
+            level = rule.literal_secrets
+            level_from = _describe(number, rule, "literal_secrets")
+        if rule.forbid_types:
+            _forbid_types(
+                profile, rule.forbid_types, _describe(number, rule, "forbid_types"), problems
+            )
+        if rule.require_keys:
+            _require_keys(
+                profile, rule.require_keys, _describe(number, rule, "require_keys"), problems
+            )
+    return level, level_from
+
+
+def _forbid_types(
+    profile: ResolvedProfile, globs: Sequence[str], text: str, problems: list[Problem]
+) -> None:
+    """A problem for each resource whose type matches one of ``globs``."""
+    for key, res in profile.resources.items():
+        if any(fnmatchcase(res.type_name, t) for t in globs):
+            problems.append(
+                Problem(
+                    f"type '{res.type_name}' is not allowed in profile '{profile.name}' by {text}",
+                    res.type_loc or res.key_loc,
+                    f"resources.{key}.type",
+                    code=FORBIDDEN_TYPE,
+                )
+            )
+
+
+def _require_keys(
+    profile: ResolvedProfile, keys: Sequence[str], text: str, problems: list[Problem]
+) -> None:
+    """A problem for each of ``keys`` the profile does not define."""
+    for key in keys:
+        if key not in profile.resources:
+            problems.append(
+                Problem(
+                    f"profile '{profile.name}' must define resource '{key}' by {text}",
+                    Loc(profile.merged.file.display, 1, 1),
+                    f"resources.{key}",
+                    code=REQUIRED_KEY,
+                )
+            )
+
+
+def _flag_literal_secrets(
+    profile: ResolvedProfile,
+    allowed: dict[tuple[str, int], list[str]],
+    severity: Literal["error", "warning"],
+    why: str,
+    problems: list[Problem],
+) -> set[tuple[str, int]]:
+    """A problem for each secret written out, unless its line allows it; the lines flagged."""
     flagged: set[tuple[str, int]] = set()
     for dotted, loc in _literal_secrets(profile):
         spot = (loc.file, loc.line)
@@ -190,6 +230,18 @@ def check_rules(
                 code=LITERAL_SECRET,
             )
         )
+    return flagged
+
+
+def _flag_credential_shapes(
+    lines: Mapping[str, list[tuple[int, str]]],
+    allowed: dict[tuple[str, int], list[str]],
+    flagged: set[tuple[str, int]],
+    severity: Literal["error", "warning"],
+    why: str,
+    problems: list[Problem],
+) -> None:
+    """A problem for each credential-shaped text on a line neither allowed nor flagged."""
     for file, numbered in lines.items():
         for line_no, line in numbered:
             spot = (file, line_no)
@@ -206,11 +258,6 @@ def check_rules(
                             code=CREDENTIAL_SHAPE,
                         )
                     )
-    allowances = tuple(
-        Allowance(Loc(file, n, _column(lines[file], n)), tuple(what))
-        for (file, n), what in allowed.items()
-    )
-    return RuleReport(tuple(problems), allowances)
 
 
 def _column(text: list[tuple[int, str]], number: int) -> int:
