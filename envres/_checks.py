@@ -172,7 +172,6 @@ def check_assets(
     the keys the assets need are then one problem there, not one per asset.
     """
     unbound: list[str] = []
-    assets: list[str] | None = None  # sorted names, for suggestions only
     fits: dict[tuple[type, Any], bool | None] = {}
     for a in catalog.assets.values():
         for param in catalog.resource_params[a.name]:
@@ -181,58 +180,15 @@ def check_assets(
                 # Defined but invalid (already reported), overridden, or optional.
                 if param in defined or param in a.optional:
                     continue
-                where = f" ({display(a.source[0])}:{a.source[1]})" if a.source else ""
-                if param in removed:
-                    loc = removed[param]
-                    why = f"removes ({loc.file}:{loc.line}: {param}: null)"
-                    hint = ""
-                elif _unlisted_asset(a.fn, param) is not None:
-                    problems.append(
-                        Problem(
-                            f"asset '{a.name}'{where} takes '{param}', an asset that is missing "
-                            f"from the definitions: add it to Definitions(assets=[...])",
-                            code=MISSING_RESOURCE,
-                        )
-                    )
-                    continue
-                elif empty_at is not None:
-                    if param not in unbound:
-                        unbound.append(param)
-                    continue
-                else:
-                    why = "does not define"
-                    assets = assets or sorted(catalog.assets)
-                    hint = suggest(param, sorted(resources)) or suggest(param, assets).replace(
-                        "did you mean", "did you mean the asset"
-                    )
-                problems.append(
-                    Problem(
-                        f"{a.kind} '{a.name}'{where} needs resource '{param}', which profile "
-                        f"'{profile}' {why}{hint}",
-                        code=MISSING_RESOURCE,
-                    )
-                )
+                problem = _unbound(a, param, catalog, resources, profile, removed, empty_at)
+                if problem is not None:
+                    problems.append(problem)
+                elif param not in unbound:
+                    unbound.append(param)
                 continue
-            provided = res.rtype.provides
-            if provided is None:
-                continue
-            ann = a.annotations.get(param)
-            try:
-                fit = fits[provided, ann]
-            except KeyError:
-                fit = fits[provided, ann] = satisfies(provided, ann)
-            except TypeError:  # an annotation that cannot be hashed
-                fit = satisfies(provided, ann)
-            if fit is False:
-                problems.append(
-                    Problem(
-                        f"asset '{a.name}' expects {_describe(ann)} for '{param}', but type "
-                        f"'{res.type_name}' is {_describe(provided)}",
-                        res.type_loc,
-                        f"resources.{param}.type",
-                        code=INTERFACE,
-                    )
-                )
+            problem = _misfit(a, param, res, fits)
+            if problem is not None:
+                problems.append(problem)
     if unbound and empty_at is not None:
         problems.append(
             Problem(
@@ -242,3 +198,69 @@ def check_assets(
                 code=MISSING_RESOURCE,
             )
         )
+
+
+def _unbound(
+    a: AssetDef,
+    param: str,
+    catalog: Catalog,
+    resources: Mapping[str, ResolvedResource],
+    profile: str,
+    removed: Mapping[str, Loc],
+    empty_at: Loc | None,
+) -> Problem | None:
+    """Why asset ``a``'s ``param`` has no resource; ``None`` when the empty profile says it."""
+    where = f" ({display(a.source[0])}:{a.source[1]})" if a.source else ""
+    if param in removed:
+        loc = removed[param]
+        why = f"removes ({loc.file}:{loc.line}: {param}: null)"
+        hint = ""
+    elif _unlisted_asset(a.fn, param) is not None:
+        return Problem(
+            f"asset '{a.name}'{where} takes '{param}', an asset that is missing "
+            f"from the definitions: add it to Definitions(assets=[...])",
+            code=MISSING_RESOURCE,
+        )
+    elif empty_at is not None:
+        return None
+    else:
+        why = "does not define"
+        hint = suggest(param, sorted(resources)) or suggest(param, sorted(catalog.assets)).replace(
+            "did you mean", "did you mean the asset"
+        )
+    return Problem(
+        f"{a.kind} '{a.name}'{where} needs resource '{param}', which profile "
+        f"'{profile}' {why}{hint}",
+        code=MISSING_RESOURCE,
+    )
+
+
+def _misfit(
+    a: AssetDef,
+    param: str,
+    res: ResolvedResource,
+    fits: dict[tuple[type, Any], bool | None],
+) -> Problem | None:
+    """A problem when ``res``'s type is not the interface ``a`` annotates ``param`` with.
+
+    ``fits`` remembers each (provided type, annotation) pair already judged.
+    """
+    provided = res.rtype.provides
+    if provided is None:
+        return None
+    ann = a.annotations.get(param)
+    try:
+        fit = fits[provided, ann]
+    except KeyError:
+        fit = fits[provided, ann] = satisfies(provided, ann)
+    except TypeError:  # an annotation that cannot be hashed
+        fit = satisfies(provided, ann)
+    if fit is not False:
+        return None
+    return Problem(
+        f"asset '{a.name}' expects {_describe(ann)} for '{param}', but type "
+        f"'{res.type_name}' is {_describe(provided)}",
+        res.type_loc,
+        f"resources.{param}.type",
+        code=INTERFACE,
+    )
