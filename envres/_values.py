@@ -451,6 +451,7 @@ class ConfigReader:
         shape: Shape,
         out: ReadConfig,
     ) -> Any:
+        """A string value interpolated (or rendered), each variable it read recorded."""
         secret = is_secret(shape)
         templated = "{{" in text or "{%" in text
         read: list[str] = []
@@ -467,45 +468,10 @@ class ConfigReader:
                     self._interpolated[text] = cached
             value, result = cached
         except SourceError as exc:
-            if exc.offline and not self.allow_missing and view is not None:
-                # Not fetched yet: note every reference the string needs now; the
-                # caller fetches them all at once and reads the profile again.
-                needed = references(text, self.env.values, self._source_names(text), view)
-                if needed:
-                    self.pending.update(dict.fromkeys(view.key(w) for w in needed))
-                    return MISSING
-            # The field fed by a secret source stays masked whole, even left unset.
-            out.sourced.add(str(path[0]))
-            for read_before in exc.uses:
-                if isinstance(read_before, VarUse):
-                    self._record(read_before, dotted, node.loc, secret)
-            if exc.offline and self.allow_missing:
-                self.warnings.append(Problem(exc.message, node.loc, dotted, "warning", code=SOURCE))
-            else:
-                self.problems.append(Problem(exc.message, node.loc, dotted, code=SOURCE))
-            if exc.variable:  # VAR, from the file VAR_FILE names
-                use = VarUse(exc.variable, text, False, False, exc.source, f"{exc.variable}_FILE")
-                self._record(use, dotted, node.loc, secret)
-            else:
-                use = VarUse(f"{exc.source}:{exc.reference}", text, False, False, exc.source)
-            out.origins.found[path] = Origin(node.loc, (use,), templated)
-            return MISSING
+            return self._source_failed(exc, text, node, path, dotted, secret, view, out)
         except MissingVariableError as exc:
             self._failed_reads(read, dotted, node.loc, secret)
-            message = exc.message + self._near(exc.variable)
-            if self.allow_missing:
-                self.warnings.append(
-                    Problem(message, node.loc, dotted, "warning", code=UNSET_VARIABLE)
-                )
-            else:
-                self.problems.append(Problem(message, node.loc, dotted, code=UNSET_VARIABLE))
-            if exc.variable:
-                use = VarUse(exc.variable, f"${{{exc.variable}}}", False, False)
-                self._record(use, dotted, node.loc, secret)
-                # `show --explain` names the line and the unset variable, not a default.
-                out.origins.found[path] = Origin(node.loc, (use,), templated)
-            else:
-                out.origins.failed.add(path)
+            self._unset(exc, node, path, dotted, secret, templated, out)
             return MISSING
         except (InterpolationError, TemplateError) as exc:
             out.origins.failed.add(path)
@@ -527,6 +493,67 @@ class ConfigReader:
                 v for v in (self.found[k] for k in view.touched) if isinstance(v, str)
             )
         return value
+
+    def _source_failed(
+        self,
+        exc: SourceError,
+        text: str,
+        node: Node,
+        path: tuple[str | int, ...],
+        dotted: str,
+        secret: bool,
+        view: _Located | None,
+        out: ReadConfig,
+    ) -> Any:
+        """Note a secret source that failed (or is not fetched yet) for ``text``: MISSING."""
+        templated = "{{" in text or "{%" in text
+        if exc.offline and not self.allow_missing and view is not None:
+            # Not fetched yet: note every reference the string needs now; the
+            # caller fetches them all at once and reads the profile again.
+            needed = references(text, self.env.values, self._source_names(text), view)
+            if needed:
+                self.pending.update(dict.fromkeys(view.key(w) for w in needed))
+                return MISSING
+        # The field fed by a secret source stays masked whole, even left unset.
+        out.sourced.add(str(path[0]))
+        for read_before in exc.uses:
+            if isinstance(read_before, VarUse):
+                self._record(read_before, dotted, node.loc, secret)
+        if exc.offline and self.allow_missing:
+            self.warnings.append(Problem(exc.message, node.loc, dotted, "warning", code=SOURCE))
+        else:
+            self.problems.append(Problem(exc.message, node.loc, dotted, code=SOURCE))
+        if exc.variable:  # VAR, from the file VAR_FILE names
+            use = VarUse(exc.variable, text, False, False, exc.source, f"{exc.variable}_FILE")
+            self._record(use, dotted, node.loc, secret)
+        else:
+            use = VarUse(f"{exc.source}:{exc.reference}", text, False, False, exc.source)
+        out.origins.found[path] = Origin(node.loc, (use,), templated)
+        return MISSING
+
+    def _unset(
+        self,
+        exc: MissingVariableError,
+        node: Node,
+        path: tuple[str | int, ...],
+        dotted: str,
+        secret: bool,
+        templated: bool,
+        out: ReadConfig,
+    ) -> None:
+        """Report an unset variable (a warning with allow_missing) and where it was needed."""
+        message = exc.message + self._near(exc.variable)
+        if self.allow_missing:
+            self.warnings.append(Problem(message, node.loc, dotted, "warning", code=UNSET_VARIABLE))
+        else:
+            self.problems.append(Problem(message, node.loc, dotted, code=UNSET_VARIABLE))
+        if exc.variable:
+            use = VarUse(exc.variable, f"${{{exc.variable}}}", False, False)
+            self._record(use, dotted, node.loc, secret)
+            # `show --explain` names the line and the unset variable, not a default.
+            out.origins.found[path] = Origin(node.loc, (use,), templated)
+        else:
+            out.origins.failed.add(path)
 
     def _near(self, variable: str | None) -> str:
         """``"; did you mean API_TOKN (set in .env)?"`` for an unset variable with a near name.
