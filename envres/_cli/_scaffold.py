@@ -226,6 +226,45 @@ def scaffold(folder: Path, ci: str | None = None) -> list[str]:
     not valid TOML refuses the whole scaffold with a :class:`ProfileError`, and
     nothing is written.
     """
+    _check_folder(folder)
+    pyproject = folder / "pyproject.toml"
+    gitignore = folder / ".gitignore"
+    files = _starter_files(folder, ci)
+    problems = [
+        Problem(
+            f"{display(p)} already exists; envres init never overwrites a file",
+            source=_SOURCE,
+            code=INIT,
+        )
+        for p in files
+        if p.exists() or p.is_symlink()
+    ]
+    ignored = _read_gitignore(gitignore, problems)
+    for sub in (folder / "profiles", folder / "tests"):
+        if sub.exists() and not sub.is_dir():
+            problems.append(
+                Problem(f"{display(sub)} exists and is not a folder", source=_SOURCE, code=INIT)
+            )
+    existing = _read_pyproject(pyproject, problems)
+    if problems:
+        raise ProfileError(problems)
+    folder.mkdir(parents=True, exist_ok=True)
+    done = [_write_pyproject(folder, pyproject, existing)]
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        done.append(f"created {display(path)}")
+    if ignored is None:
+        gitignore.write_text(_GITIGNORE, encoding="utf-8")
+        done.append(f"created {display(gitignore)}")
+    elif ".env" not in (line.strip() for line in ignored.splitlines()):
+        gitignore.write_text(_appended(ignored, ".env\n"), encoding="utf-8")
+        done.append(f"added .env to {display(gitignore)}")
+    return done
+
+
+def _check_folder(folder: Path) -> None:
+    """Refuse a ``folder`` that is, or sits under, something that is not a folder."""
     for parent in (folder, *folder.parents):
         if parent.is_symlink() or parent.exists():
             if not parent.is_dir():
@@ -239,7 +278,10 @@ def scaffold(folder: Path, ci: str | None = None) -> list[str]:
                     ]
                 )
             break
-    pyproject = folder / "pyproject.toml"
+
+
+def _starter_files(folder: Path, ci: str | None) -> dict[Path, str]:
+    """The files ``envres init`` creates, by path, with their text."""
     profiles = folder / "profiles"
     files = {
         profiles / "base.yaml": _BASE,
@@ -252,17 +294,11 @@ def scaffold(folder: Path, ci: str | None = None) -> list[str]:
     }
     if ci == "github":
         files[folder / GITHUB_WORKFLOW_PATH] = GITHUB_WORKFLOW
-    problems = [
-        Problem(
-            f"{display(p)} already exists; envres init never overwrites a file",
-            source=_SOURCE,
-            code=INIT,
-        )
-        for p in files
-        if p.exists() or p.is_symlink()
-    ]
-    gitignore = folder / ".gitignore"
-    ignored: str | None = None
+    return files
+
+
+def _read_gitignore(gitignore: Path, problems: list[Problem]) -> str | None:
+    """The text of an existing ``.gitignore`` (``None`` if there is none, or it is refused)."""
     if gitignore.is_symlink() or (gitignore.exists() and not gitignore.is_file()):
         problems.append(
             Problem(
@@ -273,17 +309,16 @@ def scaffold(folder: Path, ci: str | None = None) -> list[str]:
         )
     elif gitignore.exists():
         try:
-            ignored = read_file(gitignore).decode("utf-8")
+            return read_file(gitignore).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(
                 Problem(f"{display(gitignore)} cannot be read: {exc}", source=_SOURCE, code=INIT)
             )
-    for sub in (profiles, folder / "tests"):
-        if sub.exists() and not sub.is_dir():
-            problems.append(
-                Problem(f"{display(sub)} exists and is not a folder", source=_SOURCE, code=INIT)
-            )
-    existing: str | None = None
+    return None
+
+
+def _read_pyproject(pyproject: Path, problems: list[Problem]) -> str | None:
+    """The text of an existing ``pyproject.toml`` that can take ``[tool.envres]``, if any."""
     if pyproject.is_symlink():
         problems.append(
             Problem(
@@ -293,72 +328,68 @@ def scaffold(folder: Path, ci: str | None = None) -> list[str]:
                 code=INIT,
             )
         )
-    elif pyproject.exists():
-        try:
-            existing = read_file(pyproject).decode("utf-8")
-            data = tomllib.loads(existing)
-        except OSError as exc:
-            problems.append(
-                Problem(
-                    f"{display(pyproject)} cannot be read: {exc.strerror or exc}",
-                    source=_SOURCE,
-                    code=INIT,
-                )
+        return None
+    if not pyproject.exists():
+        return None
+    existing: str | None = None
+    try:
+        existing = read_file(pyproject).decode("utf-8")
+        data = tomllib.loads(existing)
+    except OSError as exc:
+        problems.append(
+            Problem(
+                f"{display(pyproject)} cannot be read: {exc.strerror or exc}",
+                source=_SOURCE,
+                code=INIT,
             )
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            problems.append(
-                Problem(
-                    f"{display(pyproject)} cannot be read as TOML ({exc}); fix it first",
-                    source=_SOURCE,
-                    code=INIT,
-                )
+        )
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        problems.append(
+            Problem(
+                f"{display(pyproject)} cannot be read as TOML ({exc}); fix it first",
+                source=_SOURCE,
+                code=INIT,
             )
-        else:
-            tool = data.get("tool")
-            if isinstance(tool, dict) and "envres" in tool:
-                problems.append(
-                    Problem(
-                        f"{display(pyproject)} already has a [tool.envres] table; "
-                        "envres init only writes into a project without one",
-                        source=_SOURCE,
-                        code=INIT,
-                    )
-                )
-            elif isinstance(tool, dict) and not _appendable(existing):
-                problems.append(
-                    Problem(
-                        f"{display(pyproject)} defines [tool] inline; add the [tool.envres] "
-                        "table by hand (see envres's README)",
-                        source=_SOURCE,
-                        code=INIT,
-                    )
-                )
-    if problems:
-        raise ProfileError(problems)
-    done: list[str] = []
-    folder.mkdir(parents=True, exist_ok=True)
+        )
+    else:
+        _check_tool_table(pyproject, existing, data.get("tool"), problems)
+    return existing
+
+
+def _check_tool_table(pyproject: Path, text: str, tool: object, problems: list[Problem]) -> None:
+    """Refuse a ``pyproject.toml`` that has ``[tool.envres]`` or an inline ``[tool]``."""
+    if isinstance(tool, dict) and "envres" in tool:
+        problems.append(
+            Problem(
+                f"{display(pyproject)} already has a [tool.envres] table; "
+                "envres init only writes into a project without one",
+                source=_SOURCE,
+                code=INIT,
+            )
+        )
+    elif isinstance(tool, dict) and not _appendable(text):
+        problems.append(
+            Problem(
+                f"{display(pyproject)} defines [tool] inline; add the [tool.envres] "
+                "table by hand (see envres's README)",
+                source=_SOURCE,
+                code=INIT,
+            )
+        )
+
+
+def _write_pyproject(folder: Path, pyproject: Path, existing: str | None) -> str:
+    """Append ``[tool.envres]`` to ``existing``, or write a new ``pyproject.toml``; say which."""
     if existing is not None:
         pyproject.write_text(_appended(existing, _TOOL_TABLE), encoding="utf-8")
-        done.append(
+        return (
             f"appended [tool.envres] to {display(pyproject)} (its dependencies are yours: "
             'add envres to them, and pythonpath = ["."] to pytest\'s settings so tests can '
             "import pipeline)"
         )
-    else:
-        name = folder.resolve().name.replace(" ", "-") or "pipeline"
-        pyproject.write_text(_PYPROJECT.format(name=name), encoding="utf-8")
-        done.append(f"created {display(pyproject)}")
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        done.append(f"created {display(path)}")
-    if ignored is None:
-        gitignore.write_text(_GITIGNORE, encoding="utf-8")
-        done.append(f"created {display(gitignore)}")
-    elif ".env" not in (line.strip() for line in ignored.splitlines()):
-        gitignore.write_text(_appended(ignored, ".env\n"), encoding="utf-8")
-        done.append(f"added .env to {display(gitignore)}")
-    return done
+    name = folder.resolve().name.replace(" ", "-") or "pipeline"
+    pyproject.write_text(_PYPROJECT.format(name=name), encoding="utf-8")
+    return f"created {display(pyproject)}"
 
 
 def _appended(text: str, addition: str) -> str:
