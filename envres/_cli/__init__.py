@@ -107,7 +107,7 @@ def _invoke(session: Session, argv: list[str] | None) -> int:
     """Run the command; map what it raised to an exit code."""
     import click
 
-    from envres._cli._app import AlreadyReported, ChecksFailed, Differs, cli, complete_shell
+    from envres._cli._app import cli, complete_shell
 
     try:
         with _signals_raise(session, session.process):
@@ -128,51 +128,62 @@ def _invoke(session: Session, argv: list[str] | None) -> int:
     except click.ClickException as exc:
         exc.show(file=session.stderr)
         return exc.exit_code
-    except Differs:
+    except BaseException as exc:  # an envres error, a signal, or a bug: each has its code
+        return _failed(session, exc)
+    return EXIT_OK
+
+
+def _failed(session: Session, exc: BaseException) -> int:
+    """The exit code of a command that raised ``exc``, once the reason is shown."""
+    from envres._cli._app import AlreadyReported, ChecksFailed, Differs
+
+    if isinstance(exc, Differs):
         return EXIT_INVALID
-    except AlreadyReported as exc:
+    if isinstance(exc, AlreadyReported):
         session.err(str(exc))
         return EXIT_INVALID
-    except ProfileError as exc:
+    if isinstance(exc, ProfileError):
         _debug(session, exc)
         session.report_error(exc)
         return EXIT_INVALID
-    except UsageError as exc:
+    if isinstance(exc, UsageError):
         _debug(session, exc)
         session.err(f"envres: {exc}")
         return EXIT_USAGE
-    except ChecksFailed as exc:
+    if isinstance(exc, ChecksFailed):
         session.err(f"check failed: {exc.message}")
         return EXIT_RUN_FAILED
-    except RunError as exc:
-        _debug(session, exc)
-        session.err(f"run failed: {exc.message}")
-        if not session.debug:
-            _user_error(session, exc.__cause__)
-        for extra in exc.failures[1:]:
-            session.err(f"also: {extra.message}")
-        return EXIT_RUN_FAILED
-    except EnvresError as exc:
+    if isinstance(exc, RunError):
+        return _run_failed(session, exc)
+    if isinstance(exc, EnvresError):
         _debug(session, exc)
         session.err(f"envres: {exc}")
         return EXIT_INVALID
-    except KeyboardInterrupt as exc:
+    if isinstance(exc, KeyboardInterrupt):
         _stopped(session, exc, "interrupted")
         return EXIT_INTERRUPTED
-    except Terminated as exc:
-        if exc.signum == signal.SIGHUP:
-            _stopped(session, exc, "hung up")
-            return EXIT_HANGUP
-        _stopped(session, exc, "terminated")
-        return EXIT_TERMINATED
-    except BaseException as exc:  # a bug of envres's own (SystemExit included)
-        _debug(session, exc)
-        session.err(
-            f"envres: internal error: {session.redactor.describe(exc)} "
-            "(run with --debug for a traceback, and please report it)"
-        )
-        return EXIT_INTERNAL
-    return EXIT_OK
+    if isinstance(exc, Terminated):
+        hung_up = exc.signum == signal.SIGHUP
+        _stopped(session, exc, "hung up" if hung_up else "terminated")
+        return EXIT_HANGUP if hung_up else EXIT_TERMINATED
+    # A bug of envres's own (SystemExit included).
+    _debug(session, exc)
+    session.err(
+        f"envres: internal error: {session.redactor.describe(exc)} "
+        "(run with --debug for a traceback, and please report it)"
+    )
+    return EXIT_INTERNAL
+
+
+def _run_failed(session: Session, exc: RunError) -> int:
+    """Say why a run failed: its first failure, the user's error under it, and the rest."""
+    _debug(session, exc)
+    session.err(f"run failed: {exc.message}")
+    if not session.debug:
+        _user_error(session, exc.__cause__)
+    for extra in exc.failures[1:]:
+        session.err(f"also: {extra.message}")
+    return EXIT_RUN_FAILED
 
 
 def _exit_code(signum: int) -> int:
