@@ -29,6 +29,35 @@ def schema(
     The default of a field that is secret (by its type, or by its name under ``names``)
     is left out (under ``secret_names``): a default written in code is a secret too.
     """
+    defs, options = _resource_schemas(resource_types, secret_names)
+    options.append(_other_entry(sorted(resource_types)))
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "envres profile",
+        "type": "object",
+        "properties": {
+            "extends": {
+                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+            },
+            "env_files": {
+                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+            },
+            "resources": {
+                "type": "object",
+                "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                "additionalProperties": {"anyOf": options},
+            },
+        },
+        "patternProperties": {"^x-": {}},
+        "additionalProperties": False,
+        "$defs": defs,
+    }
+
+
+def _resource_schemas(
+    resource_types: Mapping[str, ResourceType], secret_names: SecretNames
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Each type's entry schema (its config widened) in ``$defs``, and the options naming them."""
     from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
     from pydantic_core import core_schema
 
@@ -54,38 +83,19 @@ def schema(
             "additionalProperties": False,
         }
         options.append({"$ref": f"#/$defs/{name}"})
-    names = sorted(resource_types)
-    options.append(
-        {
-            "type": "object",
-            "description": "an import path or plugin type, or a partial entry merged over a parent",
-            "properties": {
-                "type": {"type": "string", "not": {"enum": names}} if names else {"type": "string"},
-                "config": {"type": "object"},
-            },
-            "additionalProperties": False,
-        }
-    )
+    return defs, options
+
+
+def _other_entry(names: list[str]) -> dict[str, Any]:
+    """An entry of a type not registered (``names`` are): its config is not checked."""
     return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "envres profile",
         "type": "object",
+        "description": "an import path or plugin type, or a partial entry merged over a parent",
         "properties": {
-            "extends": {
-                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
-            },
-            "env_files": {
-                "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
-            },
-            "resources": {
-                "type": "object",
-                "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
-                "additionalProperties": {"anyOf": options},
-            },
+            "type": {"type": "string", "not": {"enum": names}} if names else {"type": "string"},
+            "config": {"type": "object"},
         },
-        "patternProperties": {"^x-": {}},
         "additionalProperties": False,
-        "$defs": defs,
     }
 
 
