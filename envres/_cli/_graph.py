@@ -185,25 +185,9 @@ _NODE_W, _NODE_H, _GAP_X, _GAP_Y, _MARGIN = 170, 44, 70, 22, 20
 
 def _layered_svg(graph: Graph) -> str:
     """Nodes in columns by depth (longest path from a source), edges as curves."""
-    preds: dict[str, set[str]] = {n: set() for n in graph.nodes}
-    for a, b in graph.edges:
-        preds[b].add(a)
-    layer: dict[str, int] = {}
-    for node_id in graphlib.TopologicalSorter(preds).static_order():
-        layer[node_id] = max((layer[p] + 1 for p in preds[node_id]), default=0)
-    columns: dict[int, list[str]] = {}
-    for node_id in sorted(graph.nodes, key=lambda n: (graph.nodes[n].kind != "resource", n)):
-        columns.setdefault(layer[node_id], []).append(node_id)
-    pos: dict[str, tuple[int, int]] = {}
-    for col, ids in columns.items():
-        for row, node_id in enumerate(ids):
-            pos[node_id] = (
-                _MARGIN + col * (_NODE_W + _GAP_X),
-                _MARGIN + row * (_NODE_H + _GAP_Y),
-            )
-    width = _MARGIN * 2 + max(len(columns), 1) * (_NODE_W + _GAP_X) - _GAP_X
-    tallest = max((len(ids) for ids in columns.values()), default=1)
-    height = _MARGIN * 2 + tallest * (_NODE_H + _GAP_Y) - _GAP_Y
+    pos = _layout(graph)
+    width = max((x for x, _ in pos.values()), default=_MARGIN) + _NODE_W + _MARGIN
+    height = max((y for _, y in pos.values()), default=_MARGIN) + _NODE_H + _MARGIN
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" '
@@ -222,26 +206,52 @@ def _layered_svg(graph: Graph) -> str:
             'fill="none" stroke="#666" stroke-width="1.2" marker-end="url(#arrow)"/>'
         )
     for node_id, node in graph.nodes.items():
-        x, y = pos[node_id]
-        fill, stroke = ("#e8f0fe", "#3b7dd8") if node.kind == "resource" else ("#fff", "#444")
-        parts.append(
-            f'<g class="node {node.kind}" data-name="{html.escape(node.name)}">'
-            f'<rect x="{x}" y="{y}" width="{_NODE_W}" height="{_NODE_H}" rx="8" '
-            f'fill="{fill}" stroke="{stroke}"/>'
-        )
-        if node.kind == "resource":
-            parts.append(
-                f'<text x="{x + _NODE_W / 2}" y="{y + 18}" text-anchor="middle" '
-                f'font-family="sans-serif" font-size="13">{html.escape(node.name)}</text>'
-                f'<text x="{x + _NODE_W / 2}" y="{y + 35}" text-anchor="middle" '
-                f'font-family="sans-serif" font-size="11" fill="#555">'
-                f"{html.escape(node.type_name)}</text>"
-            )
-        else:
-            parts.append(
-                f'<text x="{x + _NODE_W / 2}" y="{y + 27}" text-anchor="middle" '
-                f'font-family="sans-serif" font-size="13">{html.escape(node.name)}</text>'
-            )
-        parts.append("</g>")
+        parts.extend(_node_svg(node, *pos[node_id]))
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _layout(graph: Graph) -> dict[str, tuple[int, int]]:
+    """Where each node's box starts: its column its depth, resources first in a column."""
+    preds: dict[str, set[str]] = {n: set() for n in graph.nodes}
+    for a, b in graph.edges:
+        preds[b].add(a)
+    layer: dict[str, int] = {}
+    for node_id in graphlib.TopologicalSorter(preds).static_order():
+        layer[node_id] = max((layer[p] + 1 for p in preds[node_id]), default=0)
+    columns: dict[int, list[str]] = {}
+    for node_id in sorted(graph.nodes, key=lambda n: (graph.nodes[n].kind != "resource", n)):
+        columns.setdefault(layer[node_id], []).append(node_id)
+    pos: dict[str, tuple[int, int]] = {}
+    for col, ids in columns.items():
+        for row, node_id in enumerate(ids):
+            pos[node_id] = (
+                _MARGIN + col * (_NODE_W + _GAP_X),
+                _MARGIN + row * (_NODE_H + _GAP_Y),
+            )
+    return pos
+
+
+def _node_svg(node: Node, x: int, y: int) -> list[str]:
+    """One node's box at ``(x, y)``: its name, and a resource's type under it."""
+    fill, stroke = ("#e8f0fe", "#3b7dd8") if node.kind == "resource" else ("#fff", "#444")
+    parts = [
+        f'<g class="node {node.kind}" data-name="{html.escape(node.name)}">'
+        f'<rect x="{x}" y="{y}" width="{_NODE_W}" height="{_NODE_H}" rx="8" '
+        f'fill="{fill}" stroke="{stroke}"/>'
+    ]
+    if node.kind == "resource":
+        parts.append(
+            f'<text x="{x + _NODE_W / 2}" y="{y + 18}" text-anchor="middle" '
+            f'font-family="sans-serif" font-size="13">{html.escape(node.name)}</text>'
+            f'<text x="{x + _NODE_W / 2}" y="{y + 35}" text-anchor="middle" '
+            f'font-family="sans-serif" font-size="11" fill="#555">'
+            f"{html.escape(node.type_name)}</text>"
+        )
+    else:
+        parts.append(
+            f'<text x="{x + _NODE_W / 2}" y="{y + 27}" text-anchor="middle" '
+            f'font-family="sans-serif" font-size="13">{html.escape(node.name)}</text>'
+        )
+    parts.append("</g>")
+    return parts
