@@ -111,26 +111,43 @@ def resources(
     for warning in bound.profile.warnings:
         _log.warning("envres: %s (profile '%s')", warning, bound.profile.name)
     resolved = bound.profile
-    reload: Callable[[], ResolvedProfile] | None = None
-    if any(res.unresolved for res in resolved.resources.values()):
-        # Loaded offline (allow_missing_env): at setup, in the process that runs the
-        # step, the profile is loaded again for real, so a variable or a secret source
-        # that is there by then is used; one still missing fails that setup.
-        name = resolved.name
-
-        def again() -> ResolvedProfile:
-            environ = dict(os.environ if env is None else env)  # as it is now
-            environ.pop("ENVRES_ALLOW_MISSING_ENV", None)
-            return bind(defs, profile=name, project=project, env=environ).profile
-
-        reload = again
-
+    reload = _reloader(resolved, defs, project, env)
     out: dict[str, dg.ResourceDefinition] = {
         SCOPE_KEY: dg.ResourceDefinition(
             resource_fn=_scope_resource(resolved, defs, reload),
             description=f"envres: the live resources of profile '{resolved.name}' (internal)",
         )
     }
+    out.update(_key_definitions(resolved))
+    out.update(_dagster_instances(resolved))
+    return out
+
+
+def _reloader(
+    resolved: ResolvedProfile,
+    defs: Catalog,
+    project: str | Path | None,
+    env: Mapping[str, str] | None,
+) -> Callable[[], ResolvedProfile] | None:
+    """How to load the profile again at setup, when it was loaded missing variables."""
+    if not any(res.unresolved for res in resolved.resources.values()):
+        return None
+    # Loaded offline (allow_missing_env): at setup, in the process that runs the
+    # step, the profile is loaded again for real, so a variable or a secret source
+    # that is there by then is used; one still missing fails that setup.
+    name = resolved.name
+
+    def again() -> ResolvedProfile:
+        environ = dict(os.environ if env is None else env)  # as it is now
+        environ.pop("ENVRES_ALLOW_MISSING_ENV", None)
+        return bind(defs, profile=name, project=project, env=environ).profile
+
+    return again
+
+
+def _key_definitions(resolved: ResolvedProfile) -> dict[str, dg.ResourceDefinition]:
+    """A definition per key of an envres type, handing out the scope's live resource."""
+    out: dict[str, dg.ResourceDefinition] = {}
     for key, res in resolved.resources.items():
         if res.rtype.dagster:
             continue
@@ -144,7 +161,6 @@ def resources(
             required_resource_keys={SCOPE_KEY},
             description=_description(resolved, res),
         )
-    out.update(_dagster_instances(resolved))
     return out
 
 
