@@ -227,6 +227,7 @@ class _Parsed(Record):
 
 
 def _parse(pf: ProfileFile, read: Callable[[Path], bytes], problems: list[Problem]) -> _Parsed:
+    """One profile file read and its structure checked; what is wrong goes to ``problems``."""
     top = _read_top(pf, read, problems)
     if top is None:
         return _Parsed(pf, (), (), {})
@@ -330,6 +331,7 @@ def _resources(
 
 
 def _parse_entry(key: str, node: Node, problems: list[Problem]) -> Entry | bool | None:
+    """One resource entry: an Entry, ``None`` for ``key: null``, ``False`` if it is malformed."""
     key_loc = node.key_loc or node.loc
     if not _KEY.match(key):
         problems.append(
