@@ -23,6 +23,7 @@ failure are the same as a local run's.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 
 __all__ = ["Schedule"]
 
@@ -55,9 +56,9 @@ class Schedule:
         return f"<Schedule assets={len(self.order)} {state}>"
 
     @property
-    def running(self) -> frozenset[str]:
-        """The assets handed out by :meth:`ready` that have not ended yet."""
-        return frozenset(self._running)
+    def running(self) -> AbstractSet[str]:
+        """The assets handed out by :meth:`ready` that have not ended yet (read-only view)."""
+        return self._running
 
     @property
     def not_run(self) -> tuple[str, ...]:
