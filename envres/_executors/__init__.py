@@ -3,7 +3,9 @@
 ``"local"`` runs them on threads of this process (:mod:`._local`); ``"dask"``, a
 scheduler address or a ``distributed.Client`` hands them to Dask (:mod:`._dask`,
 imported only then). The binding picks one with :func:`executor_for` and gives it
-a :class:`Job`; executors never reach back into the binding.
+a :class:`Job`; executors never reach back into the binding. Both keep one ready
+queue (:mod:`._schedule`: which asset can start, and when a run stops), and the
+Dask executor sends the profile in its portable form (:mod:`envres._portable`).
 """
 
 from __future__ import annotations

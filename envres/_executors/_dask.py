@@ -1,21 +1,20 @@
 """Running assets on a Dask cluster: ``envres run --executor dask``.
 
-Only the validated profile travels to the workers, never a live connection:
-each resource's type as an import path (``module:qualname``) and its
-interpolated config, with every string that is or holds a secret wrapped in
-``pydantic.SecretStr`` so a worker's repr or log shows ``'**********'``.
-A :class:`WorkerResources` plugin rebuilds the resources on each worker from
-that, sets each one up on first use by a task on that worker (once per worker
-process, shared by its tasks, through the same :class:`ResourceScope` as local
-runs) and tears them down when the run ends or the worker closes.
+Only the validated profile travels to the workers, never a live connection, in
+its portable form (:mod:`envres._portable`: types as import paths, secrets
+sealed). A :class:`WorkerResources` plugin rebuilds the resources on each worker
+from that, sets each one up on first use by a task on that worker (once per
+worker process, shared by its tasks, through the same :class:`ResourceScope` as
+local runs) and tears them down when the run ends or the worker closes.
 
 Each asset is one Dask task whose arguments are the plugin's name, the asset's
 name and its upstream assets' futures, so upstream values flow through Dask;
 what an asset is travels once, in the plugin. Each level of the asset graph is
 submitted with one ``client.map``, under keys of one task prefix. The client
 gathers finished assets in batches (:meth:`_DaskRun._batches`), emits the same
-events as local runs, and on the first failure cancels what has not finished,
-waits on every worker for running assets, then tears down there.
+events as local runs (following the same :class:`Schedule`), and on the first
+failure cancels what has not finished, waits on every worker for running assets,
+then tears down there.
 
 This module imports ``distributed`` at once: import it only for the dask
 executor. Without the ``envres[dask]`` extra, importing it raises a
@@ -31,23 +30,16 @@ import logging
 import os
 import pickle
 import sys
-import sysconfig
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr
-
 from envres._assets import AssetDef
-from envres._env import Env
 from envres._errors import (
     AssetError,
-    DefinitionError,
-    Loc,
     RunError,
     SetupError,
     TeardownError,
@@ -55,14 +47,14 @@ from envres._errors import (
 )
 from envres._events import Event
 from envres._executors._base import Job
+from envres._executors._schedule import Schedule
 from envres._gate import masked_stream, redacted_logs
 from envres._imports import ImportPathError, import_object
-from envres._profiles import MergedProfile, ProfileFile
-from envres._resolved import Config, ResolvedProfile, ResolvedResource, deps_first
+from envres._portable import PortableProfile, importable_path, portable
+from envres._resolved import ResolvedProfile
 from envres._run import RunResult, asset_failure, failure_reason, run_then_close
 from envres._scope import ResourceScope
-from envres._secrets import Redactor, SecretNames, Shape, part, seal
-from envres._types import TypeResolver
+from envres._secrets import Redactor
 
 try:
     import dask
@@ -82,38 +74,6 @@ __all__ = ["DaskExecutor", "WorkerResources", "profile_spec"]
 
 
 # -- what travels to the workers -------------------------------------------------------
-
-
-@dataclass(frozen=True, repr=False)
-class _ResourceSpec:
-    """One resource as a worker rebuilds it: type by import path, config sealed."""
-
-    key: str
-    type_name: str
-    type_path: str
-    inputs: Mapping[str, Any]
-    deps: tuple[str, ...]
-    key_loc: Loc
-    type_loc: Loc | None
-    shape: Shape
-
-    def __repr__(self) -> str:
-        return f"<resource {self.key!r} type={self.type_path!r} deps={list(self.deps)}>"
-
-
-@dataclass(frozen=True, repr=False)
-class _ProfileSpec:
-    """The part of a resolved profile a worker needs, and the folders to import from."""
-
-    name: str
-    file: ProfileFile
-    resources: Mapping[str, _ResourceSpec]
-    redactor: Redactor
-    names: SecretNames
-    paths: tuple[str, ...]
-
-    def __repr__(self) -> str:
-        return f"<profile {self.name!r} resources={list(self.resources)}>"
 
 
 @dataclass(frozen=True)
@@ -201,94 +161,19 @@ class _TaskFailure(Exception):
         return error
 
 
-def _unseal(value: Any) -> Any:
-    # Config read from YAML never holds a SecretStr of its own: every one is a seal.
-    if isinstance(value, SecretStr):
-        return value.get_secret_value()
-    if isinstance(value, dict):
-        return {k: _unseal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unseal(v) for v in value]
-    return value
-
-
-def _path_of(obj: object) -> str | None:
-    """``module:qualname`` of ``obj`` if importing that path gives ``obj`` back here."""
-    module = getattr(obj, "__module__", None)
-    qualname = getattr(obj, "__qualname__", None)
-    if not isinstance(module, str) or not isinstance(qualname, str):
-        return None
-    if module == "__main__" or "<locals>" in qualname or module not in sys.modules:
-        return None
-    path = f"{module}:{qualname}"
-    try:
-        found = import_object(path)
-    except ImportPathError:
-        return None
-    if found is obj or (isinstance(found, AssetDef) and found.fn is obj):
-        return path
-    return None
-
-
-def _import_root(module_name: str) -> str | None:
-    """The folder ``module_name`` was imported from (the project folder, usually)."""
-    module = sys.modules.get(module_name)
-    file = getattr(module, "__file__", None)
-    if not file:
-        return None
-    path = Path(file).resolve()
-    root = path.parent
-    for _ in range(module_name.count(".") + (path.name == "__init__.py")):
-        root = root.parent
-    installed = {
-        str(Path(p).resolve())
-        for k, p in sysconfig.get_paths().items()
-        if k in ("purelib", "platlib", "stdlib", "platstdlib")
-    }
-    return None if str(root) in installed else str(root)
-
-
-def _needed(job: Job) -> list[str]:
-    """The resource keys the planned assets use, with what they refer to (deps first)."""
-    resources = job.profile.resources
+def profile_spec(job: Job) -> PortableProfile:
+    """What the workers need of the job's profile: the resources its assets use, portable."""
     params = job.catalog.resource_params
-    return deps_first(resources, (p for n in job.order for p in params[n] if p in resources))
-
-
-def profile_spec(job: Job) -> _ProfileSpec:
-    profile = job.profile
-    keys = _needed(job)
-    specs: dict[str, _ResourceSpec] = {}
-    modules: dict[str, None] = {}
-    for key in keys:
-        res = profile.resources[key]
-        target = res.rtype.target
-        path = _path_of(target)
-        if path is None:
-            raise DefinitionError(
-                f"resource '{key}': its type {target.__module__}.{target.__qualname__} cannot "
-                "be imported by name on Dask workers; define it at the top level of an "
-                "importable module (not in __main__ or inside a function)"
-            )
-        modules[path.partition(":")[0]] = None
-        inputs = {
-            name: seal(value, part(res.shape, name, profile.names), profile.names, profile.redactor)
-            for name, value in res.inputs.items()
-        }
-        specs[key] = _ResourceSpec(
-            key, res.type_name, path, inputs, res.deps, res.key_loc, res.type_loc, res.shape
-        )
-    for name in job.order:
-        modules[job.catalog.assets[name].fn.__module__] = None
-    paths = tuple(dict.fromkeys(p for m in modules if (p := _import_root(m)) is not None))
-    return _ProfileSpec(
-        name=profile.name,
-        file=profile.merged.file,
-        resources=specs,
-        redactor=profile.redactor,
-        names=profile.names,
-        paths=paths,
+    return portable(
+        job.profile,
+        (p for n in job.order for p in params[n]),
+        (job.catalog.assets[n].fn.__module__ for n in job.order),
     )
+
+
+def _asset_fn(found: object) -> object:
+    """What an asset's import path gives, as compared with its function."""
+    return found.fn if isinstance(found, AssetDef) else found
 
 
 def _tasks(job: Job) -> dict[str, _AssetTask]:
@@ -297,7 +182,7 @@ def _tasks(job: Job) -> dict[str, _AssetTask]:
     for name in job.order:
         asset = job.catalog.assets[name]
         ups = set(job.catalog.upstream[name])
-        path = _path_of(asset.fn)
+        path = importable_path(asset.fn, _asset_fn)
         tasks[name] = _AssetTask(
             name=name,
             path=path,
@@ -333,7 +218,9 @@ class WorkerResources(WorkerPlugin):
     _closing: bool
     _functions: dict[str, Callable[..., Any]]
 
-    def __init__(self, spec: _ProfileSpec, tasks: Mapping[str, _AssetTask] | None = None) -> None:
+    def __init__(
+        self, spec: PortableProfile, tasks: Mapping[str, _AssetTask] | None = None
+    ) -> None:
         self.spec = spec
         # The run's assets travel once, with the plugin: a task names its asset.
         self.tasks: Mapping[str, _AssetTask] = tasks or {}
@@ -342,7 +229,6 @@ class WorkerResources(WorkerPlugin):
         return f"<envres resources {self.spec!r}>"
 
     def setup(self, worker: Worker) -> None:
-        spec = self.spec
         self._label = str(worker.name)
         self._instance = uuid.uuid4().hex
         self._events = []
@@ -351,63 +237,10 @@ class WorkerResources(WorkerPlugin):
         self._running = 0
         self._closing = False
         self._functions = {}
-        self._broken = {}
-        for path in reversed(spec.paths):
-            if path not in sys.path:
-                sys.path.insert(0, path)
-        importlib.invalidate_caches()
-        resources: dict[str, ResolvedResource] = {}
-        types = TypeResolver()
-        for key, rs in spec.resources.items():
-            found = types.resolve(rs.type_path)
-            if isinstance(found, str):
-                self._broken[key] = SetupError(
-                    key, f"cannot import its type on worker {self._label}: {found}"
-                )
-                continue
-            resources[key] = ResolvedResource(
-                key=key,
-                type_name=rs.type_name,
-                rtype=found,
-                inputs=Config(_unseal(dict(rs.inputs))),
-                deps=rs.deps,
-                origins={},
-                key_loc=rs.key_loc,
-                type_loc=rs.type_loc,
-                validated=None,
-                shape=rs.shape,
-                names=spec.names,
-            )
-        # A resource that refers to a broken one fails with it, naming the root cause.
-        changed = True
-        while changed:
-            changed = False
-            for key in list(resources):
-                broken = next(
-                    (self._broken[d] for d in resources[key].deps if d in self._broken), None
-                )
-                if broken is not None:
-                    self._broken[key] = broken
-                    del resources[key]
-                    changed = True
-        merged = MergedProfile(spec.name, spec.file, (), (), {})
-        self._profile = ResolvedProfile(
-            name=spec.name,
-            merged=merged,
-            env=Env({}, {}),
-            resources=resources,
-            redactor=spec.redactor,
-            names=spec.names,
-        )
+        _importable(self.spec.paths)
+        self._profile, self._broken = self.spec.rebuild(where=f"worker {self._label}")
         self._scope = ResourceScope(self._profile, on_event=self._record)
-        # What user code prints on this worker, and the worker's own log lines, are
-        # masked like everything envres shows.
-        self._masking = contextlib.ExitStack()
-        self._masking.enter_context(redacted_logs(self._profile.redactor))
-        for name in ("stdout", "stderr"):
-            stream = getattr(sys, name)
-            self._masking.callback(setattr, sys, name, stream)
-            setattr(sys, name, masked_stream(stream, self._profile.redactor))
+        self._masking = _masked_output(self._profile.redactor)
         if self._broken:
             error = next(iter(self._broken.values()))
             raise _TaskFailure("", "setup", error.key, error.detail)
@@ -536,6 +369,26 @@ class WorkerResources(WorkerPlugin):
         with self._idle:
             batch = _Batch(self._label, self._instance, 0, tuple(self._events))
         return _WorkerReport(self._label, os.getpid(), batch, failures)
+
+
+def _importable(paths: Sequence[str]) -> None:
+    """Put the project's folders first on this worker's ``sys.path``, for its imports."""
+    for path in reversed(paths):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    importlib.invalidate_caches()
+
+
+def _masked_output(redactor: Redactor) -> contextlib.ExitStack:
+    """Mask what user code prints on this worker, and the worker's own log lines, like
+    everything envres shows; closing the stack puts the streams back."""
+    masking = contextlib.ExitStack()
+    masking.enter_context(redacted_logs(redactor))
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        masking.callback(setattr, sys, name, stream)
+        setattr(sys, name, masked_stream(stream, redactor))
+    return masking
 
 
 def _discard(buffer: object) -> None:
@@ -692,7 +545,7 @@ class _DaskRun:
         client: Client,
         plugin: str,
         token: str,
-        spec: _ProfileSpec,
+        spec: PortableProfile,
         tasks: dict[str, _AssetTask],
         emit: Callable[[Event], None],
         redactor: Redactor,
@@ -704,6 +557,7 @@ class _DaskRun:
         self.tasks = tasks
         self.emit = emit
         self.redactor = redactor
+        self.schedule = Schedule(list(tasks), {n: t.upstream for n, t in tasks.items()})
         self.seen: dict[str, set[int]] = {}
         self.names: dict[str, str] = {}  # task key -> asset name
 
@@ -714,6 +568,18 @@ class _DaskRun:
             return run_then_close(self._execute, self._teardown)
 
     def _execute(self) -> RunResult:
+        self._register()
+        futures = self._submit()
+        self.names = {str(f.key): n for n, f in futures.items()}
+        result = RunResult()
+        failure = self._follow(futures, result)
+        if failure is None:
+            return result
+        self._after_failure(futures, result)
+        raise failure from failure.__cause__
+
+    def _register(self) -> None:
+        """Send the run (profile and assets) to every worker, which sets it up there."""
         try:
             self.client.register_plugin(WorkerResources(self.spec, self.tasks), name=self.plugin)
         except _TaskFailure as exc:
@@ -723,25 +589,21 @@ class _DaskRun:
             raise RunError(
                 f"cannot start the run on the Dask workers: {self.redactor.describe(exc)}"
             ) from exc
-        futures = self._submit()
-        names = {f.key: n for n, f in futures.items()}
-        self.names = {str(k): n for k, n in names.items()}
-        waiting = {n: set(t.upstream) for n, t in self.tasks.items()}
-        dependents: dict[str, list[str]] = {n: [] for n in self.tasks}
-        for n, task in self.tasks.items():
-            for u in task.upstream:
-                dependents[u].append(n)
-        result = RunResult()
-        for n in self.tasks:
-            if not waiting[n]:
-                self.emit(Event("asset_started", n))
+
+    def _follow(self, futures: dict[str, Future[Any]], result: RunResult) -> RunError | None:
+        """Take in the assets as they finish, with a local run's events; the first failure.
+
+        Dask runs the tasks; the schedule says when an asset counts as started (its
+        upstream assets finished) and stops the run at the first failure.
+        """
+        self._started()
         failure: RunError | None = None
         # Results come back in batches, each in one request (gathering future by future
         # cost a round trip per asset, most of a quick asset's time on Dask).
         for batch in self._batches(list(futures.values())):
             values = self._gather(batch)
             for future in batch:
-                name = names[future.key]
+                name = self.names[str(future.key)]
                 done = values.get(future.key)
                 if done is None:
                     if failure is not None:
@@ -749,29 +611,30 @@ class _DaskRun:
                     outcome = self._outcome(name, future)
                     if isinstance(outcome, RunError):
                         failure = outcome
+                        self.schedule.done(name, ok=False)
                         continue
                     done = outcome
                 self._record(name, done, result)
-                if failure is not None:
-                    continue
-                for d in dependents[name]:
-                    waiting[d].discard(name)
-                    if not waiting[d]:
-                        self.emit(Event("asset_started", d))
+                self.schedule.done(name)
+                self._started()
             if failure is not None:
-                break
-        if failure is None:
-            return result
-        # No new asset starts; those that finished meanwhile still count.
+                return failure
+        return None
+
+    def _started(self) -> None:
+        for name in self.schedule.ready():
+            self.emit(Event("asset_started", name))
+
+    def _after_failure(self, futures: dict[str, Future[Any]], result: RunResult) -> None:
+        """No new asset starts: cancel the rest. Those that finished meanwhile still count."""
         self.client.cancel([f for f in futures.values() if not f.done()])
         late = [f for n, f in futures.items() if n not in result.outputs and f.status == "finished"]
         values = self._gather(late)
         for future in late:
-            name = names[future.key]
+            name = self.names[str(future.key)]
             outcome = values.get(future.key) or self._outcome(name, future)
             if not isinstance(outcome, RunError):
                 self._record(name, outcome, result)
-        raise failure from failure.__cause__
 
     def _batches(self, futures: list[Future[Any]]) -> Iterator[list[Future[Any]]]:
         """The futures as they finish, in batches at most one per ``_GATHER_EVERY``.
@@ -825,15 +688,8 @@ class _DaskRun:
         independent assets go in one request; a task's arguments are the plugin's
         name, the asset's and its upstream futures (the asset itself is in the plugin).
         """
-        depth: dict[str, int] = {}
-        levels: list[list[str]] = []
-        for name, task in self.tasks.items():  # upstream first
-            depth[name] = 1 + max((depth[u] for u in task.upstream), default=-1)
-            if depth[name] == len(levels):
-                levels.append([])
-            levels[depth[name]].append(name)
         futures: dict[str, Future[Any]] = {}
-        for level in levels:
+        for level in self.schedule.levels():
             submitted = self.client.map(
                 _run_asset,
                 [self.plugin] * len(level),

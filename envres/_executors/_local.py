@@ -19,8 +19,10 @@ from envres._catalog import Catalog
 from envres._errors import INTERRUPTS
 from envres._events import Event
 from envres._executors._base import Job
+from envres._executors._schedule import Schedule
 from envres._run import RunResult, asset_failure, failure_reason, run_then_close
 from envres._scope import ResourceScope
+from envres._secrets import Redactor
 from envres._signals import from_signal, watching
 
 __all__ = ["ASSET_GRACE_SECONDS", "LocalExecutor", "plan_call", "run_assets"]
@@ -101,137 +103,183 @@ def run_assets(
     result = RunResult()
     redactor = scope.profile.redactor
     if jobs <= 1:
-        for n in order:
-            started = time.perf_counter()
-            emit(Event("asset_started", n))
-            try:
-                result.outputs[n] = calls[n](result.outputs)
-            except BaseException as exc:  # SystemExit too: the asset's code failed
-                if isinstance(exc, INTERRUPTS) and from_signal(exc):
-                    raise
-                error = asset_failure(n, exc, redactor)
-                emit(Event("asset_failed", n, time.perf_counter() - started, failure_reason(error)))
-                if error is exc:
-                    raise
-                raise error from exc
-            result.seconds[n] = time.perf_counter() - started
-            emit(Event("asset_done", n, result.seconds[n]))
-        return result
-    return _run_parallel(catalog, scope, order, calls, jobs, emit, result)
+        return _run_in_order(order, calls, emit, redactor, result)
+    return _ParallelRun(Schedule(order, catalog.upstream), calls, emit, redactor).run(jobs, result)
 
 
-def _run_parallel(
-    catalog: Catalog,
-    scope: ResourceScope,
+def _run_in_order(
     order: Sequence[str],
     calls: dict[str, Callable[[dict[str, Any]], Any]],
-    jobs: int,
     emit: Callable[[Event], None],
+    redactor: Redactor,
     result: RunResult,
 ) -> RunResult:
-    planned = set(order)
-    waiting = {n: {u for u in catalog.upstream[n] if u in planned} for n in order}
-    dependents: dict[str, list[str]] = {n: [] for n in order}
+    """One job: each asset on this thread, in plan order, so Ctrl-C interrupts the asset."""
     for n in order:
-        for u in waiting[n]:
-            dependents[u].append(n)
-    todo: queue.SimpleQueue[str | None] = queue.SimpleQueue()
-    done: queue.SimpleQueue[tuple[str, float, BaseException | None, Any]] = queue.SimpleQueue()
-
-    def worker() -> None:
-        while True:
-            name = todo.get()
-            if name is None:
-                return
-            started = time.perf_counter()
-            try:  # the worker reports whatever happens, or the run would wait forever
-                emit(Event("asset_started", name))
-            except BaseException as exc:  # a callback's: an interrupt stops the run
-                done.put((name, time.perf_counter() - started, exc, None))
-                continue
-            try:
-                value = calls[name](result.outputs)
-            except BaseException as exc:
-                if isinstance(exc, INTERRUPTS) and not from_signal(exc):
-                    exc = _Own(exc)  # the asset's own, not a signal: its failure
-                done.put((name, time.perf_counter() - started, exc, None))
-            else:
-                done.put((name, time.perf_counter() - started, None, value))
-
-    workers = [
-        threading.Thread(target=worker, name=f"envres-job-{i}", daemon=True)
-        for i in range(min(jobs, len(order)) or 1)
-    ]
-    for w in workers:
-        w.start()
-    running: set[str] = set()
-    failure: tuple[str, BaseException] | None = None
-    interrupt: BaseException | None = None  # raised by an event callback
-
-    def start(name: str) -> None:
-        running.add(name)
-        todo.put(name)
-
-    try:
-        for n in order:
-            if not waiting[n]:
-                start(n)
-        while running:
-            name, elapsed, exc, value = _next(done)
-            running.discard(name)
-            if isinstance(exc, _Own):
-                exc = exc.interrupt  # the asset's own KeyboardInterrupt: a failure
-            elif isinstance(exc, INTERRUPTS):
-                # An event callback interrupted (no asset started): once the running
-                # assets are done, the run stops as with one job.
-                interrupt = interrupt or exc
-                continue
-            if exc is not None:
-                error = asset_failure(name, exc, scope.profile.redactor)
-                emit(Event("asset_failed", name, elapsed, failure_reason(error)))
-                if failure is None:
-                    failure = (name, exc)
-                continue
-            result.outputs[name] = value
-            result.seconds[name] = elapsed
-            emit(Event("asset_done", name, elapsed))
-            if failure is not None or interrupt is not None:
-                continue
-            for d in dependents[name]:
-                waiting[d].discard(name)
-                if not waiting[d]:
-                    start(d)
-    except INTERRUPTS as stop:
-        # Ctrl-C or SIGTERM: no new asset starts. Assets already running use resources
-        # that are about to be torn down, so they are waited for, briefly.
-        _wait_for(running, done, stop)
-        raise
-    finally:
-        for _ in workers:
-            todo.put(None)
-    if interrupt is not None:
-        raise interrupt
-    if failure is not None:
-        name, exc = failure
-        error = asset_failure(name, exc, scope.profile.redactor)
-        if error is exc:
-            raise error
-        raise error from exc
+        started = time.perf_counter()
+        emit(Event("asset_started", n))
+        try:
+            result.outputs[n] = calls[n](result.outputs)
+        except BaseException as exc:  # SystemExit too: the asset's code failed
+            if isinstance(exc, INTERRUPTS) and from_signal(exc):
+                raise
+            error = asset_failure(n, exc, redactor)
+            emit(Event("asset_failed", n, time.perf_counter() - started, failure_reason(error)))
+            if error is exc:
+                raise
+            raise error from exc
+        result.seconds[n] = time.perf_counter() - started
+        emit(Event("asset_done", n, result.seconds[n]))
     return result
 
+
+#: How an asset ended on a worker thread: its name, seconds, what it raised, its value.
+_Ended = tuple[str, float, BaseException | None, Any]
 
 #: How often the waiting thread wakes up while assets run, to handle a pending signal.
 _WAKE_SECONDS = 0.1
 
 
-def _next(
-    done: queue.SimpleQueue[tuple[str, float, BaseException | None, Any]],
-) -> tuple[str, float, BaseException | None, Any]:
-    """The next finished asset. Waits in slices: a signal that lands just before a
-    blocking wait begins would otherwise be handled only once an asset finishes."""
-    while True:
-        with contextlib.suppress(queue.Empty):
-            return done.get(timeout=_WAKE_SECONDS)
+class _Threads:
+    """Daemon threads that run the assets handed to them and report how each one ended.
+
+    A thread reports whatever happens, or the run would wait forever: the asset's
+    value, its exception, or an interrupt raised by the ``asset_started`` callback
+    (then the asset did not run).
+    """
+
+    def __init__(
+        self,
+        calls: dict[str, Callable[[dict[str, Any]], Any]],
+        outputs: dict[str, Any],
+        emit: Callable[[Event], None],
+        count: int,
+    ) -> None:
+        self._calls = calls
+        self._outputs = outputs
+        self._emit = emit
+        self._todo: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._ended: queue.SimpleQueue[_Ended] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"envres-job-{i}", daemon=True)
+            for i in range(count)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def start(self, names: Sequence[str]) -> None:
+        """Hand ``names`` to the threads, to run in that order as threads are free."""
+        for name in names:
+            self._todo.put(name)
+
+    def next(self) -> _Ended:
+        """The next asset that ended. Waits in slices: a signal that lands just before a
+        blocking wait begins would otherwise be handled only once an asset ends."""
+        while True:
+            with contextlib.suppress(queue.Empty):
+                return self._ended.get(timeout=_WAKE_SECONDS)
+
+    def next_within(self, seconds: float) -> _Ended | None:
+        """The next asset that ended within ``seconds``, or None."""
+        try:
+            return self._ended.get(timeout=seconds)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        """Let every thread end once it is free (a running asset runs on)."""
+        for _ in self._threads:
+            self._todo.put(None)
+
+    def _work(self) -> None:
+        while (name := self._todo.get()) is not None:
+            started = time.perf_counter()
+            try:
+                self._emit(Event("asset_started", name))
+            except BaseException as exc:  # a callback's: an interrupt stops the run
+                self._ended.put((name, time.perf_counter() - started, exc, None))
+                continue
+            try:
+                value = self._calls[name](self._outputs)
+            except BaseException as exc:
+                if isinstance(exc, INTERRUPTS) and not from_signal(exc):
+                    exc = _Own(exc)  # the asset's own, not a signal: its failure
+                self._ended.put((name, time.perf_counter() - started, exc, None))
+            else:
+                self._ended.put((name, time.perf_counter() - started, None, value))
+
+
+class _ParallelRun:
+    """Up to ``jobs`` assets at once on :class:`_Threads`, in the order the schedule says.
+
+    After a failure no new asset starts; running ones finish, and the first
+    failure is raised. An interrupt raised by an event callback stops the run the
+    same way and is raised instead.
+    """
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        calls: dict[str, Callable[[dict[str, Any]], Any]],
+        emit: Callable[[Event], None],
+        redactor: Redactor,
+    ) -> None:
+        self.schedule = schedule
+        self.calls = calls
+        self.emit = emit
+        self.redactor = redactor
+        self.failure: tuple[str, BaseException] | None = None
+        self.interrupt: BaseException | None = None  # raised by an event callback
+
+    def run(self, jobs: int, result: RunResult) -> RunResult:
+        threads = _Threads(
+            self.calls, result.outputs, self.emit, min(jobs, len(self.schedule.order)) or 1
+        )
+        try:
+            threads.start(self.schedule.ready())
+            while self.schedule.running:
+                self._ended(*threads.next(), result)
+                threads.start(self.schedule.ready())
+        except INTERRUPTS as stop:
+            # Ctrl-C or SIGTERM: no new asset starts. Assets already running use resources
+            # that are about to be torn down, so they are waited for, briefly.
+            self.schedule.stop()
+            _wait_for(self.schedule, threads, stop)
+            raise
+        finally:
+            threads.close()
+        if self.interrupt is not None:
+            raise self.interrupt
+        if self.failure is not None:
+            name, exc = self.failure
+            error = asset_failure(name, exc, self.redactor)
+            if error is exc:
+                raise error
+            raise error from exc
+        return result
+
+    def _ended(
+        self, name: str, elapsed: float, exc: BaseException | None, value: Any, result: RunResult
+    ) -> None:
+        """Take in how ``name`` ended: its value, or the failure that stops the run."""
+        if isinstance(exc, _Own):
+            exc = exc.interrupt  # the asset's own KeyboardInterrupt: a failure
+        elif isinstance(exc, INTERRUPTS):
+            # An event callback interrupted (the asset did not start): once the running
+            # assets are done, the run stops as with one job.
+            self.interrupt = self.interrupt or exc
+            self.schedule.done(name, ok=False)
+            return
+        self.schedule.done(name, ok=exc is None)
+        if exc is not None:
+            error = asset_failure(name, exc, self.redactor)
+            self.emit(Event("asset_failed", name, elapsed, failure_reason(error)))
+            if self.failure is None:
+                self.failure = (name, exc)
+            return
+        result.outputs[name] = value
+        result.seconds[name] = elapsed
+        self.emit(Event("asset_done", name, elapsed))
 
 
 class _Own(Exception):
@@ -243,21 +291,18 @@ class _Own(Exception):
         self.interrupt = interrupt
 
 
-def _wait_for(
-    running: set[str],
-    done: queue.SimpleQueue[tuple[str, float, BaseException | None, Any]],
-    stop: BaseException,
-) -> None:
-    """Wait up to :data:`ASSET_GRACE_SECONDS` for ``running`` assets; note any left running."""
+def _wait_for(schedule: Schedule, threads: _Threads, stop: BaseException) -> None:
+    """Wait up to :data:`ASSET_GRACE_SECONDS` for the running assets; note any left running."""
     deadline = time.monotonic() + ASSET_GRACE_SECONDS
     try:
-        while running and (left := deadline - time.monotonic()) > 0:
-            with contextlib.suppress(queue.Empty):
-                running.discard(done.get(timeout=left)[0])
+        while schedule.running and (left := deadline - time.monotonic()) > 0:
+            ended = threads.next_within(left)
+            if ended is not None:
+                schedule.done(ended[0])
     except INTERRUPTS:
         pass  # a second Ctrl-C: stop waiting
-    if running:
-        names = ", ".join(sorted(running))
+    if schedule.running:
+        names = ", ".join(sorted(schedule.running))
         stop.add_note(
             f"still running when the resources were torn down: {names} (waited "
             f"{ASSET_GRACE_SECONDS:g} s; their threads end with the process)"
