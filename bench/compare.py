@@ -17,6 +17,11 @@ Scenarios:
   (bench/floor.py: what any YAML + pydantic validator of the same profile must do)
   at 1,000, 10,000 and 100,000, and against Dagster's ``Definitions`` +
   ``validate_loadable`` at 1,000 (it takes about 5 minutes at 10,000);
+- startup (issue 22): envres's fixed cost on a small real project, examples/shop
+  (profile dev): ``envres validate`` against ``python -c "import shop.definitions"``,
+  ``envres run`` against the same pipeline run by hand (bench/shop_floor.py),
+  ``envres --help`` and shell completion against 100 ms (``--only startup`` runs
+  this scenario alone);
 - run 1,000 assets: ``python -m envres run`` against ``dagster.materialize``;
 - injection: bench/injection.py (an asset call through envres vs a direct call);
 - Dask: bench/dask_bench.py (200 x 50 ms and 2,000 x 1 ms workloads).
