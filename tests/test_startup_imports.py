@@ -79,6 +79,7 @@ class Modules:
         (hook_dir / "sitecustomize.py").write_text(HOOK, encoding="utf-8")
         self.hook_dir = hook_dir
         self.count = 0
+        self.stdout = ""
 
     def of(self, *args: str, cwd: Path, env: Mapping[str, str] | None = None) -> set[str]:
         self.count += 1
@@ -99,6 +100,7 @@ class Modules:
             check=False,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
+        self.stdout = proc.stdout
         return set(out.read_text(encoding="utf-8").split())
 
 
@@ -183,6 +185,20 @@ def test_help_and_completion_import_no_profile_machinery(
     found = modules.of(*args, cwd=shop_like.root, env=env)
     assert "click" in found  # the command line did answer
     assert _loaded(found, NOT_FOR_HELP) == []
+
+
+def test_completing_a_profile_name_imports_no_validation_machinery(
+    modules: Modules, shop_like: Project
+) -> None:
+    shop_like.profile("prod.yaml", "extends: dev\n")
+    env = {
+        "_ENVRES_COMPLETE": "bash_complete",
+        "COMP_WORDS": "envres validate --profile ",
+        "COMP_CWORD": "3",
+    }
+    found = modules.of(cwd=shop_like.root, env=env)
+    assert modules.stdout.split() == ["plain,dev", "plain,prod"]  # it did complete
+    assert _loaded(found, ("envres._load", "envres._validate", *NOT_FOR_VALIDATE_OR_RUN)) == []
 
 
 def test_the_hook_sees_what_a_command_imports(modules: Modules, tmp_path: Path) -> None:
