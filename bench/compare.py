@@ -17,6 +17,11 @@ Scenarios:
   (bench/floor.py: what any YAML + pydantic validator of the same profile must do)
   at 1,000, 10,000 and 100,000, and against Dagster's ``Definitions`` +
   ``validate_loadable`` at 1,000 (it takes about 5 minutes at 10,000);
+- startup (issue 22): envres's fixed cost on a small real project, examples/shop
+  (profile dev): ``envres validate`` against ``python -c "import shop.definitions"``,
+  ``envres run`` against the same pipeline run by hand (bench/shop_floor.py),
+  ``envres --help`` and shell completion against 100 ms (``--only startup`` runs
+  this scenario alone);
 - run 1,000 assets: ``python -m envres run`` against ``dagster.materialize``;
 - injection: bench/injection.py (an asset call through envres vs a direct call);
 - Dask: bench/dask_bench.py (200 x 50 ms and 2,000 x 1 ms workloads).
@@ -78,6 +83,8 @@ class Series:
     budget_hit: bool = False
     #: Parse a number from the child's output instead of using the wall time (imports).
     metric: Callable[[str], float] | None = None
+    #: Variables set for this command only, over the scenario's environment.
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def done(self) -> bool:
@@ -95,6 +102,10 @@ class Series:
     def wall_median(self) -> float | None:
         return statistics.median(s.seconds for s in self.samples) if self.samples else None
 
+    def cpu_median(self) -> float | None:
+        """The median of the runs' CPU time (user + system, seconds)."""
+        return statistics.median(s.cpu_seconds for s in self.samples) if self.samples else None
+
     def peak_mib(self) -> float | None:
         """The median of the runs' peak RSS (MiB)."""
         if not self.samples:
@@ -108,6 +119,7 @@ class Series:
             "values": self.values(),
             "wall_seconds": [s.seconds for s in self.samples],
             "maxrss_kib": [s.maxrss_kib for s in self.samples],
+            "cpu_seconds": [s.cpu_seconds for s in self.samples],
             "timed_out_after": self.timed_out,
             "crashed": self.crashed is not None,
         }
@@ -134,7 +146,7 @@ class Runner:
         out = measure.run(
             s.cmd,
             cwd=s.cwd,
-            env=self.env,
+            env={**self.env, **s.extra_env},
             timeout=self.timeout,
             log=self.tmp / f"run{self.count}.log",
         )
@@ -166,10 +178,16 @@ class Runner:
             )
             print(f"    round {r + 1}/{repeat}: {done}", flush=True)
 
-    def warm(self, cmd: Sequence[str], cwd: Path) -> None:
+    def warm(self, cmd: Sequence[str], cwd: Path, extra_env: dict[str, str] | None = None) -> None:
         """One untimed run (page cache, .pyc files of installed packages)."""
         self.count += 1
-        measure.run(cmd, cwd=cwd, env=self.env, timeout=self.timeout, log=self.tmp / "warm.log")
+        measure.run(
+            cmd,
+            cwd=cwd,
+            env={**self.env, **(extra_env or {})},
+            timeout=self.timeout,
+            log=self.tmp / "warm.log",
+        )
 
 
 # -- reporting -----------------------------------------------------------------------
@@ -206,11 +224,15 @@ def _cell(s: Series | None) -> str:
     return "-"
 
 
-def series_table(title: str, series: Sequence[Series], wall_note: bool = False) -> list[str]:
+def series_table(
+    title: str, series: Sequence[Series], wall_note: bool = False, cpu: bool = False
+) -> list[str]:
     lines = [title]
     head = f"  {'':<28}{'runs':>5}  {'median':>10}  {'min–max':>17}  {'peak RSS':>9}"
     if wall_note:
         head += f"  {'process':>9}"
+    if cpu:
+        head += f"  {'CPU':>9}"
     lines.append(head)
     for s in series:
         if not s.samples:
@@ -223,6 +245,8 @@ def series_table(title: str, series: Sequence[Series], wall_note: bool = False) 
         )
         if wall_note:
             row += f"  {_fmt_s(s.wall_median()):>9}"
+        if cpu:
+            row += f"  {_fmt_s(s.cpu_median()):>9}"
         lines.append(row)
     return lines
 
@@ -235,6 +259,7 @@ class Target:
     at_least: bool  # True: measured >= bound passes; False: measured <= bound passes
     lower_bound_only: bool = False  # measured is a lower bound (the other side timed out)
     note: str = ""
+    unit: str = "×"  # a ratio, or "ms": a time or a difference of times, in milliseconds
 
     def met(self) -> bool | None:
         if self.measured is None:
@@ -249,11 +274,27 @@ class Target:
             return "ok" if met else "over"
         return "PASS" if met else "FAIL"
 
+    def as_json(self) -> dict[str, object]:
+        return {
+            "name": self.name.strip(),
+            "measured": self.measured,
+            "unit": self.unit,
+            "bound": self.bound,
+            "at_least": self.at_least,
+            "lower_bound_only": self.lower_bound_only,
+            "met": self.met(),
+        }
+
     def row(self, quick: bool) -> str:
-        m = "-" if self.measured is None else f"{self.measured:.2f}×"
+        if self.measured is None:
+            m = "-"
+        elif self.unit == "ms":
+            m = f"{self.measured:.0f} ms"
+        else:
+            m = f"{self.measured:.2f}×"
         if self.lower_bound_only and self.measured is not None:
             m = "> " + m
-        t = f"{'≥' if self.at_least else '≤'} {self.bound:g}×"
+        t = f"{'≥' if self.at_least else '≤'} {self.bound:g}{' ms' if self.unit == 'ms' else '×'}"
         return f"  {self.name:<54}{m:>9}  {t:>8}  {self.verdict(quick):<5} {self.note}".rstrip()
 
 
@@ -360,6 +401,89 @@ def dask(quick: bool, tmp: Path) -> tuple[dict[str, Any] | None, str, str | None
     return json.loads(out.read_text()), proc.stdout, None
 
 
+#: examples/shop's envres project: the repository root (its pyproject.toml names
+#: ``shop.definitions:defs``; the ``shop`` package is installed by the ``demo`` group).
+ROOT = BENCH.parent
+
+
+def startup(runner: Runner, tmp: Path, rounds: int) -> tuple[list[Series], list[str], list[Target]]:
+    """Issue 22: envres's fixed cost on a small real project, examples/shop (profile dev).
+
+    Against the user's own floor: ``import shop.definitions`` for validate, the same
+    pipeline run by hand (bench/shop_floor.py) for run; ``--help`` and completion
+    against an absolute bound, with ``python -c pass`` shown for what Python alone
+    costs on the machine at that moment.
+    """
+    work = tmp / "shop"
+    work.mkdir(exist_ok=True)
+    # The run's DuckDB file and report go to the temporary folder, for both sides.
+    env = {"SHOP_DUCKDB": str(work / "dev.duckdb"), "SHOP_OUT": str(work / "out")}
+    script = Path(PY).parent / "envres"  # the console script users run
+    envres = [str(script)] if script.exists() else [PY, "-m", "envres"]
+
+    def series(label: str, cmd: list[str], **extra: str) -> Series:
+        return Series(label, cmd, ROOT, extra_env={**env, **extra})
+
+    def complete(words: str, cword: int) -> dict[str, str]:
+        return {"_ENVRES_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": f"{cword}"}
+
+    by = {
+        s.label: s
+        for s in (
+            series("python -c pass", [PY, "-c", "pass"]),
+            series("import shop.definitions", [PY, "-c", "import shop.definitions"]),
+            series("envres validate", [*envres, "validate"]),
+            series("shop run by hand", [PY, str(BENCH / "shop_floor.py")]),
+            series("envres run", [*envres, "run"]),
+            series("envres --help", [*envres, "--help"]),
+            series("complete a command", envres, **complete("envres v", 1)),
+            series("complete a profile", envres, **complete("envres validate --profile ", 3)),
+        )
+    }
+    for s in by.values():
+        runner.warm(s.cmd, s.cwd, s.extra_env)
+    runner.alternate(list(by.values()), rounds)
+
+    report = series_table(
+        "startup: examples/shop, profile dev (whole process; CPU = the child's user + system time)",
+        list(by.values()),
+        cpu=True,
+    )
+    # CPU time moves less than wall time when neighbours share the machine: shown for
+    # reading a busy run, never a verdict (the targets are on wall time).
+    cpu = {label: s.cpu_median() for label, s in by.items()}
+    v, i, r, f = (
+        cpu["envres validate"],
+        cpu["import shop.definitions"],
+        cpu["envres run"],
+        cpu["shop run by hand"],
+    )
+    if v and i and r is not None and f is not None:
+        report.append(
+            f"  by CPU time: validate / import {v / i:.2f}×, run - by hand "
+            f"{(r - f) * 1000:+.0f} ms, --help {(cpu['envres --help'] or 0) * 1000:.0f} ms"
+        )
+    targets: list[Target] = []
+    r, _ = ratio(by["envres validate"], by["import shop.definitions"])
+    targets.append(Target("startup: envres validate / import shop.definitions", r, 1.25, False))
+    run, floor = by["envres run"].median(), by["shop run by hand"].median()
+    targets.append(
+        Target(
+            "startup: envres run - the same run by hand",
+            None if run is None or floor is None else (run - floor) * 1000,
+            100,
+            False,
+            unit="ms",
+        )
+    )
+    for label in ("envres --help", "complete a command", "complete a profile"):
+        m = by[label].median()
+        targets.append(
+            Target(f"startup: {label}", None if m is None else m * 1000, 100, False, unit="ms")
+        )
+    return list(by.values()), report, targets
+
+
 def per_resource(a: Series, b: Series, na: int, nb: int) -> tuple[float, float] | None:
     """Marginal seconds and MiB per resource from size ``na`` to ``nb`` (medians)."""
     ta, tb, ra, rb = a.median(), b.median(), a.peak_mib(), b.peak_mib()
@@ -387,6 +511,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-dagster", action="store_true", help="leave Dagster out")
     parser.add_argument("--no-dask", action="store_true", help="leave bench/dask_bench.py out")
     parser.add_argument("--json", type=Path, help="also write every measurement to this file")
+    parser.add_argument(
+        "--only",
+        choices=["startup"],
+        help="run one scenario alone (startup: examples/shop, issue 22); no Dagster needed",
+    )
     parser.add_argument("--keep", type=Path, help="write the workload here and keep it")
     args = parser.parse_args(argv)
 
@@ -400,7 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     have_dagster = importlib.util.find_spec("dagster") is not None
     use_dagster = have_dagster and not args.no_dagster
-    if not have_dagster and not args.no_dagster and not quick:
+    if not have_dagster and not args.no_dagster and not quick and not args.only:
         print(
             "dagster is not installed in this environment: run ./scripts/bench.sh, which "
             "installs the benchmark's own environment (.venv-bench), or pass --no-dagster",
@@ -427,6 +556,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = args.keep.resolve() if args.keep else tmp / "work"
         env = child_env(tmp)
         runner = Runner(tmp, env, timeout, args.budget)
+        startup_rounds = 3 if quick else max(repeat, 7)  # cheap and noisy: never fewer than 7
+
+        if args.only == "startup":
+            print("startup ...", flush=True)
+            st_series, report, st_targets = startup(runner, tmp, startup_rounds)
+            report += ["", "targets" + (" (quick run: informational)" if quick else "")]
+            report += [t.row(quick) for t in st_targets]
+            print("\n" + "\n".join(report))
+            if args.json:
+                args.json.write_text(
+                    json.dumps(
+                        {
+                            "machine": info,
+                            "results": {"startup": [s.as_json() for s in st_series]},
+                            "targets": [t.as_json() for t in st_targets],
+                        },
+                        indent=2,
+                    )
+                )
+            return 1 if runner.crashes else 0
 
         print(f"writing the workload ({', '.join(f'{n:,}' for n in sizes)}) to {root}", flush=True)
         projects = {
@@ -482,6 +631,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             wall_note=True,
         )
         report.append("")
+
+        # 1b. startup on a small real project (issue 22)
+        print("startup ...", flush=True)
+        st_series, st_report, st_targets = startup(runner, tmp, startup_rounds)
+        results["startup"] = st_series
+        report += [*st_report, ""]
 
         # 2. validate: envres and the floor at three sizes, Dagster at the smallest
         validate: dict[int, dict[str, Series]] = {}
@@ -571,6 +726,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets: list[Target] = []
         r, _ = ratio(by["import envres"], by["yaml + pydantic + a model"])
         targets.append(Target("import envres / (yaml + pydantic + a model)", r, 1.10, False))
+        targets += st_targets
         for n, bound in ((small, 1.25), (big, 1.20)):
             r, _ = ratio(validate[n]["envres"], validate[n]["floor"])
             targets.append(Target(f"validate {n:,}: envres / floor", r, bound, False))
@@ -642,17 +798,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "results": {k: [s.as_json() for s in v] for k, v in results.items()},
                         "injection": inj_rows,
                         "dask": dask_report,
-                        "targets": [
-                            {
-                                "name": t.name.strip(),
-                                "measured": t.measured,
-                                "bound": t.bound,
-                                "at_least": t.at_least,
-                                "lower_bound_only": t.lower_bound_only,
-                                "met": t.met(),
-                            }
-                            for t in targets
-                        ],
+                        "targets": [t.as_json() for t in targets],
                         "seconds": elapsed,
                     },
                     indent=2,

@@ -41,6 +41,9 @@ class Outcome:
     returncode: int
     timed_out: bool
     output: str  # stdout and stderr together, as the child wrote them
+    #: The child's own CPU time (user + system, from ``wait4``): steadier than the wall
+    #: time on a shared machine, where neighbours' work lengthens the wall time.
+    cpu_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -88,7 +91,7 @@ def run(
     if killed.is_set() and code == -signal.SIGKILL:
         return Outcome(timeout, 0, code, True, output)
     try:
-        seconds, rss, child_code = result.read_text().split()
+        seconds, rss, child_code, cpu = result.read_text().split()
     except (OSError, ValueError):  # the launcher itself failed
         return Outcome(0.0, 0, code or 1, False, output)
-    return Outcome(float(seconds), int(rss), int(child_code), False, output)
+    return Outcome(float(seconds), int(rss), int(child_code), False, output, float(cpu))

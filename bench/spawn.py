@@ -1,8 +1,8 @@
-"""A small launcher: fork, exec CMD, reap it, write its wall time and peak RSS.
+"""A small launcher: fork, exec CMD, reap it, write its wall time, peak RSS and CPU time.
 
     python -I -S bench/spawn.py RESULT_FILE CMD [ARG ...]
 
-Writes ``<seconds> <ru_maxrss KiB> <exit code>`` to RESULT_FILE and exits with the
+Writes ``<seconds> <ru_maxrss KiB> <exit code> <CPU seconds>`` to RESULT_FILE and exits with the
 child's exit code. Used by bench/measure.py; see there for why a launcher is needed.
 Kept to builtin and frozen modules (``-I -S``: no site, no user paths) so that this
 process stays at about 8 MiB, below any Python child's own peak.
@@ -26,7 +26,7 @@ def main() -> int:
     seconds = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
     with open(result, "w") as f:
-        f.write(f"{seconds!r} {usage.ru_maxrss} {code}\n")
+        f.write(f"{seconds!r} {usage.ru_maxrss} {code} {usage.ru_utime + usage.ru_stime!r}\n")
     return code if code >= 0 else 128 - code
 
 

@@ -34,12 +34,13 @@ import types
 import typing
 import urllib.parse
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final
-
-from pydantic import BaseModel, Secret, SecretBytes, SecretStr
+from typing import TYPE_CHECKING, Any, Final
 
 from envres._errors import INTERRUPTS
 from envres._record import Record
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, SecretStr
 
 __all__ = [
     "DEFAULT_SECRET_NAMES",
@@ -332,7 +333,6 @@ class _AnyOf(Shape, Record):
 SECRET: Final[Shape] = _Whole()
 PLAIN: Final[Shape] = _Plain()
 
-_SECRET_CLASSES = (SecretStr, SecretBytes, Secret)
 _UNIONS = (typing.Union, types.UnionType)
 _SEQUENCES = (list, tuple, set, frozenset, Sequence, Iterable, typing.AbstractSet)
 
@@ -340,6 +340,7 @@ _SEQUENCES = (list, tuple, set, frozenset, Sequence, Iterable, typing.AbstractSe
 def shape_of(annotation: Any, names: SecretNames = DEFAULT_SECRET_NAMES) -> Shape:
     """Where secrets sit in values of ``annotation``, by type and by field name.
 
+    >>> from pydantic import SecretStr
     >>> shape_of(dict[str, SecretStr]) == _Values(SECRET)
     True
     """
@@ -357,11 +358,13 @@ def _model_shape(model: type[BaseModel], names: SecretNames) -> Shape:
 
 
 def _shape(ann: Any, names: SecretNames, seen: frozenset[Any]) -> Shape:
+    from pydantic import Secret, SecretBytes, SecretStr  # lazy: --help needs no pydantic
+
     origin = typing.get_origin(ann)
     if origin is typing.Annotated:
         return _shape(typing.get_args(ann)[0], names, seen)
     cls = origin or ann
-    if isinstance(cls, type) and issubclass(cls, _SECRET_CLASSES):
+    if isinstance(cls, type) and issubclass(cls, (SecretStr, SecretBytes, Secret)):
         return SECRET
     if origin in _UNIONS:
         return _union([_shape(a, names, seen) for a in typing.get_args(ann)])
@@ -391,6 +394,8 @@ def _shape(ann: Any, names: SecretNames, seen: frozenset[Any]) -> Shape:
 
 def _field_types(cls: type) -> dict[str, Any] | None:
     """Field names and annotations of a model, dataclass or TypedDict; None for others."""
+    from pydantic import BaseModel  # lazy: --help needs no pydantic
+
     if isinstance(cls, type) and issubclass(cls, BaseModel):
         return {name: f.annotation for name, f in cls.model_fields.items()}
     if dataclasses.is_dataclass(cls) or _is_typeddict(cls):
@@ -511,6 +516,8 @@ def seal(value: Any, shape: Shape, names: SecretNames, redactor: Redactor) -> An
 
     For values that travel (to a Dask worker): a repr or a log of them shows the mask.
     """
+    from pydantic import SecretStr  # lazy: --help needs no pydantic
+
     if isinstance(value, str):
         if shape is SECRET or redactor.hides(value):
             return SecretStr(value)
@@ -537,6 +544,8 @@ def secret_leaves(value: Any, shape: Shape, names: SecretNames) -> Iterator[str]
 
 def texts(value: Any) -> Iterator[str]:
     """Every string inside a value in a secret position, as it is masked in text."""
+    from pydantic import Secret, SecretBytes, SecretStr  # lazy: --help needs no pydantic
+
     stack = [value]
     while stack:
         v = stack.pop()
@@ -590,6 +599,8 @@ class _Shown:
 
 def masked_repr(value: Any, shape: Shape, names: SecretNames) -> Any:
     """``value`` for a repr: secret parts replaced by :data:`MASK`, nested models too."""
+    from pydantic import BaseModel  # lazy: --help needs no pydantic
+
     if shape is SECRET:
         return value if value is None else MASK
     if isinstance(value, BaseModel):
@@ -658,6 +669,8 @@ class Redactor:
     def __reduce__(self) -> tuple[Callable[..., Redactor], tuple[tuple[SecretStr, ...]]]:
         # Pickled (for Dask workers) as SecretStr values, so a repr or a log of what
         # travels shows the mask; the values still travel: use Dask's TLS across hosts.
+        from pydantic import SecretStr  # lazy: --help needs no pydantic
+
         return (_unsealed, (tuple(SecretStr(s) for s in sorted(self._secrets)),))
 
     def sparing(self, structure: Iterable[str]) -> Redactor:

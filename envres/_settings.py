@@ -2,9 +2,13 @@
 
 Precedence, highest first: command-line flags (passed as init arguments), then
 ``ENVRES_*`` environment variables, then ``[tool.envres]`` in the project's
-``pyproject.toml``, then the defaults. pydantic-settings does the layering; this
-module reads the pyproject table once (through the bounded file reader) and
-hands pydantic-settings the three layers.
+``pyproject.toml``, then the defaults. This module reads the pyproject table once
+(through the bounded file reader). When an ``ENVRES_*`` variable sets one of the
+list or table settings, pydantic-settings does the layering (and the decoding of
+those values, envres._settings_env); otherwise the layers are plain values and are
+laid over each other here, as pydantic-settings would, and validated by the same
+model. pydantic-settings' import (with every cloud provider it loads, tens of
+milliseconds) is then not paid on start-up.
 """
 
 from __future__ import annotations
@@ -12,18 +16,10 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    InitSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
 
 from envres._codes import SETTINGS
 from envres._errors import Loc, Problem, ProfileError, suggest
@@ -60,14 +56,15 @@ class Rule(BaseModel):
     literal_secrets: Literal["error", "warning", "off"] | None = None
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Where things are. Build it with :func:`load_settings`."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="ENVRES_",
+    # pydantic-settings' own defaults where they matter to validation (validate_default).
+    model_config = ConfigDict(
         extra="forbid",
         frozen=True,
         populate_by_name=True,
+        validate_default=True,
     )
 
     project: Path = Path()
@@ -141,9 +138,14 @@ def load_settings(
             ]
         )
     env = {k: v for k, v in environ.items() if k.startswith("ENVRES_")}
-    token = _LAYERS.set((given, env, table))
+    located: BaseModel
     try:
-        located = _Layered()
+        if _plain(env):
+            located = Settings.model_validate(_laid(given, env, table))
+        else:
+            from envres._settings_env import layered  # lazy: only a list in ENVRES_* needs it
+
+            located = layered(Settings, given, env, table)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
@@ -156,8 +158,6 @@ def load_settings(
                 )
             ]
         ) from None
-    finally:
-        _LAYERS.reset(token)
     return Settings.model_construct(**{k: getattr(located, k) for k in Settings.model_fields})
 
 
@@ -187,43 +187,34 @@ def find_project(start: Path) -> Path:
     return Path()
 
 
-#: The layers of the settings being built: flags, ``ENVRES_*`` variables, the table.
-_LAYERS: ContextVar[tuple[dict[str, Any], dict[str, str], dict[str, Any]]] = ContextVar(
-    "envres_settings_layers"
-)
+#: ``ENVRES_*`` variables (lower-cased, as pydantic-settings matches them) that set a
+#: plain value, which pydantic-settings hands to validation as the string it is. The
+#: list and table settings it decodes from JSON first: those go through it.
+_PLAIN_ENV = {
+    f"envres_{name}": name
+    for name in ("project", "definitions", "profiles_dir", "profile", "source_timeout")
+} | {"envres_allow_missing_env": "allow_missing_env"}
+_DECODED_ENV = {f"envres_{name}" for name in Settings.model_fields} - set(_PLAIN_ENV)
 
 
-class _Layered(Settings):
-    """Settings from the layers in :data:`_LAYERS`, highest precedence first."""
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        given, env, table = _LAYERS.get()
-        return (
-            InitSettingsSource(settings_cls, init_kwargs=given),
-            _MappingEnvSource(settings_cls, env),
-            # [tool.envres] as read above (once, through the bounded reader): what
-            # pydantic-settings' pyproject source does with the same table.
-            InitSettingsSource(settings_cls, init_kwargs=table),
-        )
+def _plain(env: Mapping[str, str]) -> bool:
+    """Whether no ``ENVRES_*`` variable in ``env`` needs pydantic-settings' decoding."""
+    return not any(k.lower() in _DECODED_ENV for k in env)
 
 
-class _MappingEnvSource(EnvSettingsSource):
-    """``ENVRES_*`` variables from a given mapping, so callers choose the environment."""
+def _laid(
+    given: Mapping[str, Any], env: Mapping[str, str], table: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The three layers of plain values over each other, as pydantic-settings lays them.
 
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        self._given = {k.lower(): v for k, v in environ.items()}
-        super().__init__(settings_cls, case_sensitive=False)
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return self._given
+    Each layer names a field by its field name (the table's ``default_profile`` is the
+    field ``profile``), and a higher layer's value replaces a lower one's.
+    """
+    laid = {("profile" if k == "default_profile" else k): v for k, v in table.items()}
+    lowered = {k.lower(): v for k, v in env.items()}  # case-insensitive: the last spelling wins
+    laid.update({_PLAIN_ENV[k]: v for k, v in lowered.items() if k in _PLAIN_ENV})
+    laid.update(given)
+    return laid
 
 
 def _line_of(pyproject: Path, key: str) -> int:

@@ -26,7 +26,9 @@ careless loop or ``'x' * 10**9`` fails fast instead of exhausting memory; deep r
 committed project configuration, not untrusted input, and the sandbox is a guard against
 mistakes and against reaching Python internals, not against a hostile author.
 
-Jinja2 is imported on first use only, so ``import envres`` does not pay for it.
+Jinja2 is imported on first use only, so ``import envres`` does not pay for it, and
+a template that only names ``profile`` or ``project_dir`` in otherwise plain text
+(``out/{{ profile }}``) is rendered without it, to the same result.
 """
 
 from __future__ import annotations
@@ -102,6 +104,9 @@ def render(
         # The same error as ${NAME}: with --allow-missing-env it is a warning too.
         raise MissingVariableError(f"environment variable {name} is not set", variable=name)
 
+    plain = _render_names(text, profile=profile, project_dir=project_dir)
+    if plain is not None:
+        return plain
     multiline = "\n" in text.rstrip("\n")
     outer = getattr(_budget, "current", None)
     _budget.current = _Budget()
@@ -123,6 +128,29 @@ def render(
         raise _convert(exc, multiline) from exc
     finally:
         _budget.current = outer
+
+
+#: ``{{ profile }}`` or ``{{ project_dir }}``: all a template of most profiles holds.
+_NAME_ONLY = re.compile(r"\{\{ *(profile|project_dir) *\}\}")
+
+
+def _render_names(text: str, *, profile: str, project_dir: str) -> str | None:
+    """``text`` rendered without Jinja2 when it only names ``profile`` / ``project_dir``.
+
+    None when anything else is in it: another expression, a filter, whitespace
+    control (``{{-``), a tag or a comment, any other brace, or a carriage return
+    (Jinja normalizes line endings). What is left is what Jinja renders such a
+    template to (``keep_trailing_newline``, no autoescape): the text with each name
+    replaced by its value. Saves importing Jinja2 (tens of milliseconds) on start-up.
+    """
+    if "\r" in text:
+        return None
+    parts = _NAME_ONLY.split(text)  # literal, name, literal, name, ..., literal
+    if any("{" in literal or "}" in literal for literal in parts[::2]):
+        return None
+    names = {"profile": profile, "project_dir": project_dir}
+    rendered = "".join(names[part] if i % 2 else part for i, part in enumerate(parts))
+    return rendered if len(rendered) <= MAX_OUTPUT else None
 
 
 def _convert(exc: Exception, multiline: bool) -> TemplateError:

@@ -293,13 +293,16 @@ def test_importing_the_template_module_does_not_import_jinja2() -> None:
     code = (
         "import sys, envres._template\n"
         "print('jinja2' in sys.modules)\n"
-        "envres._template.render('{{ profile }}', env={}, profile='p')\n"
+        # Only naming the profile: rendered without Jinja2 (tests/test_startup_paths.py).
+        "envres._template.render('out/{{ profile }}', env={}, profile='p')\n"
+        "print('jinja2' in sys.modules)\n"
+        "envres._template.render('{{ profile | upper }}', env={}, profile='p')\n"
         "print('jinja2' in sys.modules)\n"
     )
     completed = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert completed.stdout.split() == ["False", "True"]
+    assert completed.stdout.split() == ["False", "False", "True"]
 
 
 # --- what a template may allocate and compute ------------------------------------------------

@@ -64,7 +64,8 @@ def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: st
 
     from click.shell_completion import CompletionItem
 
-    from envres._load import profile_files
+    from envres._paths import display
+    from envres._profiles import discover  # not envres._load: no validation machinery
     from envres._settings import load_settings
 
     try:
@@ -73,7 +74,7 @@ def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: st
             environ=os.environ,
             profiles_dir=ctx.params.get("profiles_dir"),
         )
-        files = profile_files(settings)
+        files = discover(settings.profiles_path, display)
     except Exception:
         return []
     return [
