@@ -198,3 +198,14 @@ def test_a_very_long_message_is_cut_with_a_count() -> None:
     assert len(more) == MAX_MORE_LINES + 1
     assert more[-1] == "... (5 more lines)"
     assert more[0] == "line 1"
+
+
+def test_a_secret_in_the_path_of_the_users_file_is_masked_in_where() -> None:
+    code = compile("raise ValueError('boom')", f"/srv/{CANARY}/pipeline.py", "exec")
+    try:
+        exec(code, {})
+    except ValueError as exc:
+        why = reason(exc, Redactor([CANARY]))
+
+    assert why.where == f"/srv/{MASK}/pipeline.py:1"
+    assert CANARY not in str(why)
