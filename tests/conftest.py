@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import subprocess
@@ -340,3 +341,12 @@ def text_line(text: str, needle: str) -> int:
 
 #: The line a command whose failures came from user code ends with.
 HINT = "(run with --debug for the traceback)"
+
+
+def source_line(fn: Callable[..., object], needle: str) -> str:
+    """``tests/test_x.py:12``: the line of ``fn``'s source holding ``needle``, as a failure
+    names it (for a needle written more than once in the file)."""
+    lines, start = inspect.getsourcelines(fn)
+    found = [start + i for i, line in enumerate(lines) if needle in line]
+    assert len(found) == 1, f"{needle!r} is on lines {found}"
+    return f"{display(inspect.getsourcefile(fn) or '')}:{found[0]}"
