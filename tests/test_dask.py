@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 import envres
+from envres._errors import Reason
 from envres._events import Event
 from envres._executors import Job, _dask
 from envres._paths import display
@@ -887,3 +889,15 @@ def test_a_downstream_asset_never_runs_after_its_upstream_failed(
     ran = [name for what, name, _ in read_log(log_path) if what == "asset"]
     assert "b" in ran and "after_b" not in ran
     assert "after_b" not in [e.name for e in events if e.kind in ("asset_started", "asset_done")]
+
+
+def test_a_failure_keeps_the_users_line_and_the_rest_of_its_message_on_its_way_back() -> None:
+    # What a worker sends back is pickled: the place and the rest of the message are
+    # plain text taken there, so they arrive as they were.
+    why = Reason("ValueError: no table raw_user", "pipeline.py:12", ("Did you mean raw_users?",))
+    failure = pickle.loads(pickle.dumps(_dask._TaskFailure("users", "asset", "users", why)))
+
+    error = failure.error()
+    assert error.reason == why
+    assert error.message == "asset 'users' failed: pipeline.py:12: ValueError: no table raw_user"
+    assert str(error).splitlines()[1:] == ["  Did you mean raw_users?"]
