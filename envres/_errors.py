@@ -44,6 +44,7 @@ __all__ = [
     "Problem",
     "ProfileError",
     "ProfileNotFoundError",
+    "Reason",
     "RunError",
     "SetupError",
     "SourceError",
@@ -222,44 +223,93 @@ class UsageError(EnvresError, ValueError):
     """A caller asked for something that does not exist (an unknown asset, say)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a setup, an asset or a teardown failed, already masked, as it is shown.
+
+    ``text`` is one line (``OperationalError: no such column: nosuch``, with any
+    ``; caused by ...`` links); ``where`` the line of the user's own code it came
+    from (``pipeline.py:38``, empty when none); ``more`` the rest of a message
+    that has more lines (DuckDB's ``LINE 1`` context, pydantic's actual cause).
+    Plain strings only: it travels from a Dask worker as it is.
+
+        >>> str(Reason("ValueError: boom", "pipeline.py:38"))
+        'pipeline.py:38: ValueError: boom'
+    """
+
+    text: str
+    where: str = ""
+    more: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.text}" if self.where else self.text
+
+    def noted(self, note: str) -> Reason:
+        """The same reason with ``note`` after its one line (``(on worker 1)``)."""
+        return Reason(f"{self.text} {note}", self.where, self.more)
+
+
+def _reason(reason: str | Reason) -> Reason:
+    return reason if isinstance(reason, Reason) else Reason(reason)
+
+
 class RunError(EnvresError, RuntimeError):
     """A run failed. ``failures`` lists every failure in the order it happened.
 
     The first failure is the one that stopped the run; the others are teardowns
     that also failed. The original exception of each is its ``__cause__``.
+    ``message`` is one line; ``reason`` (for a setup, an asset, a teardown) says
+    why in parts, and ``str()`` ends with the rest of a long message, indented.
     """
 
-    def __init__(self, message: str, failures: Sequence[RunError] = ()) -> None:
+    def __init__(
+        self, message: str, failures: Sequence[RunError] = (), reason: Reason | None = None
+    ) -> None:
         self.message = message
+        self.reason = reason
         self.failures: tuple[RunError, ...] = tuple(failures) or (self,)
-        super().__init__(message)
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        """The message, then the rest of the user's message indented under it."""
+        more = self.reason.more if self.reason is not None else ()
+        return [self.message, *(f"  {line}" if line else "" for line in more)]
 
 
 class SetupError(RunError):
-    """Setting up the resource ``key`` raised."""
+    """Setting up the resource ``key`` raised; ``detail`` is the reason on one line."""
 
-    def __init__(self, key: str, message: str) -> None:
+    reason: Reason
+
+    def __init__(self, key: str, reason: str | Reason) -> None:
         self.key = key
-        self.detail = message
-        super().__init__(f"setup of resource '{key}' failed: {message}")
+        full = _reason(reason)
+        self.detail = str(full)
+        super().__init__(f"setup of resource '{key}' failed: {self.detail}", reason=full)
 
 
 class AssetError(RunError):
-    """The asset ``asset`` raised."""
+    """The asset ``asset`` raised; ``detail`` is the reason on one line."""
 
-    def __init__(self, asset: str, message: str) -> None:
+    reason: Reason
+
+    def __init__(self, asset: str, reason: str | Reason) -> None:
         self.asset = asset
-        self.detail = message
-        super().__init__(f"asset '{asset}' failed: {message}")
+        full = _reason(reason)
+        self.detail = str(full)
+        super().__init__(f"asset '{asset}' failed: {self.detail}", reason=full)
 
 
 class TeardownError(RunError):
-    """Tearing down the resource ``key`` raised."""
+    """Tearing down the resource ``key`` raised; ``detail`` is the reason on one line."""
 
-    def __init__(self, key: str, message: str) -> None:
+    reason: Reason
+
+    def __init__(self, key: str, reason: str | Reason) -> None:
         self.key = key
-        self.detail = message
-        super().__init__(f"teardown of resource '{key}' failed: {message}")
+        full = _reason(reason)
+        self.detail = str(full)
+        super().__init__(f"teardown of resource '{key}' failed: {self.detail}", reason=full)
 
 
 class Terminated(BaseException):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from envres._causes import reason
 from envres._errors import AssetError, RunError, SetupError
 from envres._secrets import Redactor
 
@@ -58,15 +59,20 @@ def run_then_close(
     return result
 
 
-def asset_failure(asset: str, exc: BaseException, redactor: Redactor) -> RunError:
-    """The error a failed asset stops the run with: a resource's own SetupError as is."""
+def asset_failure(asset: str, exc: BaseException, redactor: Redactor) -> SetupError | AssetError:
+    """The error a failed asset stops the run with: a resource's own SetupError as is.
+
+    Its reason is taken here, where the exception is caught: the line of the user's
+    code it came from and the rest of its message travel as text (from a Dask worker).
+    """
     if isinstance(exc, SetupError):
         return exc
-    return AssetError(asset, redactor.describe(exc))
+    return AssetError(asset, reason(exc, redactor))
 
 
 def failure_reason(error: RunError) -> str:
-    """What a progress line says about a failed asset, without repeating its name."""
+    """What a progress line says about a failed asset, without repeating its name:
+    ``pipeline.py:38: OperationalError: no such column: nosuch`` (one line)."""
     if isinstance(error, SetupError):
         return f"not run: resource '{error.key}' could not be set up"
     return error.detail if isinstance(error, AssetError) else error.message

@@ -35,8 +35,8 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from envres._causes import explain
-from envres._errors import INTERRUPTS, SetupError, TeardownError, UsageError
+from envres._causes import reason
+from envres._errors import INTERRUPTS, Reason, SetupError, TeardownError, UsageError
 from envres._events import Event
 from envres._resolved import ResolvedProfile, deps_first
 from envres._resources import Resource, lifespan_cm
@@ -271,7 +271,7 @@ class ResourceScope:
             # Anything else user code raised (SystemExit, a KeyboardInterrupt of its own
             # without a signal): the setup's failure.
             detail = str(exc) if isinstance(exc, _Unresolved) else None
-            error = SetupError(key, detail or explain(exc, self.profile.redactor))
+            error = SetupError(key, detail or reason(exc, self.profile.redactor))
             self._failed[key] = error
             self._emit(Event("setup_failed", key, time.perf_counter() - started, error.detail))
             raise error from exc
@@ -415,10 +415,11 @@ class ResourceScope:
                 if isinstance(exc, INTERRUPTS) and interrupt is None:
                     interrupt = exc  # raised by the teardown itself: after the others
                 try:
+                    detail: str | Reason
                     if isinstance(exc, TimedOut):
                         detail = str(exc)
                     else:
-                        detail = explain(exc, self.profile.redactor)
+                        detail = reason(exc, self.profile.redactor)
                 except BaseException as again:  # its __str__ raised an interrupt
                     interrupt = interrupt or again
                     detail = type(exc).__name__

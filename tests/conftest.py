@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import subprocess
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from envres._paths import display
 
 pytest_plugins = ["pgserver"]
 
@@ -314,3 +317,36 @@ class EnvresProcesses:
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate(timeout=5)
+
+
+def code_line(file: str | Path, needle: str) -> str:
+    """``tests/test_x.py:12``: the one line of ``file`` holding ``needle``, as a failure names it.
+
+    Found by its text (lines that call this function aside), so a test that expects
+    the user's file:line keeps passing when lines are added above it.
+    """
+    lines = Path(file).read_text(encoding="utf-8").splitlines()
+    found = [i for i, line in enumerate(lines, 1) if needle in line and "code_line(" not in line]
+    assert len(found) == 1, f"{needle!r} is on lines {found} of {file}"
+    return f"{display(file)}:{found[0]}"
+
+
+def text_line(text: str, needle: str) -> int:
+    """The line (from 1) of ``text`` holding ``needle``, once: where a definitions string
+    raises, so a test expecting ``pipeline.py:N`` keeps passing when the string grows."""
+    found = [i for i, line in enumerate(text.splitlines(), 1) if needle in line]
+    assert len(found) == 1, f"{needle!r} is on lines {found}"
+    return found[0]
+
+
+#: The line a command whose failures came from user code ends with.
+HINT = "(run with --debug for the traceback)"
+
+
+def source_line(fn: Callable[..., object], needle: str) -> str:
+    """``tests/test_x.py:12``: the line of ``fn``'s source holding ``needle``, as a failure
+    names it (for a needle written more than once in the file)."""
+    lines, start = inspect.getsourcelines(fn)
+    found = [start + i for i, line in enumerate(lines) if needle in line]
+    assert len(found) == 1, f"{needle!r} is on lines {found}"
+    return f"{display(inspect.getsourcefile(fn) or '')}:{found[0]}"

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 import envres
+from tests.conftest import code_line
 
 LOG: list[str] = []
 
@@ -375,7 +376,8 @@ def test_asset_failure_raises_asset_error_with_the_original_as_cause(proj: Path)
     assert isinstance(err, envres.EnvresError)
     assert isinstance(err, RuntimeError)
     assert err.asset == "boom"
-    assert str(err) == "asset 'boom' failed: ValueError: no rows for 2024-01-01"
+    boom = code_line(__file__, 'raise ValueError("no rows')
+    assert str(err) == f"asset 'boom' failed: {boom}: ValueError: no rows for 2024-01-01"
     assert type(err.__cause__) is ValueError
     assert err.__cause__.args == ("no rows for 2024-01-01",)
     assert err.failures == (err,)
@@ -390,7 +392,10 @@ def test_setup_failure_raises_setup_error_with_the_original_as_cause(proj: Path)
     assert isinstance(err, envres.RunError)
     assert isinstance(err, RuntimeError)
     assert err.key == "db"
-    assert str(err) == "setup of resource 'db' failed: ConnectionError: cannot reach sqlite://dev"
+    at = code_line(__file__, 'raise ConnectionError(f"cannot reach')
+    assert str(err) == (
+        f"setup of resource 'db' failed: {at}: ConnectionError: cannot reach sqlite://dev"
+    )
     assert type(err.__cause__) is ConnectionError
     assert err.failures == (err,)
     assert LOG == []
@@ -404,7 +409,8 @@ def test_teardown_failure_raises_teardown_error_after_every_other_teardown(proj:
     assert isinstance(err, envres.RunError)
     assert isinstance(err, RuntimeError)
     assert err.key == "db"
-    assert str(err) == "teardown of resource 'db' failed: OSError: db did not close"
+    at = code_line(__file__, 'raise OSError(f"{self.name} did not close")')
+    assert str(err) == f"teardown of resource 'db' failed: {at}: OSError: db did not close"
     assert type(err.__cause__) is OSError
     assert err.failures == (err,)
     assert LOG[-3:] == [
@@ -420,9 +426,11 @@ def test_asset_and_teardown_failures_are_both_in_failures_asset_first(proj: Path
 
     err = info.value
     assert [type(f) for f in err.failures] == [envres.AssetError, envres.TeardownError]
+    boom = code_line(__file__, 'raise ValueError("no rows')
+    db = code_line(__file__, 'raise OSError(f"{self.name} did not close")')
     assert [f.message for f in err.failures] == [
-        "asset 'boom' failed: ValueError: no rows for 2024-01-01",
-        "teardown of resource 'db' failed: OSError: db did not close",
+        f"asset 'boom' failed: {boom}: ValueError: no rows for 2024-01-01",
+        f"teardown of resource 'db' failed: {db}: OSError: db did not close",
     ]
     assert type(err.failures[1].__cause__) is OSError
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, make_project, run_real
+from tests.conftest import HINT, Cli, make_project, run_real, text_line
 from tests.test_example_shop import Webhook, clean_env, pg_env, webhook  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,8 @@ class Db(envres.Resource):
             time.sleep(30)
         if self.answer == "refuse":
             raise PermissionError("login refused for " + self.password.get_secret_value())
+        if self.answer == "essay":
+            raise ValueError("refused\\nLINE 1: " + self.password.get_secret_value() + "\\n  ^")
         return f"server {self.answer}"
 
 
@@ -109,7 +111,11 @@ def test_staging_against_a_real_postgres_passes_and_a_wrong_password_fails_maske
     row = table(refused.out)["warehouse"]
     assert row[1] == "FAILED"
     assert "password authentication failed" in row[3]
-    assert refused.err_lines == ["check failed: 1 of 3 resources failed their check: warehouse"]
+    assert row[3].startswith("examples/shop/shop/resources.py:")  # the example's own line
+    assert refused.err_lines == [
+        "check failed: 1 of 3 resources failed their check: warehouse",
+        HINT,
+    ]
     for output in (right.out + right.err, refused.out + refused.err):
         assert env["PG_PASSWORD"] not in output
     assert wrong["PG_PASSWORD"] not in refused.out + refused.err
@@ -135,7 +141,9 @@ def test_prod_checks_the_webhook_with_a_head_request_and_fails_on_a_refused_toke
     assert webhook.received == []  # HEAD only: nothing was posted
     assert heads_sent == 1
     assert refused.code == 3
-    assert table(refused.out)["notifier"][3] == "HTTPError: HTTP Error 401: Unauthorized"
+    where, _, said = table(refused.out)["notifier"][3].partition(": ")
+    assert said == "HTTPError: HTTP Error 401: Unauthorized"
+    assert re.fullmatch(r"examples/shop/shop/resources\.py:\d+", where)
     assert "tok-7f3c9a" not in ok.out + ok.err + refused.out + refused.err
 
 
@@ -152,13 +160,41 @@ def test_a_failing_check_is_masked_and_what_depends_on_its_resource_is_still_che
     assert result.code == 3
     rows = table(result.out)
     assert rows["db"][1] == "FAILED"
-    assert rows["db"][3] == "PermissionError: login refused for **********"
+    at = f"pipeline.py:{text_line(CHECKS, 'raise PermissionError')}"
+    assert rows["db"][3] == f"{at}: PermissionError: login refused for **********"
+    assert result.err_lines[-1] == HINT
     assert rows["cache"][1] == "ok"  # set up (db is up), it has no check of its own
     assert rows["other"][1] == "ok"
     assert "pw-9c1e" not in result.out + result.err
     # Every resource set up was torn down, in reverse.
     printed = [x for x in result.out.splitlines() if x.startswith(("setup", "teardown"))]
     assert printed == ["setup db", "setup cache", "teardown cache", "teardown db"]
+
+
+def test_a_failing_check_shows_the_rest_of_its_message_under_it_and_debug_the_traceback(
+    envres_cli: Cli, small: Path
+) -> None:
+    env = {"DB_PW": "pw-9c1e", "ANSWER": "essay"}
+    plain = envres_cli("check", cwd=small, env=env)
+    debug = envres_cli("check", "--debug", cwd=small, env=env)
+
+    assert plain.code == debug.code == 3
+    lines = [x for x in plain.out.splitlines() if not x.startswith(("setup", "teardown"))]
+    db = next(i for i, line in enumerate(lines) if line.startswith("db "))
+    at = f"pipeline.py:{text_line(CHECKS, 'raise ValueError')}"
+    assert lines[db].endswith(f"  {at}: ValueError: refused")
+    # The rest of the message, indented under the reason it continues, masked.
+    column = lines[db].index(at)
+    assert lines[db + 1 : db + 3] == [
+        " " * (column + 2) + "LINE 1: **********",
+        " " * column + "    ^",
+    ]
+    assert plain.err_lines == ["check failed: 1 of 3 resources failed their check: db", HINT]
+    assert "Traceback (most recent call last)" not in plain.err
+    assert "Traceback (most recent call last)" in debug.err
+    assert 'raise ValueError("refused' in debug.err
+    assert debug.err_lines[-1] == "check failed: 1 of 3 resources failed their check: db"
+    assert "pw-9c1e" not in plain.out + plain.err + debug.out + debug.err
 
 
 def test_a_hanging_check_times_out_and_the_others_are_checked(small: Path) -> None:

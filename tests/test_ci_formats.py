@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from envres._secrets import MASK
-from tests.conftest import BASE, Cli, make_project
+from tests.conftest import BASE, Cli, make_project, text_line
 from tests.test_check import CHECKS
 from tests.test_check import PROFILE as CHECK_PROFILE
 
@@ -186,7 +186,8 @@ def test_check_json_reports_each_resource_and_github_annotates_a_failure_masked(
         ("cache", "cache", True),
         ("other", "plain", True),
     ]
-    assert data["checks"][0]["reason"] == f"PermissionError: login refused for {MASK}"
+    at = f"checks.py:{text_line(CHECKS, 'raise PermissionError')}"
+    assert data["checks"][0]["reason"] == f"{at}: PermissionError: login refused for {MASK}"
     (failure,) = [parse(x) for x in as_github.out.splitlines() if x.startswith("::")]
     assert (failure["kind"], failure["file"], failure["line"], failure["col"]) == (
         "error",
@@ -195,7 +196,7 @@ def test_check_json_reports_each_resource_and_github_annotates_a_failure_masked(
         "3",
     )
     assert failure["message"] == (
-        f"resource 'db' (db) failed its check: PermissionError: login refused for {MASK}"
+        f"resource 'db' (db) failed its check: {at}: PermissionError: login refused for {MASK}"
     )
     for result in (as_json, as_github):
         assert "pw-4c1b7e" not in result.out + result.err

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import envres
-from tests.conftest import Cli, Project, make_project
+from tests.conftest import HINT, Cli, Project, make_project, source_line, text_line
 
 LOG: list[str] = []
 GATE_ENTERED = threading.Event()
@@ -286,7 +286,10 @@ def test_failing_setup_asked_for_by_eight_threads_is_attempted_once_and_all_get_
         assert all(isinstance(g, envres.SetupError) for g in got), got
         assert all(g is got[0] for g in got)
         assert got[0].key == "f2"
-        assert str(got[0]) == "setup of resource 'f2' failed: RuntimeError: f2 cannot connect"
+        at = source_line(Node.lifespan, "cannot connect")
+        assert (
+            str(got[0]) == f"setup of resource 'f2' failed: {at}: RuntimeError: f2 cannot connect"
+        )
         assert type(got[0].__cause__) is RuntimeError
         assert lines("attempt ") == ["f1", "f2"]
         assert scope.live == ("f1",)
@@ -441,8 +444,10 @@ def test_jobs_8_failing_shared_setup_is_attempted_once_and_reported_once(
     )
 
     assert result.code == 3
+    at = f"concurrency_pipeline.py:{text_line(CLI_DEFINITIONS, 'cannot connect')}"
     assert result.err_lines == [
-        "run failed: setup of resource 'r2' failed: RuntimeError: r2 cannot connect"
+        f"run failed: setup of resource 'r2' failed: {at}: RuntimeError: r2 cannot connect",
+        HINT,
     ]
     log = log_path.read_text(encoding="utf-8").splitlines()
     attempts = [line.split()[1] for line in log if line.startswith("attempt ")]

@@ -21,7 +21,8 @@ import dagster as dg
 import pytest
 
 import envres
-from tests.conftest import Project, make_project
+from envres._paths import display
+from tests.conftest import Project, make_project, text_line
 
 MODULE = "dagster_pipeline"
 CANARY = "cnry-dagster-5f2e9a71"
@@ -304,8 +305,11 @@ def test_a_failing_setup_is_envres_one_line_without_the_secret_or_its_cause(
     assert not result.success
     failures = [e for e in result.all_events if e.is_failure and e.event_specific_data is not None]
     errors = [str(getattr(e.event_specific_data, "error", "")) for e in failures]
+    # The line of the user's code, as this process (not in the project folder) names it.
+    at = f"{display(project.root / f'{MODULE}.py')}:{text_line(DEFINITIONS, 'login refused')}"
     assert any(
-        "setup of resource 'conn' failed: ConnectionError: login refused for **********" in text
+        f"setup of resource 'conn' failed: {at}: ConnectionError: login refused for **********"
+        in text
         for text in errors
     ), errors
     assert CANARY not in stored
@@ -373,7 +377,10 @@ def test_dagster_cli_failing_teardown_is_reported_masked_and_the_others_still_ru
     )
 
     output = result.stdout + result.stderr
-    assert "teardown of resource 'conn' failed: OSError: logout failed for **********" in output
+    at = f"{MODULE}.py:{text_line(DEFINITIONS, 'logout failed')}"
+    assert (
+        f"teardown of resource 'conn' failed: {at}: OSError: logout failed for **********" in output
+    )
     for lines in per_process(read_log(log)).values():
         assert_balanced(lines)
     assert CANARY not in output

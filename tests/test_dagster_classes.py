@@ -24,8 +24,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from envres._paths import display
 from envres._secrets import MASK
-from tests.conftest import Cli, Project
+from tests.conftest import Cli, Project, text_line
 
 # Dagster 1.13 itself calls its own deprecated InitResourceContext.dagster_run when it
 # sets a nested resource up (_call_resource_fn_with_default -> replace_config).
@@ -389,8 +390,10 @@ def test_a_setup_failure_records_its_cause_chain_masked_in_dagster(
         for e in result.all_events
         if e.is_failure and e.event_specific_data is not None
     ]
+    # The line of the user's code, as this process (not in the project folder) names it.
+    at = f"{display(project.root / f'{MODULE}.py')}:{text_line(DEFINITIONS, 'could not start')}"
     chain = (
-        "setup of resource 'conn' failed: RuntimeError: could not start dbt; caused by "
+        f"setup of resource 'conn' failed: {at}: RuntimeError: could not start dbt; caused by "
         f"FileNotFoundError: [Errno 2] No such file or directory (login {MASK}): 'dbt'"
     )
     assert any(chain in text for text in errors), errors

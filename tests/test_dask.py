@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -21,9 +22,11 @@ import pytest
 from distributed import Client, LocalCluster
 
 import envres
+from envres._errors import Reason
 from envres._events import Event
 from envres._executors import Job, _dask
-from tests.conftest import Cli, Project, make_project, run_real
+from envres._paths import display
+from tests.conftest import HINT, Cli, Project, make_project, run_real, text_line
 
 MODULE = "dask_pipeline"
 
@@ -307,6 +310,13 @@ def cluster() -> Iterator[Client]:
         yield client
 
 
+def at(needle: str, after: int = 0, proj: Project | None = None) -> str:
+    """Where the definitions raise (``after`` lines below ``needle``), as a failure names
+    it: relative to the folder the worker runs in, so absolute for this process's cluster."""
+    file = f"{MODULE}.py" if proj is None else display(proj.root / f"{MODULE}.py")
+    return f"{file}:{text_line(DEFINITIONS, needle) + after}"
+
+
 @pytest.fixture(scope="module")
 def proj(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = make_project(
@@ -414,7 +424,8 @@ def test_a_failing_asset_stops_the_run_and_every_worker_tears_down(
     with pytest.raises(envres.AssetError) as info:
         bound.run(SPREAD, executor=cluster, on_event=events.append)
 
-    assert info.value.message == "asset 'p1' failed: ValueError: p1 broke"
+    where = at("if where.fail == name:", 1, proj)
+    assert info.value.message == f"asset 'p1' failed: {where}: ValueError: p1 broke"
     assert isinstance(info.value.__cause__, ValueError)
     assert info.value.failures == (info.value,)
     rows = read_log(log_path)
@@ -433,7 +444,8 @@ def test_a_failing_setup_on_a_worker_is_a_setup_error_and_the_rest_is_torn_down(
         bound.run(["b"], executor=cluster)
 
     assert info.value.message == (
-        "setup of resource 'pool' failed: RuntimeError: pool cannot connect"
+        f"setup of resource 'pool' failed: {at('cannot connect', 0, proj)}: "
+        "RuntimeError: pool cannot connect"
     )
     assert isinstance(info.value.__cause__, RuntimeError)
     rows = read_log(log_path)
@@ -449,7 +461,8 @@ def test_a_failing_teardown_on_a_worker_is_reported_as_a_teardown_error(
         bound.run(["b"], executor=cluster)
 
     assert re.fullmatch(
-        r"teardown of resource 'pool' failed: OSError: pool did not close \(on worker \d\)",
+        f"teardown of resource 'pool' failed: {re.escape(at('did not close', 0, proj))}: "
+        r"OSError: pool did not close \(on worker \d\)",
         info.value.message,
     )
     assert [r[:2] for r in read_log(log_path) if r[0] == "teardown"] == [
@@ -621,7 +634,8 @@ def test_a_failure_among_many_assets_names_it_and_every_worker_tears_down(
     with pytest.raises(envres.AssetError) as info:
         bound.run(MANY, executor=cluster, on_event=events.append)
 
-    assert info.value.message == "asset 'm30' failed: ValueError: m30 broke"
+    where = at("if many.fail == name:", 1, proj)
+    assert info.value.message == f"asset 'm30' failed: {where}: ValueError: m30 broke"
     assert isinstance(info.value.__cause__, ValueError)
     assert [e.name for e in events if e.kind == "asset_failed"] == ["m30"]
     done = [e.name for e in events if e.kind == "asset_done"]
@@ -674,11 +688,18 @@ def test_cli_failing_asset_on_an_existing_cluster_exits_3_with_the_local_message
     )
 
     assert result.code == 3
-    assert result.err_lines == ["run failed: asset 'p1' failed: ValueError: p1 broke"]
+    # This cluster's workers run in the test's folder: the path is absolute.
+    where = at("if where.fail == name:", 1, proj)
+    assert result.err_lines == [
+        f"run failed: asset 'p1' failed: {where}: ValueError: p1 broke",
+        HINT,
+    ]
     assert result.out.splitlines()[0] == (
         f"envres run: profile 'dev', 4 assets, dask: scheduler {address}"
     )
-    assert re.search(r"^  FAILED  p1 +\d+ ms  ValueError: p1 broke$", result.out, re.M)
+    assert re.search(
+        rf"^  FAILED  p1 +\d+ ms  {re.escape(where)}: ValueError: p1 broke$", result.out, re.M
+    )
     assert re.search(r"^  down    base \(worker \d\) +\d+ ms$", result.out, re.M)
     rows = read_log(log_path)
     assert len(by_pid(rows, "teardown")) == 2  # every worker tore down
@@ -770,8 +791,8 @@ def test_import_envres_and_help_do_not_import_dask() -> None:
 @pytest.mark.parametrize(
     ("asset", "detail"),
     [
-        ("boom", "Boom: kaboom **********"),
-        ("quits", "SystemExit: login failed for **********"),
+        ("boom", f"{at('raise Boom(')}: Boom: kaboom **********"),
+        ("quits", f"{at('sys.exit(')}: SystemExit: login failed for **********"),
     ],
 )
 def test_an_asset_raising_a_base_exception_fails_the_run_once_masked_and_balanced(
@@ -783,7 +804,8 @@ def test_an_asset_raising_a_base_exception_fails_the_run_once_masked_and_balance
     result = run_real("run", asset, "--executor", "dask", "--jobs", "2", cwd=proj.root, env=env)
 
     assert result.code == 3, result.err
-    assert result.err_lines[-1] == f"run failed: asset '{asset}' failed: {detail}"
+    # A local cluster's workers run in the project folder, as the command does.
+    assert result.err_lines[-2:] == [f"run failed: asset '{asset}' failed: {detail}", HINT]
     assert SECRET not in result.out + result.err
     assert "Traceback" not in result.out + result.err
     rows = read_log(log_path)
@@ -861,8 +883,21 @@ def test_a_downstream_asset_never_runs_after_its_upstream_failed(
     with pytest.raises(envres.AssetError) as info:
         bound.run(["after_b", "p3"], jobs=2, executor=target, on_event=events.append)
 
-    assert info.value.message == "asset 'b' failed: ValueError: b broke"
+    where = at("if where.fail == name:", 1, proj)
+    assert info.value.message == f"asset 'b' failed: {where}: ValueError: b broke"
     assert [e.name for e in events if e.kind == "asset_failed"] == ["b"]
     ran = [name for what, name, _ in read_log(log_path) if what == "asset"]
     assert "b" in ran and "after_b" not in ran
     assert "after_b" not in [e.name for e in events if e.kind in ("asset_started", "asset_done")]
+
+
+def test_a_failure_keeps_the_users_line_and_the_rest_of_its_message_on_its_way_back() -> None:
+    # What a worker sends back is pickled: the place and the rest of the message are
+    # plain text taken there, so they arrive as they were.
+    why = Reason("ValueError: no table raw_user", "pipeline.py:12", ("Did you mean raw_users?",))
+    failure = pickle.loads(pickle.dumps(_dask._TaskFailure("users", "asset", "users", why)))
+
+    error = failure.error()
+    assert error.reason == why
+    assert error.message == "asset 'users' failed: pipeline.py:12: ValueError: no table raw_user"
+    assert str(error).splitlines()[1:] == ["  Did you mean raw_users?"]

@@ -45,7 +45,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import envres
-from tests.conftest import Cli, EnvresProcesses, Project, Result, make_project
+from envres._paths import display
+from tests.conftest import HINT, Cli, EnvresProcesses, Project, Result, make_project, text_line
 
 DEFINITIONS = """
 from __future__ import annotations
@@ -208,6 +209,14 @@ TERMINATED = "terminated; every resource that was set up has been torn down"
 # -- the model -------------------------------------------------------------------------
 
 
+#: The definitions module as a command run in the project folder names it, and the
+#: lines a setup, an asset and a teardown fail on.
+PIPELINE = "faults_pipeline.py"
+SETUP_LINE = text_line(DEFINITIONS, "cannot connect")
+ASSET_LINE = text_line(DEFINITIONS, "bad rows in")
+TEARDOWN_LINE = text_line(DEFINITIONS, "did not close")
+
+
 @dataclass(frozen=True)
 class Faults:
     setup: frozenset[str] = frozenset()
@@ -221,11 +230,11 @@ class Faults:
             "FAIL_TEARDOWN": ",".join(sorted(self.teardown)),
         }
 
-    def messages(self) -> set[str]:
+    def messages(self, file: str = PIPELINE) -> set[str]:
         return {
-            *(setup_msg(k) for k in self.setup),
-            *(asset_msg(n) for n in self.asset),
-            *(teardown_msg(k) for k in self.teardown),
+            *(setup_msg(k, file) for k in self.setup),
+            *(asset_msg(n, file) for n in self.asset),
+            *(teardown_msg(k, file) for k in self.teardown),
         }
 
 
@@ -236,16 +245,18 @@ def faults(setup: str = "", asset: str = "", teardown: str = "") -> Faults:
     return Faults(names(setup), names(asset), names(teardown))
 
 
-def setup_msg(key: str) -> str:
-    return f"setup of resource '{key}' failed: RuntimeError: {key} cannot connect"
+def setup_msg(key: str, file: str = PIPELINE) -> str:
+    at = f"{file}:{SETUP_LINE}"
+    return f"setup of resource '{key}' failed: {at}: RuntimeError: {key} cannot connect"
 
 
-def asset_msg(name: str) -> str:
-    return f"asset '{name}' failed: ValueError: bad rows in {name}"
+def asset_msg(name: str, file: str = PIPELINE) -> str:
+    return f"asset '{name}' failed: {file}:{ASSET_LINE}: ValueError: bad rows in {name}"
 
 
-def teardown_msg(key: str) -> str:
-    return f"teardown of resource '{key}' failed: OSError: {key} did not close"
+def teardown_msg(key: str, file: str = PIPELINE) -> str:
+    at = f"{file}:{TEARDOWN_LINE}"
+    return f"teardown of resource '{key}' failed: {at}: OSError: {key} did not close"
 
 
 @dataclass
@@ -263,7 +274,7 @@ class Outcome:
     def err_lines(self) -> list[str]:
         if self.first is None:
             return []
-        return [f"run failed: {self.first}", *(f"also: {m}" for m in self.also)]
+        return [f"run failed: {self.first}", *(f"also: {m}" for m in self.also), HINT]
 
 
 def plan(selection: Sequence[str]) -> list[str]:
@@ -301,7 +312,7 @@ class _Stop(Exception):
         self.kind = kind
 
 
-def model(f: Faults, selection: Sequence[str] = ("enrich",)) -> Outcome:
+def model(f: Faults, selection: Sequence[str] = ("enrich",), file: str = PIPELINE) -> Outcome:
     """What §7 says a one-job run does: lazy setups (dependencies first, each at
     most once), assets in plan order until the first failure, then every live
     resource torn down in reverse, each failing teardown reported after the first."""
@@ -319,7 +330,7 @@ def model(f: Faults, selection: Sequence[str] = ("enrich",)) -> Outcome:
             for dep in NEEDS[key]:
                 get(dep)
             if key in f.setup:
-                raise _Stop(setup_msg(key), envres.SetupError)
+                raise _Stop(setup_msg(key, file), envres.SetupError)
         except _Stop as stop:
             failed[key] = stop
             raise
@@ -332,7 +343,7 @@ def model(f: Faults, selection: Sequence[str] = ("enrich",)) -> Outcome:
                 get(key)
             log.append(f"asset {name}")
             if name in f.asset:
-                raise _Stop(asset_msg(name), envres.AssetError)
+                raise _Stop(asset_msg(name, file), envres.AssetError)
         except _Stop as stop:
             first = stop
             break
@@ -340,7 +351,7 @@ def model(f: Faults, selection: Sequence[str] = ("enrich",)) -> Outcome:
     for key in reversed(live):
         log.append(f"teardown {key}")
         if key in f.teardown:
-            also.append(teardown_msg(key))
+            also.append(teardown_msg(key, file))
     if first is not None:
         return Outcome(log, first.message, also, first.kind)
     if also:
@@ -465,10 +476,15 @@ def test_setup_failure_of_c_after_teardown_failures_of_r2_and_a_reports_setup_fi
         "teardown a",
     ]
     expected_err = [
-        "run failed: setup of resource 'c' failed: RuntimeError: c cannot connect",
-        "also: teardown of resource 'r2' failed: OSError: r2 did not close",
-        "also: teardown of resource 'a' failed: OSError: a did not close",
+        f"run failed: {setup_msg('c')}",
+        f"also: {teardown_msg('r2')}",
+        f"also: {teardown_msg('a')}",
+        HINT,
     ]
+    assert expected_err[0] == (
+        f"run failed: setup of resource 'c' failed: {PIPELINE}:{SETUP_LINE}: "
+        "RuntimeError: c cannot connect"
+    )
     assert result.code == 3
     assert read_log(log_path) == expected_log
     assert result.err_lines == expected_err
@@ -483,9 +499,7 @@ def test_setup_failure_at_the_root_of_the_diamond_fails_b_and_never_reaches_the_
 
     assert result.code == 3
     assert read_log(log_path) == []
-    assert result.err_lines == [
-        "run failed: setup of resource 'a' failed: RuntimeError: a cannot connect"
-    ]
+    assert result.err_lines == [f"run failed: {setup_msg('a')}", HINT]
     assert model(faults(setup="a r1")).log == []
 
 
@@ -548,7 +562,8 @@ def test_fault_with_three_jobs_keeps_every_lifecycle_invariant(
         assert result.err == ""
         assert sorted(lines) == sorted(expected.log)
     else:
-        first, *also = result.err_lines
+        first, *also, hint = result.err_lines
+        assert hint == HINT
         assert first.startswith("run failed: ")
         assert all(line.startswith("also: ") for line in also)
         messages = [first.removeprefix("run failed: ")] + [a.removeprefix("also: ") for a in also]
@@ -649,6 +664,7 @@ class Api:
     module: ModuleType
     bound: envres.BoundDefinitions
     log: Path
+    file: str  # the definitions module, as a failure names it
 
     def run(self, selection: Sequence[str], env: dict[str, str], jobs: int = 1) -> Any:
         self.log.write_text("", encoding="utf-8")
@@ -672,7 +688,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     try:
         spec.loader.exec_module(module)
         bound = module.defs.with_profile("dev", project=str(root), env={})
-        yield Api(module, bound, root / "api.log")
+        yield Api(module, bound, root / "api.log", display(root / f"{name}.py"))
     finally:
         del sys.modules[name]
 
@@ -692,7 +708,7 @@ selections = st.sampled_from([("enrich",), ("score",), ("merge",), ("score", "tr
 def test_api_run_with_any_diamond_faults_raises_the_first_and_lists_failing_teardowns(
     api: Api, f: Faults, selection: tuple[str, ...]
 ) -> None:
-    expected = model(f, selection)
+    expected = model(f, selection, api.file)
     error: envres.RunError | None = None
     try:
         api.run(selection, f.env())
@@ -720,7 +736,7 @@ def test_api_run_with_any_diamond_faults_raises_the_first_and_lists_failing_tear
 def test_api_run_with_three_jobs_and_any_diamond_faults_keeps_the_invariants(
     api: Api, f: Faults
 ) -> None:
-    expected = model(f)
+    expected = model(f, file=api.file)
     error: envres.RunError | None = None
     try:
         api.run(("enrich",), f.env(), jobs=3)
@@ -732,13 +748,13 @@ def test_api_run_with_three_jobs_and_any_diamond_faults_keeps_the_invariants(
     assert (error is None) == (expected.first is None)
     if error is not None:
         assert error.failures[0] is error
-        assert error.message in f.messages()
+        assert error.message in f.messages(api.file)
         down = [k for k in teardowns(lines) if k in f.teardown]
         later = [e.message for e in error.failures[1:]]
         if type(error) is envres.TeardownError:
-            assert [error.message, *later] == [teardown_msg(k) for k in down]
+            assert [error.message, *later] == [teardown_msg(k, api.file) for k in down]
         else:
-            assert later == [teardown_msg(k) for k in down]
+            assert later == [teardown_msg(k, api.file) for k in down]
 
 
 # -- signals at chosen points, in real processes ---------------------------------------
@@ -898,7 +914,10 @@ def test_second_ctrl_c_during_teardown_does_not_skip_the_remaining_teardowns(
     assert result.err_lines[0] == INTERRUPTED
     # r3's teardown hung: the second Ctrl-C interrupted it (after a second of
     # patience), and the other teardowns still ran.
-    assert "  also: teardown of resource 'r3' failed: KeyboardInterrupt" in result.err_lines
+    napping = f"{PIPELINE}:{text_line(DEFINITIONS, 'time.sleep(0.01)')}"  # where it hung
+    assert f"  also: teardown of resource 'r3' failed: {napping}: KeyboardInterrupt" in (
+        result.err_lines
+    )
     assert_only_expected_notes(result.err_lines[1:], jobs, "during-asset")
     assert sorted(setups(lines)) == ["a", "b", "r1", "r2", "r3", "r4"]
     if jobs == "1":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, Project, Result, make_project, run_real
+from tests.conftest import HINT, Cli, Project, Result, make_project, run_real, text_line
 
 DEFINITIONS = """
 from __future__ import annotations
@@ -148,6 +148,11 @@ PROFILE = (
 )
 
 CHAIN = ["r1", "r2", "r3", "r4", "r5"]
+
+#: Where the definitions raise, as a failure names the line of the user's code.
+AT_SETUP = f"lifecycle_pipeline.py:{text_line(DEFINITIONS, 'cannot connect')}"
+AT_TEARDOWN = f"lifecycle_pipeline.py:{text_line(DEFINITIONS, 'did not close')}"
+AT_MEET = f"lifecycle_pipeline.py:{text_line(DEFINITIONS, 'MEET.wait(')}"
 NEEDS = {"r2": "r1", "r3": "r2", "r4": "r3", "r5": "r4", "pool": "base", "cache": "base"}
 
 
@@ -289,7 +294,9 @@ def test_setup_failure_at_each_chain_position_tears_down_exactly_those_set_up_in
         *(f"teardown {k}" for k in reversed(done)),
     ]
     assert result.err_lines == [
-        f"run failed: setup of resource '{failing}' failed: RuntimeError: {failing} cannot connect"
+        f"run failed: setup of resource '{failing}' failed: {AT_SETUP}: "
+        f"RuntimeError: {failing} cannot connect",
+        HINT,
     ]
     assert "Traceback" not in result.out + result.err
 
@@ -311,7 +318,8 @@ def test_setup_failure_in_a_real_process_exits_3_after_teardown_without_tracebac
         "teardown r1",
     ]
     assert result.err_lines == [
-        "run failed: setup of resource 'r4' failed: RuntimeError: r4 cannot connect"
+        f"run failed: setup of resource 'r4' failed: {AT_SETUP}: RuntimeError: r4 cannot connect",
+        HINT,
     ]
     assert "Traceback" not in result.out + result.err
 
@@ -326,7 +334,9 @@ def test_setup_failure_of_an_independent_resource_tears_down_the_chain_already_s
     assert setups(lines) == CHAIN
     assert teardowns(lines) == list(reversed(CHAIN))
     assert result.err_lines == [
-        "run failed: setup of resource 'side' failed: RuntimeError: side cannot connect"
+        f"run failed: setup of resource 'side' failed: {AT_SETUP}: "
+        "RuntimeError: side cannot connect",
+        HINT,
     ]
 
 
@@ -341,7 +351,8 @@ def test_failing_teardown_is_reported_and_every_other_teardown_still_runs(
     assert result.code == 3
     assert teardowns(read_log(log_path)) == ["r5", "r4", "r3", "r2", "r1"]
     assert result.err_lines == [
-        "run failed: teardown of resource 'r3' failed: OSError: r3 did not close"
+        f"run failed: teardown of resource 'r3' failed: {AT_TEARDOWN}: OSError: r3 did not close",
+        HINT,
     ]
     assert "Traceback" not in result.out + result.err
 
@@ -354,8 +365,9 @@ def test_two_failing_teardowns_are_both_reported_in_teardown_order(
     assert result.code == 3
     assert teardowns(read_log(log_path)) == ["r5", "r4", "r3", "r2", "r1"]
     assert result.err_lines == [
-        "run failed: teardown of resource 'r4' failed: OSError: r4 did not close",
-        "also: teardown of resource 'r2' failed: OSError: r2 did not close",
+        f"run failed: teardown of resource 'r4' failed: {AT_TEARDOWN}: OSError: r4 did not close",
+        f"also: teardown of resource 'r2' failed: {AT_TEARDOWN}: OSError: r2 did not close",
+        HINT,
     ]
 
 
@@ -367,8 +379,9 @@ def test_setup_failure_and_failing_teardown_report_setup_first(
     assert result.code == 3
     assert teardowns(read_log(log_path)) == ["r3", "r2", "r1"]
     assert result.err_lines == [
-        "run failed: setup of resource 'r4' failed: RuntimeError: r4 cannot connect",
-        "also: teardown of resource 'r1' failed: OSError: r1 did not close",
+        f"run failed: setup of resource 'r4' failed: {AT_SETUP}: RuntimeError: r4 cannot connect",
+        f"also: teardown of resource 'r1' failed: {AT_TEARDOWN}: OSError: r1 did not close",
+        HINT,
     ]
 
 
@@ -425,7 +438,10 @@ def test_jobs_1_runs_independent_assets_one_at_a_time_so_the_rendezvous_breaks(
     result = run(envres_cli, proj, log_path, "f", "--jobs", "1", MEET_TIMEOUT="0.2")
 
     assert result.code == 3
-    assert result.err_lines == ["run failed: asset 'b' failed: BrokenBarrierError"]
+    assert result.err_lines == [
+        f"run failed: asset 'b' failed: {AT_MEET}: BrokenBarrierError",
+        HINT,
+    ]
     lines = read_log(log_path)
     assert [line.split()[1] for line in lines if line.startswith("result")] == ["a=2"]
     assert teardowns(lines) == list(reversed(setups(lines)))
@@ -446,7 +462,8 @@ def test_jobs_8_failing_shared_setup_is_attempted_once_and_torn_down_cleanly(
     assert setups(lines).count("base") == 1
     assert_dependency_order(lines)
     assert result.err_lines[0] == (
-        "run failed: setup of resource 'pool' failed: RuntimeError: pool cannot connect"
+        f"run failed: setup of resource 'pool' failed: {AT_SETUP}: "
+        "RuntimeError: pool cannot connect"
     )
     assert result.out.count("FAILED  setup of pool") == 1
     assert not any(line.startswith("result f=") for line in lines)

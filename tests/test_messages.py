@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BASE, Cli, Project, make_project, run_real
+from tests.conftest import BASE, Cli, Project, make_project, run_real, text_line
 
 NEEDS_TOKEN = """\
 resources:
@@ -248,6 +248,22 @@ def leaky(db: Db) -> None:
 @envres.asset
 def one_line(db: Db) -> None:
     raise ValueError("just this")
+
+
+class Twice(envres.Resource):
+    def lifespan(self) -> Iterator[None]:
+        yield
+        yield
+
+
+@envres.asset
+def untidy(twice: Twice) -> None:
+    pass
+
+
+@envres.asset
+def frozen(db: Db) -> None:
+    db.token = "changed"  # type: ignore[misc]
 """
 
 
@@ -256,9 +272,13 @@ def one_line(db: Db) -> None:
 @pytest.fixture
 def failing(tmp_path: Path) -> Project:
     defs = FAILING + (
-        '\ndefs = envres.Definitions(assets=[users, leaky, one_line], resource_types={"db": Db})\n'
+        "\ndefs = envres.Definitions(assets=[users, leaky, one_line, frozen, untidy], "
+        'resource_types={"db": Db, "twice": Twice})\n'
     )
-    profile = "resources:\n  db:\n    type: db\n    config:\n      token: s3cr3t-t0ken\n"
+    profile = (
+        "resources:\n  db:\n    type: db\n    config:\n      token: s3cr3t-t0ken\n"
+        "  twice:\n    type: twice\n"
+    )
     return make_project(tmp_path / "proj", {"dev.yaml": profile}, definitions=defs)
 
 
@@ -266,23 +286,64 @@ def test_a_failing_asset_shows_its_whole_message_where_it_failed_and_how_to_see_
     failing: Project,
 ) -> None:
     result = run_real("run", "users", cwd=failing.root)
+    at = f"pipeline.py:{text_line(FAILING, 'from raw_user')}"
     assert result.code == 3
     lines = result.err_lines
-    assert lines[0].startswith("run failed: asset 'users' failed: CatalogException: ")
+    assert lines[0].startswith(f"run failed: asset 'users' failed: {at}: CatalogException: ")
     assert '  Did you mean "raw_users"?' in lines
     assert "  LINE 1: select * from raw_user" in lines
-    assert lines[-2:] == ["  at pipeline.py:24 in users", "  (run with --debug for the traceback)"]
+    assert lines[-1] == "(run with --debug for the traceback)"
+    # The progress line names the same place, on one line.
+    failed = [line for line in result.out.splitlines() if "FAILED" in line]
+    assert len(failed) == 1
+    assert f"  {at}: CatalogException: " in failed[0]
 
 
-def test_the_rest_of_a_message_is_masked_and_a_one_line_message_adds_nothing(
+def test_the_rest_of_a_message_is_masked_and_a_one_line_message_still_says_where(
     failing: Project,
 ) -> None:
     leaky = run_real("run", "leaky", cwd=failing.root)
     assert leaky.err_lines == [
-        "run failed: asset 'leaky' failed: ValueError: first line",
+        f"run failed: asset 'leaky' failed: pipeline.py:{text_line(FAILING, 'first line')}: "
+        "ValueError: first line",
         "  the token was **********",
-        "  at pipeline.py:29 in leaky",
-        "  (run with --debug for the traceback)",
+        "(run with --debug for the traceback)",
     ]
     one = run_real("run", "one_line", cwd=failing.root)
-    assert one.err_lines == ["run failed: asset 'one_line' failed: ValueError: just this"]
+    assert one.err_lines == [
+        f"run failed: asset 'one_line' failed: pipeline.py:{text_line(FAILING, 'just this')}: "
+        "ValueError: just this",
+        "(run with --debug for the traceback)",
+    ]
+
+
+def test_a_pydantic_error_in_user_code_shows_its_cause_and_debug_shows_the_traceback(
+    failing: Project,
+) -> None:
+    frozen = run_real("run", "frozen", cwd=failing.root)
+    debug = run_real("run", "frozen", "--debug", cwd=failing.root)
+
+    at = f"pipeline.py:{text_line(FAILING, 'db.token = ')}"
+    assert frozen.err_lines[0] == (
+        f"run failed: asset 'frozen' failed: {at}: ValidationError: 1 validation error for Db"
+    )
+    assert "    Instance is frozen" in [line[:22] for line in frozen.err_lines]
+    assert frozen.err_lines[-1] == "(run with --debug for the traceback)"
+    assert "Traceback" not in frozen.err
+    assert "Traceback (most recent call last)" in debug.err
+    assert "(run with --debug for the traceback)" not in debug.err
+    assert "s3cr3t-t0ken" not in frozen.err + frozen.out + debug.err + debug.out
+
+
+def test_a_failure_of_envres_itself_names_no_place_and_gives_no_hint(
+    failing: Project,
+) -> None:
+    # envres raises this itself, once the user's generator is done: no line of the
+    # user's code to show, and a traceback would show only envres.
+    result = run_real("run", "untidy", cwd=failing.root)
+
+    assert result.code == 3
+    assert result.err_lines == [
+        "run failed: teardown of resource 'twice' failed: DefinitionError: "
+        "lifespan yielded more than once; it must yield exactly once"
+    ]

@@ -16,7 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, EnvresProcesses, Project, Result, make_project, run_real
+from tests.conftest import (
+    HINT,
+    Cli,
+    EnvresProcesses,
+    Project,
+    Result,
+    make_project,
+    run_real,
+    text_line,
+)
 
 DEFINITIONS = """
 from __future__ import annotations
@@ -166,6 +175,12 @@ resources:
       delay: 1
 """
 
+#: Where the definitions raise, as a failure names the line of the user's code.
+AT_SETUP = f"runcli_pipeline.py:{text_line(DEFINITIONS, 'refused the connection')}"
+AT_TEARDOWN = f"runcli_pipeline.py:{text_line(DEFINITIONS, 'did not close')}"
+AT_ASSET = f"runcli_pipeline.py:{text_line(DEFINITIONS, 'raise ValueError')}"
+AT_OWN_KI = f"runcli_pipeline.py:{text_line(DEFINITIONS, 'raise KeyboardInterrupt')}"
+
 INTERRUPTED = "interrupted"
 TERMINATED = "terminated"
 TORN_DOWN = "; every resource that was set up has been torn down"
@@ -238,7 +253,10 @@ def test_asset_failure_exits_3_after_teardown_and_later_assets_never_start(
     result = run(envres_cli, proj, log_path, "load", "--jobs", jobs, FAIL_ASSET="transform")
 
     assert result.code == 3
-    assert result.err == "run failed: asset 'transform' failed: ValueError: bad rows in transform\n"
+    assert result.err_lines == [
+        f"run failed: asset 'transform' failed: {AT_ASSET}: ValueError: bad rows in transform",
+        HINT,
+    ]
     assert read_log(log_path) == [
         "setup db",
         "setup knobs",
@@ -272,7 +290,8 @@ def test_asset_failure_in_a_real_process_keeps_results_on_stdout_and_the_error_o
 
     assert result.code == 3
     assert result.err_lines == [
-        "run failed: asset 'extract' failed: ValueError: bad rows in extract"
+        f"run failed: asset 'extract' failed: {AT_ASSET}: ValueError: bad rows in extract",
+        HINT,
     ]
     assert "run failed" not in result.out
     assert "FAILED  extract" in result.out
@@ -293,8 +312,9 @@ def test_asset_failure_and_failing_teardown_are_both_reported_asset_first(
 
     assert result.code == 3
     assert result.err_lines == [
-        "run failed: asset 'transform' failed: ValueError: bad rows in transform",
-        "also: teardown of resource 'db' failed: OSError: db did not close",
+        f"run failed: asset 'transform' failed: {AT_ASSET}: ValueError: bad rows in transform",
+        f"also: teardown of resource 'db' failed: {AT_TEARDOWN}: OSError: db did not close",
+        HINT,
     ]
     assert read_log(log_path)[-2:] == ["teardown knobs", "teardown db"]
 
@@ -306,7 +326,8 @@ def test_failing_teardown_alone_exits_3_after_a_successful_asset(
 
     assert result.code == 3
     assert result.err_lines == [
-        "run failed: teardown of resource 'db' failed: OSError: db did not close"
+        f"run failed: teardown of resource 'db' failed: {AT_TEARDOWN}: OSError: db did not close",
+        HINT,
     ]
     assert read_log(log_path)[-3:] == ["loaded 6", "teardown knobs", "teardown db"]
     assert result.out.splitlines()[-1].startswith("3 succeeded in ")
@@ -319,7 +340,9 @@ def test_setup_failure_names_the_resource_and_skips_every_asset(
 
     assert result.code == 3
     assert result.err_lines == [
-        "run failed: setup of resource 'db' failed: ConnectionError: db refused the connection"
+        f"run failed: setup of resource 'db' failed: {AT_SETUP}: "
+        "ConnectionError: db refused the connection",
+        HINT,
     ]
     assert read_log(log_path) == []
 
@@ -332,9 +355,10 @@ def test_debug_adds_the_traceback_of_a_failed_asset(
     assert result.code == 3
     assert "Traceback (most recent call last):" in result.err
     assert 'raise ValueError(f"bad rows in {asset}")' in result.err
+    # The traceback is there: no hint to ask for it.
     assert (
         result.err_lines[-1]
-        == "run failed: asset 'extract' failed: ValueError: bad rows in extract"
+        == f"run failed: asset 'extract' failed: {AT_ASSET}: ValueError: bad rows in extract"
     )
 
 
@@ -372,8 +396,15 @@ def test_keyboard_interrupt_raised_by_an_asset_without_a_signal_is_its_failure_e
     result = run(envres_cli, proj, log_path, "load", "--jobs", jobs, FAIL_ASSET="transform:own-ki")
 
     assert result.code == 3, result.err
-    assert result.err_lines == ["run failed: asset 'transform' failed: KeyboardInterrupt"]
-    assert re.search(r"^  FAILED  transform +\d+ ms  KeyboardInterrupt$", result.out, re.M)
+    assert result.err_lines == [
+        f"run failed: asset 'transform' failed: {AT_OWN_KI}: KeyboardInterrupt",
+        HINT,
+    ]
+    assert re.search(
+        rf"^  FAILED  transform +\d+ ms  {re.escape(AT_OWN_KI)}: KeyboardInterrupt$",
+        result.out,
+        re.M,
+    )
     assert "asset load" not in read_log(log_path)  # downstream of the failure: never runs
     assert read_log(log_path)[-2:] == ["teardown knobs", "teardown db"]
 

@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import envres
-from tests.conftest import Cli, Result, make_project, run_real
+from tests.conftest import HINT, Cli, Result, make_project, run_real, text_line
 
 MASK = "**********"
 MODULE = "canary_pipeline"
@@ -609,6 +609,12 @@ def fail_env(
     }
 
 
+#: Where the definitions raise, as a failure names the line of the user's code.
+AT = f"{MODULE}.py:{text_line(DEFINITIONS, 'raise KINDS[kind](message)')}"
+AT_OS = f"{MODULE}.py:{text_line(DEFINITIONS, 'raise OSError(2,')}"
+AT_PYDANTIC = f"{MODULE}.py:{text_line(DEFINITIONS, 'Conn(dsn=')}"
+
+
 def run_failed_line(result: Result) -> str:
     return next(line for line in result.err_lines if line.startswith("run failed: "))
 
@@ -840,7 +846,7 @@ def test_an_asset_failing_with_a_canary_in_its_message_never_shows_it(
     assert_no_leak(result, traceback_allowed=True)
     assert "Traceback (most recent call last):" in result.err
     line = run_failed_line(result)
-    assert line.startswith("run failed: asset 'report' failed: RuntimeError: login refused for ")
+    assert line.startswith(f"run failed: asset 'report' failed: {AT}: RuntimeError: login refused")
     assert MASK in line
 
 
@@ -881,7 +887,10 @@ def test_a_failure_at_each_point_of_a_run_masks_the_canary(
     debug = "--debug" in flags
     assert_no_leak(result, traceback_allowed=debug)
     assert ("Traceback (most recent call last):" in result.err) == debug
-    assert run_failed_line(result) == f"run failed: {what}: RuntimeError: login refused for {MASK}"
+    assert run_failed_line(result) == (
+        f"run failed: {what}: {AT}: RuntimeError: login refused for {MASK}"
+    )
+    assert (result.err_lines[-1] == HINT) != debug  # --debug shows the traceback instead
 
 
 @pytest.mark.parametrize("flags", [(), ("--jobs", "2", "--debug")], ids=["plain", "jobs2-debug"])
@@ -893,9 +902,12 @@ def test_an_asset_and_every_teardown_failing_mask_every_canary(
     result = envres_cli("run", *flags, cwd=canary_project, env=env)
     assert result.code == 3, result
     assert_no_leak(result, traceback_allowed=bool(flags))
-    assert result.err_lines[-2:] == [
-        f"run failed: asset 'report' failed: KeyError: \"login refused for '{MASK}'\"",
-        f"also: teardown of resource 'named' failed: KeyError: \"login refused for '{MASK}'\"",
+    hint = [] if "--debug" in flags else [HINT]
+    assert result.err_lines[-2 - len(hint) :] == [
+        f"run failed: asset 'report' failed: {AT}: KeyError: \"login refused for '{MASK}'\"",
+        f"also: teardown of resource 'named' failed: {AT}: KeyError: "
+        f"\"login refused for '{MASK}'\"",
+        *hint,
     ]
 
 
@@ -1094,7 +1106,26 @@ def test_whatever_an_asset_raises_with_a_canary_in_any_spelling_is_masked(
     assert_no_leak(result, traceback_allowed=debug)
     assert ("Traceback (most recent call last):" in result.err) == debug
     shown = KIND_SHOWN.get(kind, kind)
-    assert run_failed_line(result).startswith(f"run failed: asset 'report' failed: {shown}")
+    at = AT_OS if kind == "OSError-filename" else AT
+    assert run_failed_line(result).startswith(f"run failed: asset 'report' failed: {at}: {shown}")
+
+
+@pytest.mark.parametrize("stage", ["asset", "setup", "teardown"])
+def test_the_rest_of_a_multi_line_message_is_shown_with_the_canary_masked(
+    envres_cli: Cli, canary_project: Path, stage: str
+) -> None:
+    # The whole message is shown now, not only its first line: the line after it (the
+    # secret alone, or the second half of one split over two lines) passes the gate too.
+    which = {"asset": "banner", "setup": "s_generic", "teardown": "db_passwd"}[stage]
+    second = envres_cli("run", cwd=canary_project, env=fail_env(stage, which, "second-line"))
+    split = envres_cli("run", cwd=canary_project, env=fail_env(stage, which, "split"))
+    for result in (second, split):
+        assert result.code == 3, result
+        assert_no_leak(result)
+        assert result.err_lines[-1] == HINT
+    assert f"  for {MASK}" in second.err_lines
+    assert run_failed_line(split).endswith(f": RuntimeError: login refused for {MASK}")
+    assert split.err_lines[1] == f"  {MASK}"
 
 
 # --- 3. the same on Dask, and as real processes --------------------------------------------
@@ -1111,14 +1142,14 @@ def test_a_run_on_dask_masks_canaries_from_assets_prints_and_teardowns_on_worker
     assert result.code == 3, result
     assert_no_leak(result, traceback_allowed=True)
     assert run_failed_line(result) == (
-        f"run failed: asset 'report' failed: RuntimeError: login refused for '{MASK}'"
+        f"run failed: asset 'report' failed: {AT}: RuntimeError: login refused for '{MASK}'"
     )
     also = [x for x in result.err_lines if x.startswith("also: ")]
     assert also, result.err
     for line in also:
         assert line.startswith(
-            f"also: teardown of resource 'named' failed: RuntimeError: login refused for '{MASK}'"
-            " (on worker "
+            f"also: teardown of resource 'named' failed: {AT}: RuntimeError: login refused for "
+            f"'{MASK}' (on worker "
         )
 
 
@@ -1132,7 +1163,7 @@ def test_a_setup_failing_on_dask_masks_a_canary_with_a_del_character(
     assert result.code == 3, result
     assert_no_leak(result)
     assert run_failed_line(result) == (
-        "run failed: setup of resource 'vault' failed: RuntimeError: login refused for "
+        f"run failed: setup of resource 'vault' failed: {AT}: RuntimeError: login refused for "
         f'{{"password": "{MASK}"}}'
     )
 
@@ -1296,8 +1327,11 @@ def test_a_pydantic_error_in_a_setup_quoting_a_secret_cut_short_is_not_shown(
     assert result.code == 3, result
     assert_no_leak(result, traceback_allowed=debug)
     assert run_failed_line(result) == (
-        "run failed: setup of resource 'named' failed: ValidationError: 1 validation error for Conn"
+        f"run failed: setup of resource 'named' failed: {AT_PYDANTIC}: "
+        "ValidationError: 1 validation error for Conn"
     )
+    # pydantic's own lines follow, the input cut short and masked (assert_no_leak above).
+    assert "  dsn" in result.err_lines
 
 
 @pytest.mark.parametrize(
@@ -1337,7 +1371,7 @@ def test_a_secret_shorter_than_4_characters_is_masked_where_it_stands_alone(
         assert not re.search(rf"(?<![A-Za-z0-9]){short}(?![A-Za-z0-9])", result.out + result.err)
     assert f"      dsn: '{MASK}'" in shown.out.splitlines()
     assert run_failed_line(failed) == (
-        f"run failed: asset 'report' failed: RuntimeError: login refused for {MASK}"
+        f"run failed: asset 'report' failed: {AT}: RuntimeError: login refused for {MASK}"
     )
 
 
@@ -1372,7 +1406,8 @@ def test_ctrl_c_in_an_asset_with_a_teardown_failing_on_a_canary_masks_it(
     assert_no_leak(result)
     assert result.err_lines == [
         "interrupted; every resource that was set up has been torn down",
-        f"  also: teardown of resource 'named' failed: RuntimeError: login refused for {MASK}",
+        f"  also: teardown of resource 'named' failed: {AT}: "
+        f"RuntimeError: login refused for {MASK}",
     ]
 
 

@@ -25,7 +25,7 @@ import pytest
 
 import envres
 from envres._secrets import Redactor
-from tests.conftest import Cli, make_project
+from tests.conftest import HINT, Cli, make_project, text_line
 
 MASK = "**********"
 
@@ -324,49 +324,59 @@ def test_diff_says_a_secret_differs_without_showing_either_value(
 
 # --- runs that fail with a secret in the message ---------------------------------------
 
+
+def _at(needle: str) -> str:
+    """Where the definitions raise, as a failure names the line of the user's code."""
+    return f"secret_pipeline.py:{text_line(SECRET_DEFINITIONS, needle)}"
+
+
 RUN_FAILURES = [
     (
         "asset-password",
         {"FAIL_ASSET": "password"},
-        f"run failed: asset 'orders' failed: RuntimeError: query failed: password={MASK}",
+        f"run failed: asset 'orders' failed: {_at('query failed: password=')}: "
+        f"RuntimeError: query failed: password={MASK}",
     ),
     (
         "asset-token-from-env-file",
         {"FAIL_ASSET": "token"},
-        f"run failed: asset 'orders' failed: ValueError: token {MASK} is revoked",
+        f"run failed: asset 'orders' failed: {_at('is revoked')}: "
+        f"ValueError: token {MASK} is revoked",
     ),
     (
         "asset-literal-yaml-secret-in-a-repr",
         {"FAIL_ASSET": "signer"},
-        f"run failed: asset 'orders' failed: KeyError: '{MASK}'",
+        f"run failed: asset 'orders' failed: {_at('raise KeyError(sign)')}: KeyError: '{MASK}'",
     ),
     (
         "asset-secret-from-dotenv-in-a-dict",
         {"FAIL_ASSET": "header"},
-        f"run failed: asset 'orders' failed: RuntimeError: header {MASK} refused",
+        f"run failed: asset 'orders' failed: {_at('api.headers[')}: "
+        f"RuntimeError: header {MASK} refused",
     ),
     (
         "setup-of-a-class-resource",
         {"FAIL_SETUP": "warehouse"},
-        "run failed: setup of resource 'warehouse' failed: "
+        f"run failed: setup of resource 'warehouse' failed: {_at('cannot log in with')}: "
         f"RuntimeError: cannot log in with {MASK}",
     ),
     (
         "setup-of-a-function-resource",
         {"FAIL_SETUP": "notifier"},
-        f"run failed: setup of resource 'notifier' failed: ValueError: slack rejected token {MASK}",
+        f"run failed: setup of resource 'notifier' failed: {_at('slack rejected token')}: "
+        f"ValueError: slack rejected token {MASK}",
     ),
     (
         "teardown-of-a-class-resource",
         {"FAIL_TEARDOWN": "warehouse"},
-        "run failed: teardown of resource 'warehouse' failed: "
+        f"run failed: teardown of resource 'warehouse' failed: {_at('close failed for')}: "
         f"RuntimeError: close failed for {MASK}",
     ),
     (
         "teardown-of-a-function-resource",
         {"FAIL_TEARDOWN": "notifier"},
-        f"run failed: teardown of resource 'notifier' failed: RuntimeError: slack logout failed: "
-        f"{MASK}",
+        f"run failed: teardown of resource 'notifier' failed: {_at('slack logout failed')}: "
+        f"RuntimeError: slack logout failed: {MASK}",
     ),
 ]
 
@@ -387,7 +397,8 @@ def test_a_failing_run_masks_the_secret_in_its_message(
     result = envres_cli("run", *flags, cwd=secret_project, env={**ENV, **fail})
     assert result.code == 3, result
     assert leaked(result.out, result.err) == []
-    assert result.err_lines[-1] == last_line
+    hint = [] if "--debug" in flags else [HINT]
+    assert result.err_lines[-1 - len(hint) :] == [last_line, *hint]
     assert MASK in result.out  # the progress line of the failure
     if "--debug" in flags:
         assert "Traceback (most recent call last):" in result.err

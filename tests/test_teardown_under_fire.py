@@ -50,7 +50,7 @@ import pytest
 
 import envres
 from envres._events import Event
-from tests.conftest import EnvresProcesses, Project, Result, make_project
+from tests.conftest import HINT, EnvresProcesses, Project, Result, make_project, text_line
 
 INTERRUPTED = "interrupted; every resource that was set up has been torn down"
 TERMINATED = "terminated; every resource that was set up has been torn down"
@@ -792,6 +792,19 @@ WHAT = {
     # interrupt, once the other teardowns ran: see the next test).
     "interrupt": "KeyboardInterrupt",
 }
+
+
+#: Where the definitions raise each kind, as a failure names the line of the user's code.
+def _raised_at(kind: str) -> str:
+    """The line of ``fault`` that raises ``kind``: the one after its ``if``."""
+    return (
+        f"fire_pipeline.py:{text_line(DEFINITIONS, 'if kind == ' + chr(34) + kind + chr(34)) + 1}"
+    )
+
+
+AT = {kind: _raised_at(kind) for kind in ("exit", "boom", "genexit", "badstr", "interrupt")}
+#: Where a teardown hung (its pause) when a signal interrupted it.
+PAUSED_AT = f"fire_pipeline.py:{text_line(DEFINITIONS, 'short slices: a signal lands at once')}"
 STEP = {
     "setup": "setup of resource 'mid' failed: ",
     "asset": "asset 'load' failed: ",
@@ -904,7 +917,10 @@ def test_user_code_raising_a_base_exception_is_that_steps_failure_exit_3_in_one_
     name = "load" if r.step == "asset" else "mid"
     assert "Traceback" not in result.out + result.err, result.err
     assert result.code == 3, result.err
-    assert result.err_lines == [f"run failed: {STEP[r.step]}{WHAT[r.kind].format(name)}"]
+    assert result.err_lines == [
+        f"run failed: {STEP[r.step]}{AT[r.kind]}: {WHAT[r.kind].format(name)}",
+        HINT,
+    ]
     check_lifecycle(
         lines, SMALL_NEEDS, exact_reverse=r.jobs == "1", reported=reported_teardowns(result.out)
     )
@@ -922,7 +938,7 @@ def test_keyboard_interrupt_raised_by_a_teardown_is_an_interrupt_exit_130_after_
 
     assert "Traceback" not in result.out + result.err, result.err
     assert result.code == 130, result.err
-    notes = ["  also: teardown of resource 'mid' failed: KeyboardInterrupt"]
+    notes = [f"  also: teardown of resource 'mid' failed: {AT['interrupt']}: KeyboardInterrupt"]
     assert result.err_lines == [INTERRUPTED, *(notes if r.step == "teardown" else [])]
     check_lifecycle(
         lines, SMALL_NEEDS, exact_reverse=r.jobs == "1", reported=reported_teardowns(result.out)
@@ -963,7 +979,7 @@ def test_one_ctrl_c_during_a_hung_teardown_interrupts_it_after_a_second_and_fini
     assert result.code == 130, result.err
     assert result.err_lines == [
         INTERRUPTED,
-        "  also: teardown of resource 'mid' failed: KeyboardInterrupt",
+        f"  also: teardown of resource 'mid' failed: {PAUSED_AT}: KeyboardInterrupt",
     ]
     assert "  FAILED  teardown of mid" in result.out
     check_lifecycle(
@@ -998,7 +1014,7 @@ def test_one_signal_during_an_asset_then_a_hung_teardown_still_exits_within_seco
     assert "Traceback" not in result.out + result.err, result.err
     assert (result.code, result.err_lines[:1]) == (code, [message]), result.err
     raised = {"SIGINT": "KeyboardInterrupt", "SIGTERM": "Terminated"}[signame]
-    assert f"  also: teardown of resource 'mid' failed: {raised}" in result.err_lines
+    assert f"  also: teardown of resource 'mid' failed: {PAUSED_AT}: {raised}" in result.err_lines
     check_lifecycle(fire.log(), SMALL_NEEDS, reported=reported_teardowns(result.out))
     assert Trace.parse(fire.log()).teardowns == ["pair", "side", "top", "mid", "base"]
 

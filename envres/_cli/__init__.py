@@ -151,10 +151,15 @@ def _failed(session: Session, exc: BaseException) -> int:
         session.err(f"envres: {exc}")
         return EXIT_USAGE
     if isinstance(exc, ChecksFailed):
+        _debug(session, exc)
         session.err(f"check failed: {exc.message}")
+        if exc.traced and not session.debug:
+            session.err(DEBUG_HINT)
         return EXIT_RUN_FAILED
     if isinstance(exc, RunError):
-        return _run_failed(session, exc)
+        _debug(session, exc)
+        _failures(session, exc)
+        return EXIT_RUN_FAILED
     if isinstance(exc, EnvresError):
         _debug(session, exc)
         session.err(f"envres: {exc}")
@@ -173,17 +178,6 @@ def _failed(session: Session, exc: BaseException) -> int:
         "(run with --debug for a traceback, and please report it)"
     )
     return EXIT_INTERNAL
-
-
-def _run_failed(session: Session, exc: RunError) -> int:
-    """Say why a run failed: its first failure, the user's error under it, and the rest."""
-    _debug(session, exc)
-    session.err(f"run failed: {exc.message}")
-    if not session.debug:
-        _user_error(session, exc.__cause__)
-    for extra in exc.failures[1:]:
-        session.err(f"also: {extra.message}")
-    return EXIT_RUN_FAILED
 
 
 def _exit_code(signum: int) -> int:
@@ -224,60 +218,24 @@ def _stopped(session: Session, exc: BaseException, how: str) -> None:
         session.err(f"  {note}")
 
 
-#: How many lines of a user exception's message a failed run shows after the first.
-_MAX_MESSAGE_LINES = 30
+#: Said once at the end of a command whose failures came from the user's code.
+DEBUG_HINT = "(run with --debug for the traceback)"
 
 
-def _user_error(session: Session, cause: BaseException | None) -> None:
-    """The rest of what user code raised: its whole message, where, and how to see more.
+def _failures(session: Session, exc: RunError) -> None:
+    """Each failure with the rest of its message indented under it, then, once, the hint.
 
-    The first line is in the failure already. When the message has more (DuckDB's
-    ``Did you mean`` and ``LINE 1`` context, pydantic's actual cause), the rest is
-    printed, masked like any text user code made, then the innermost frame of the
-    user's own code, then a pointer to ``--debug``.
+    A failure that came from the user's own code names its line (``pipeline.py:38``);
+    ``--debug`` shows the traceback, and the hint says so unless it was given.
     """
-    if cause is None:
-        return
-    try:
-        text = session.redactor.redact_untrusted(str(cause)).strip()
-    except Exception:  # an exception whose __str__ raises: its type is shown already
-        text = ""
-    rest = text.splitlines()[1:]
-    if not rest:
-        return  # the failure line said it all
-    for line in rest[:_MAX_MESSAGE_LINES]:
-        session.err(f"  {line}".rstrip())
-    if len(rest) > _MAX_MESSAGE_LINES:
-        session.err(f"  ... ({len(rest) - _MAX_MESSAGE_LINES} more lines)")
-    where = _user_frame(cause)
-    if where:
-        session.err(f"  at {session.redactor.redact_untrusted(where)}")
-    session.err("  (run with --debug for the traceback)")
-
-
-def _user_frame(exc: BaseException) -> str | None:
-    """``file:line in function`` of the innermost frame in the user's code, if any.
-
-    Frames of envres itself, the standard library and installed packages are
-    skipped: the line to look at is the user's call into them.
-    """
-    import sysconfig
-    from pathlib import Path
-
-    from envres._paths import display
-
-    libraries = [Path(__file__).resolve().parents[1]]
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        path = sysconfig.get_paths().get(key)
-        if path:
-            libraries.append(Path(path).resolve())
-    found: str | None = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        resolved = Path(frame.filename).resolve()
-        if frame.filename.startswith("<") or any(resolved.is_relative_to(lib) for lib in libraries):
-            continue
-        found = f"{display(frame.filename)}:{frame.lineno} in {frame.name}"
-    return found
+    for prefix, failure in [("run failed", exc)] + [("also", e) for e in exc.failures[1:]]:
+        first, *rest = failure.lines()
+        session.err(f"{prefix}: {first}")
+        for line in rest:
+            session.err(line)
+    traced = any(f.reason is not None and f.reason.where for f in (exc, *exc.failures))
+    if traced and not session.debug:
+        session.err(DEBUG_HINT)
 
 
 def _debug(session: Session, exc: BaseException) -> None:

@@ -856,9 +856,13 @@ def check(
         _reference_table(session, references)
     failed = [r.key for r in results if not r.ok]
     if failed:
-        raise ChecksFailed(
+        error = ChecksFailed(
             f"{len(failed)} of {len(results)} resources failed their check: {', '.join(failed)}"
         )
+        error.traced = any(r.where for r in results)
+        raised = [r.error for r in results if r.error is not None]
+        # --debug shows each failure's traceback, the user's exceptions among their causes.
+        raise error from (BaseExceptionGroup("the failed checks", raised) if raised else None)
 
 
 def _check_table(session: Session, results: list[Checked]) -> None:
@@ -873,6 +877,9 @@ def _check_table(session: Session, results: list[Checked]) -> None:
         if i:
             cells[2] = session.style(cells[2], fg="green" if row[2] == "ok" else "red")
         session.out(("".join(cells) + row[4]).rstrip())
+        # The rest of a long message, under the reason it continues.
+        for line in results[i - 1].more if i else ():
+            session.out(f"{' ' * (sum(widths) + 2)}{line}".rstrip())
 
 
 def _reference_table(session: Session, references: list[Any]) -> None:
@@ -888,7 +895,12 @@ def _reference_table(session: Session, references: list[Any]) -> None:
 
 
 class ChecksFailed(RunError):
-    """``envres check`` found a resource that does not work (exit code 3)."""
+    """``envres check`` found a resource that does not work (exit code 3).
+
+    ``traced``: a failure came from the user's code (``--debug`` shows where).
+    """
+
+    traced = False
 
 
 @cli.command()

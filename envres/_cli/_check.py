@@ -22,11 +22,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from envres._causes import explain
-from envres._errors import SetupError, UsageError, suggest
+from envres._causes import reason as reason_of
+from envres._errors import SetupError, TeardownError, UsageError, suggest
 from envres._resolved import ResolvedProfile, deps_first
 from envres._scope import ResourceScope
 from envres._secrets import Redactor
@@ -36,13 +36,21 @@ __all__ = ["Checked", "Reference", "check_resources", "source_references"]
 
 @dataclass(frozen=True)
 class Checked:
-    """The outcome of one resource's check; ``reason`` is one masked line."""
+    """The outcome of one resource's check; ``reason`` is one masked line.
+
+    A failure that user code raised adds ``more`` (the rest of its message, masked),
+    ``where`` (the line of the user's code it came from) and the exception itself,
+    ``error``, for ``--debug``'s traceback.
+    """
 
     key: str
     type_name: str
     ok: bool
     seconds: float
     reason: str
+    more: tuple[str, ...] = ()
+    where: str = ""
+    error: BaseException | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -104,17 +112,27 @@ def check_resources(profile: ResolvedProfile, keys: Sequence[str], timeout: floa
         scope.close(timeout)  # notes what it could not tear down on the interrupt
         raise
     for error in scope.close(timeout):
-        _teardown_failed(results, error.key, error.detail, redactor)
+        _teardown_failed(results, error, redactor)
     return results
 
 
-def _teardown_failed(results: list[Checked], key: str, detail: str, redactor: Redactor) -> None:
-    """Mark ``key``'s row failed by its teardown (a timeout reads "teardown timed out ...")."""
+def _teardown_failed(results: list[Checked], error: TeardownError, redactor: Redactor) -> None:
+    """Mark the row failed by its teardown (a timeout reads "teardown timed out ...")."""
+    key, detail, more, where = error.key, error.detail, error.reason.more, error.reason.where
     reason = f"teardown {detail}" if detail.startswith("timed out") else f"teardown: {detail}"
     for i, r in enumerate(results):
         if r.key == key:
             said = f"{r.reason}; {reason}" if r.reason and not r.ok else reason
-            results[i] = Checked(r.key, r.type_name, False, r.seconds, redactor.redact(said))
+            results[i] = Checked(
+                r.key,
+                r.type_name,
+                False,
+                r.seconds,
+                redactor.redact(said),
+                (*r.more, *more),
+                r.where or where,
+                r.error or error,
+            )
             return
 
 
@@ -147,15 +165,19 @@ def _check_each(
         # A KeyboardInterrupt here is the check's own (signals reach the main thread
         # only): a failure like any other exception.
         error = outcome.get("error")
-        if isinstance(error, SetupError):
-            reason = (
-                error.detail
-                if error.key == key
-                else f"not checked: resource '{error.key}' could not be set up"
+        if isinstance(error, SetupError) and error.key == key:
+            why = error.reason
+            results.append(
+                Checked(key, type_name, False, seconds, str(why), why.more, why.where, error)
             )
+        elif isinstance(error, SetupError):
+            reason = f"not checked: resource '{error.key}' could not be set up"
             results.append(Checked(key, type_name, False, seconds, reason))
         elif error is not None:
-            results.append(Checked(key, type_name, False, seconds, explain(error, redactor)))
+            why = reason_of(error, redactor)
+            results.append(
+                Checked(key, type_name, False, seconds, str(why), why.more, why.where, error)
+            )
         else:
             said = outcome.get("said")
             reason = redactor.redact(" ".join(str(said).split())) if said is not None else ""

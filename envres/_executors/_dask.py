@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from envres._assets import AssetDef
 from envres._errors import (
     AssetError,
+    Reason,
     RunError,
     SetupError,
     TeardownError,
@@ -124,7 +125,7 @@ class _WorkerReport:
     worker: str
     pid: int
     batch: _Batch
-    teardown_failures: tuple[tuple[str, str, BaseException | None], ...]
+    teardown_failures: tuple[tuple[str, Reason, BaseException | None], ...]
 
 
 class _TaskFailure(Exception):
@@ -134,7 +135,7 @@ class _TaskFailure(Exception):
     The user's exception rides along as ``cause`` when it survives pickling.
     """
 
-    def __init__(self, asset: str, kind: str, key: str, detail: str) -> None:
+    def __init__(self, asset: str, kind: str, key: str, detail: str | Reason) -> None:
         super().__init__(asset, kind, key, detail)
         self.asset = asset
         self.kind = kind
@@ -314,10 +315,10 @@ class WorkerResources(WorkerPlugin):
             except BaseException as exc:  # anything the asset raises, SystemExit included
                 error = asset_failure(task.name, exc, self._profile.redactor)
                 if isinstance(error, SetupError):
-                    failure = _TaskFailure(task.name, "setup", error.key, error.detail)
+                    failure = _TaskFailure(task.name, "setup", error.key, error.reason)
                     failure.cause = _portable(error.__cause__)
                 else:
-                    failure = _TaskFailure(task.name, "asset", task.name, failure_reason(error))
+                    failure = _TaskFailure(task.name, "asset", task.name, error.reason)
                     failure.cause = _portable(exc)
                 failure.seconds = time.perf_counter() - started
                 failure.batch = self._latest()
@@ -365,7 +366,7 @@ class WorkerResources(WorkerPlugin):
             with contextlib.suppress(Exception):
                 sys.stdout.flush()
             masking.close()
-        failures = tuple((e.key, e.detail, _portable(e.__cause__)) for e in errors)
+        failures = tuple((e.key, e.reason, _portable(e.__cause__)) for e in errors)
         with self._idle:
             batch = _Batch(self._label, self._instance, 0, tuple(self._events))
         return _WorkerReport(self._label, os.getpid(), batch, failures)
@@ -770,7 +771,7 @@ class _DaskRun:
                 continue
             self._emit_batch(report.batch)
             for key, detail, cause in report.teardown_failures:
-                error = TeardownError(key, f"{detail} (on worker {report.worker})")
+                error = TeardownError(key, detail.noted(f"(on worker {report.worker})"))
                 error.__cause__ = cause
                 errors.append(error)
         with contextlib.suppress(Exception):

@@ -25,8 +25,9 @@ Secrets: what Dagster shows and stores (resource descriptions, the event log,
 failures of setups and teardowns) goes through the profile's redactor, and the
 errors envres raises into Dagster carry no ``__cause__``: the user's original
 exception, with the secret in its message, never reaches Dagster's serialised
-error chain; its causes are written into the message instead, masked
-(:func:`envres._causes.explain`).
+error chain; its causes, the line of the user's code it came from and the rest
+of its message are written into the message instead, masked
+(:func:`envres._causes.reason`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from pydantic import ValidationError
 
 from envres._bound import bind
 from envres._catalog import Catalog
-from envres._causes import explain
+from envres._causes import explain, reason
 from envres._codes import CONFIG_INVALID
 from envres._dagster_classes import CATALOG_ATTRIBUTE, SCOPE_KEY
 from envres._errors import (
@@ -326,7 +327,7 @@ def _guarded_lifecycle(
     except INTERRUPTS:
         raise
     except BaseException as exc:  # user code's, SystemExit too: the setup's failure
-        failure = SetupError(key, explain(exc, redactor))
+        failure = SetupError(key, reason(exc, redactor))
     if failure is not None:
         # Raised outside the handler: no __context__ leads Dagster to the user's
         # exception and the secret in its message.
@@ -342,7 +343,7 @@ def _guarded_lifecycle(
     except INTERRUPTS:
         raise
     except BaseException as exc:
-        failure = TeardownError(key, explain(exc, redactor))
+        failure = TeardownError(key, reason(exc, redactor))
     if failure is not None:
         raise failure
 
@@ -387,7 +388,7 @@ def _scope_resource(
             if errors:
                 # A clean error: the user's exception (and its message) stays out of
                 # what Dagster serialises and stores.
-                raise TeardownError(errors[0].key, errors[0].detail) from None
+                raise TeardownError(errors[0].key, errors[0].reason) from None
 
     setattr(envres_scope, CATALOG_ATTRIBUTE, catalog)
     return envres_scope
@@ -399,7 +400,7 @@ def _key_resource(key: str) -> Any:
         try:
             value = scope.get(key)
         except SetupError as exc:
-            raise SetupError(exc.key, exc.detail) from None
+            raise SetupError(exc.key, exc.reason) from None
         except RunError as exc:
             raise RunError(exc.message) from None
         yield value
