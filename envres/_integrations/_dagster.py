@@ -60,6 +60,7 @@ from envres._events import Event
 from envres._resolved import ResolvedProfile, ResolvedResource, deps_first
 from envres._scope import ResourceScope
 from envres._secrets import Redactor, holds_secret, part
+from envres._settings import find_project
 from envres._values import Ref
 
 try:
@@ -91,8 +92,11 @@ def resources(
         defs = dg.Definitions(assets=[...], resources=envres.dagster.resources(types))
 
     The profile is ``profile``, else ``ENVRES_PROFILE``, else ``[tool.envres]
-    default_profile``, else ``dev``; ``project`` is where ``pyproject.toml`` is
-    (else ``ENVRES_PROJECT``, else the current folder); ``env`` replaces the
+    default_profile``, else ``dev``; ``project`` is where ``pyproject.toml`` is,
+    else ``ENVRES_PROJECT``, else the project of the module that calls this (the
+    nearest folder upward of its file whose ``pyproject.toml`` has ``[tool.envres]``),
+    so a code location finds its profiles whichever folder Dagster is started
+    from; else the project found from the current folder. ``env`` replaces the
     process environment. The profile is validated now, when Dagster loads the code
     location: an invalid one raises :class:`envres.ProfileError` with every
     problem, one per line. With ``allow_missing_env`` an unset variable is a
@@ -105,6 +109,9 @@ def resources(
     provides (a Resource subclass itself, a ``@resource`` function's
     ``-> Iterator[X]``) is a ``dagster.IOManager``.
     """
+    if project is None and "ENVRES_PROJECT" not in (os.environ if env is None else env):
+        # The caller's frame: the definitions module Dagster is loading.
+        project = _module_project(sys._getframe(1).f_globals.get("__file__"))
     bound = bind(
         defs, profile=profile, project=project, env=env, allow_missing_env=allow_missing_env
     )
@@ -146,6 +153,18 @@ def resources(
         )
     out.update(_dagster_instances(resolved))
     return out
+
+
+def _module_project(module_file: object) -> Path | None:
+    """The project a module's file is in, or None (no file, or no project above it).
+
+    The walk starts at the file itself, which has no ``pyproject.toml`` of its own,
+    so a project found is always named by its absolute path, never as ``.``.
+    """
+    if not isinstance(module_file, str):
+        return None
+    found = find_project(Path(module_file))
+    return None if found == Path() else found
 
 
 #: The variable a secret field of a Dagster class is handed over through.
