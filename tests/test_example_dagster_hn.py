@@ -119,9 +119,11 @@ def test_local_profile_materialized_in_process_fills_the_duckdb_warehouse(
 ) -> None:
     for key in [k for k in os.environ if k.startswith("ENVRES_")]:
         monkeypatch.delenv(key)
-    monkeypatch.setenv("ENVRES_PROJECT", str(EXAMPLE))
-    monkeypatch.setenv("HN_SNAPSHOT", str(EXAMPLE / "dagster_hn" / "snapshot.json"))
+    monkeypatch.delenv("HN_SNAPSHOT", raising=False)
     monkeypatch.setenv("HN_DATA", str(tmp_path / "data"))
+    # No ENVRES_PROJECT, started elsewhere: the definitions module's own project is
+    # used, and the snapshot is found from ${ENVRES_PROJECT_DIR}.
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.syspath_prepend(str(EXAMPLE))
     for name in [m for m in sys.modules if m.startswith("dagster_hn")]:

@@ -9,6 +9,7 @@ figures are checked against the CSV files, as in tests/test_example_shop.py.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import pickle
 import subprocess
@@ -84,6 +85,9 @@ def test_dev_materialized_in_process_builds_the_report_and_pickles_each_asset(
     monkeypatch.setenv("SHOP_DUCKDB", str(tmp_path / "dev.duckdb"))
     monkeypatch.setenv("SHOP_OUT", str(tmp_path / "out"))
     monkeypatch.setenv("DAGSTER_HOME", str(home))
+    # Started in another envres project (the shop's, at the repository root): the
+    # definitions module still takes its profiles from its own project.
+    monkeypatch.chdir(ROOT)
     sys.modules.pop("dagster_shop.definitions", None)
     module = importlib.import_module("dagster_shop.definitions")
 
@@ -160,6 +164,24 @@ def test_prod_with_the_dagster_command_loads_postgres_and_stores_values_in_s3(
     for secret in (AWS_SECRET, env["PG_PASSWORD"]):
         assert secret not in result.stdout + result.stderr
         assert secret.encode() not in stored
+
+
+def test_the_profiles_place_the_files_under_the_project_folder(tmp_path: Path) -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "envres", "show", "--format", "json", "--project", str(EXAMPLE)],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    config = {k: v["config"] for k, v in json.loads(shown.stdout)["resources"].items()}
+    assert config["warehouse"]["path"] == f"{EXAMPLE}/data/dagster.duckdb"
+    assert config["report_dir"]["path"] == f"{EXAMPLE}/out/dagster-dev"
+    assert config["io_manager"]["base_dir"] == f"{EXAMPLE}/out/dagster-storage/dev"
 
 
 def test_envres_checks_the_dagster_projects_profiles_without_secrets(tmp_path: Path) -> None:
