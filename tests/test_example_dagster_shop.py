@@ -4,6 +4,8 @@ The same six assets as examples/shop, as Dagster assets; envres profiles pick th
 warehouse and the IO manager: DuckDB and a folder of pickles in dev, a real
 PostgreSQL and an S3 bucket (a real S3 server on loopback: moto's) in prod. The
 figures are checked against the CSV files, as in tests/test_example_shop.py.
+Dagster is driven by its `dg` command, as the README says to, and prints no
+Python warning (no SupersessionWarning pointing to another command).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import importlib
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,6 +39,10 @@ from tests.test_example_shop import (
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "dagster_shop"
+#: Dagster's `dg` command, installed beside this Python (the dagster-demo group).
+DG = str(Path(sys.executable).with_name("dg"))
+#: A Python warning as the warnings module prints it ("...: SupersessionWarning: ...").
+PY_WARNING = re.compile(r"\b[A-Z]\w*Warning: ")
 ASSETS = ("raw_orders", "raw_customers", "orders", "daily_revenue", "top_products", "report")
 AWS_SECRET = "aws-secret-key-4e1c9d0b7a"
 AWS_KEY_ID = "AKIAEXAMPLE7Q2W"
@@ -114,7 +121,7 @@ def test_dev_materialized_in_process_builds_the_report_and_pickles_each_asset(
 
 
 @pytest.mark.postgres
-def test_prod_with_the_dagster_command_loads_postgres_and_stores_values_in_s3(
+def test_prod_with_dg_launch_loads_postgres_and_stores_values_in_s3(
     tmp_path: Path, home: Path, expected: Expected, postgres_db: str, s3: str
 ) -> None:
     env = clean_env(
@@ -127,10 +134,12 @@ def test_prod_with_the_dagster_command_loads_postgres_and_stores_values_in_s3(
         SHOP_OUT=str(tmp_path / "out"),
         DAGSTER_HOME=str(home),
     )
-    args = ["asset", "materialize", "-m", "dagster_shop.definitions", "--select", "*"]
+    # '*report' (report and everything upstream: all six): Dagster's '*' itself prints
+    # a BetaWarning (AssetSelection.all's include_sources) in 1.13.
+    args = ["launch", "--target-path", str(EXAMPLE), "--assets", "*report"]
 
     result = subprocess.run(
-        [sys.executable, "-m", "dagster", *args],
+        [DG, *args],
         cwd=tmp_path,  # anywhere: the example finds its own profiles
         env=env,
         capture_output=True,
@@ -140,6 +149,7 @@ def test_prod_with_the_dagster_command_loads_postgres_and_stores_values_in_s3(
     )
 
     assert result.returncode == 0, result.stderr[-4000:]
+    assert PY_WARNING.findall(result.stderr) == []
     client = boto3.client(
         "s3",
         endpoint_url=s3,
@@ -182,6 +192,24 @@ def test_the_profiles_place_the_files_under_the_project_folder(tmp_path: Path) -
     assert config["warehouse"]["path"] == f"{EXAMPLE}/data/dagster.duckdb"
     assert config["report_dir"]["path"] == f"{EXAMPLE}/out/dagster-dev"
     assert config["io_manager"]["base_dir"] == f"{EXAMPLE}/out/dagster-storage/dev"
+
+
+def test_dg_check_defs_loads_the_code_location_without_a_warning(
+    tmp_path: Path, home: Path
+) -> None:
+    result = subprocess.run(
+        [DG, "check", "defs", "--target-path", str(EXAMPLE)],
+        cwd=tmp_path,
+        env=clean_env(DAGSTER_HOME=str(home)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "All definitions loaded successfully." in result.stdout
+    assert PY_WARNING.findall(result.stderr) == []
 
 
 def test_envres_checks_the_dagster_projects_profiles_without_secrets(tmp_path: Path) -> None:
