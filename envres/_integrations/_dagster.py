@@ -57,10 +57,10 @@ from envres._errors import (
     UsageError,
 )
 from envres._events import Event
+from envres._integrations._where import project_of
 from envres._resolved import ResolvedProfile, ResolvedResource, deps_first
 from envres._scope import ResourceScope
 from envres._secrets import Redactor, holds_secret, part
-from envres._settings import find_project
 from envres._values import Ref
 
 try:
@@ -111,7 +111,8 @@ def resources(
     """
     if project is None and "ENVRES_PROJECT" not in (os.environ if env is None else env):
         # The caller's frame: the definitions module Dagster is loading.
-        project = _module_project(sys._getframe(1).f_globals.get("__file__"))
+        module_file = sys._getframe(1).f_globals.get("__file__")
+        project = project_of(module_file) if isinstance(module_file, str) else None
     bound = bind(
         defs, profile=profile, project=project, env=env, allow_missing_env=allow_missing_env
     )
@@ -153,18 +154,6 @@ def resources(
         )
     out.update(_dagster_instances(resolved))
     return out
-
-
-def _module_project(module_file: object) -> Path | None:
-    """The project a module's file is in, or None (no file, or no project above it).
-
-    The walk starts at the file itself, which has no ``pyproject.toml`` of its own,
-    so a project found is always named by its absolute path, never as ``.``.
-    """
-    if not isinstance(module_file, str):
-        return None
-    found = find_project(Path(module_file))
-    return None if found == Path() else found
 
 
 #: The variable a secret field of a Dagster class is handed over through.
