@@ -379,6 +379,30 @@ def test_dev_files_go_under_the_project_folder_whatever_the_current_one(
     assert_report_matches(report, expected, "duckdb")
 
 
+@pytest.mark.parametrize("where", ["root", "elsewhere"])
+def test_the_examples_own_tests_pass_from_the_root_and_from_another_folder(
+    where: str, elsewhere: Path
+) -> None:
+    # examples/shop/tests uses envres's pytest fixtures: they find the project from
+    # the current folder, else from the test file, so a run from outside passes too.
+    tests = EXAMPLE / "tests"
+    env = {k: v for k, v in clean_env().items() if not k.startswith("PYTEST_")}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(tests), "-q", "-n", "0", "-p", "no:cacheprovider"],
+        cwd=ROOT if where == "root" else elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert result.stdout.splitlines()[-1].startswith("3 passed")
+    assert list(elsewhere.iterdir()) == []
+
+
 # -- prod: PostgreSQL and the webhook ------------------------------------------------------
 
 
