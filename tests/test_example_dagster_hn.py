@@ -1,7 +1,7 @@
 """examples/dagster_hn: Dagster's project_fully_featured resource layer, as profiles.
 
 `local` runs in process (dg.materialize): a snapshot client, pickles and DuckDB.
-`prod` runs through the `dagster` command (multiprocess executor, a persistent
+`prod` runs through Dagster's `dg` command (multiprocess executor, a persistent
 DAGSTER_HOME): the Hacker News API served on loopback from the same snapshot, a
 real S3 API (moto's server) nested in two IO managers, DuckDB as the warehouse;
 the AWS secret and the API token are canaries no byte Dagster stored may hold.
@@ -27,6 +27,7 @@ from moto.server import ThreadedMotoServer
 
 from tests.conftest import Cli
 from tests.test_dagster_classes import stored
+from tests.test_example_dagster_shop import DG, PY_WARNING
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:InitResourceContext.dagster_run is deprecated:DeprecationWarning"
@@ -38,7 +39,6 @@ SNAPSHOT = json.loads((EXAMPLE / "dagster_hn" / "snapshot.json").read_text())
 AWS_SECRET = "cnry-aws-hn-81f0c2d9e4"
 API_TOKEN = "cnry-hn-token-5d7e1a"
 AWS_KEY_ID = "AKIAHNEXAMPLE"
-MODULE = ("-m", "dagster_hn.definitions")
 
 
 def expected(ids: list[int]) -> tuple[int, int, dict[int, int]]:
@@ -119,9 +119,11 @@ def test_local_profile_materialized_in_process_fills_the_duckdb_warehouse(
 ) -> None:
     for key in [k for k in os.environ if k.startswith("ENVRES_")]:
         monkeypatch.delenv(key)
-    monkeypatch.setenv("ENVRES_PROJECT", str(EXAMPLE))
-    monkeypatch.setenv("HN_SNAPSHOT", str(EXAMPLE / "dagster_hn" / "snapshot.json"))
+    monkeypatch.delenv("HN_SNAPSHOT", raising=False)
     monkeypatch.setenv("HN_DATA", str(tmp_path / "data"))
+    # No ENVRES_PROJECT, started elsewhere: the definitions module's own project is
+    # used, and the snapshot is found from ${ENVRES_PROJECT_DIR}.
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.syspath_prepend(str(EXAMPLE))
     for name in [m for m in sys.modules if m.startswith("dagster_hn")]:
@@ -139,7 +141,7 @@ def test_local_profile_materialized_in_process_fills_the_duckdb_warehouse(
     assert (tmp_path / "data" / "raw" / "items").is_file()
 
 
-def test_prod_through_the_dagster_command_uses_s3_the_api_and_keeps_secrets_out(
+def test_prod_through_dg_launch_uses_s3_the_api_and_keeps_secrets_out(
     tmp_path: Path, home: Path, s3: str, hn_api: tuple[str, list[str]]
 ) -> None:
     api_url, seen = hn_api
@@ -157,7 +159,7 @@ def test_prod_through_the_dagster_command_uses_s3_the_api_and_keeps_secrets_out(
     )
 
     result = subprocess.run(
-        [sys.executable, "-m", "dagster", "asset", "materialize", *MODULE, "--select", "*"],
+        [DG, "launch", "--assets", "*comments_per_story"],  # the sink and all upstream
         cwd=EXAMPLE,
         env=env,
         capture_output=True,
@@ -167,6 +169,7 @@ def test_prod_through_the_dagster_command_uses_s3_the_api_and_keeps_secrets_out(
     )
 
     assert result.returncode == 0, result.stderr[-4000:]
+    assert PY_WARNING.findall(result.stderr) == []
     assert set(seen) == {f"Bearer {API_TOKEN}"}  # the token reached the step process
     bucket = boto3.client(
         "s3",
@@ -192,16 +195,8 @@ def test_ci_validates_every_profile_without_secrets(envres_cli: Cli, home: Path)
         "validate", "--all", "--allow-missing-env", "--project", str(EXAMPLE), cwd=EXAMPLE
     )
     dagster = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dagster",
-            "definitions",
-            "validate",
-            "-m",
-            "dagster_hn.definitions",
-        ],
-        cwd=EXAMPLE,
+        [DG, "check", "defs", "--target-path", str(EXAMPLE)],
+        cwd=home,
         env=clean_env(
             ENVRES_PROFILE="prod",
             ENVRES_ALLOW_MISSING_ENV="1",
@@ -221,6 +216,8 @@ def test_ci_validates_every_profile_without_secrets(envres_cli: Cli, home: Path)
         "profile 'staging' is valid (5 resources, 4 assets, 3 warnings)",
     ]
     assert dagster.returncode == 0, dagster.stderr[-3000:]
+    assert "All definitions loaded successfully." in dagster.stdout
+    assert PY_WARNING.findall(dagster.stderr) == []
 
 
 def test_the_plain_dagster_version_configures_the_same_keys_with_the_same_classes(

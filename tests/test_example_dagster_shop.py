@@ -4,13 +4,17 @@ The same six assets as examples/shop, as Dagster assets; envres profiles pick th
 warehouse and the IO manager: DuckDB and a folder of pickles in dev, a real
 PostgreSQL and an S3 bucket (a real S3 server on loopback: moto's) in prod. The
 figures are checked against the CSV files, as in tests/test_example_shop.py.
+Dagster is driven by its `dg` command, as the README says to, and prints no
+Python warning (no SupersessionWarning pointing to another command).
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -35,6 +39,10 @@ from tests.test_example_shop import (
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "dagster_shop"
+#: Dagster's `dg` command, installed beside this Python (the dagster-demo group).
+DG = str(Path(sys.executable).with_name("dg"))
+#: A Python warning as the warnings module prints it ("...: SupersessionWarning: ...").
+PY_WARNING = re.compile(r"\b[A-Z]\w*Warning: ")
 ASSETS = ("raw_orders", "raw_customers", "orders", "daily_revenue", "top_products", "report")
 AWS_SECRET = "aws-secret-key-4e1c9d0b7a"
 AWS_KEY_ID = "AKIAEXAMPLE7Q2W"
@@ -84,6 +92,9 @@ def test_dev_materialized_in_process_builds_the_report_and_pickles_each_asset(
     monkeypatch.setenv("SHOP_DUCKDB", str(tmp_path / "dev.duckdb"))
     monkeypatch.setenv("SHOP_OUT", str(tmp_path / "out"))
     monkeypatch.setenv("DAGSTER_HOME", str(home))
+    # Started in another envres project (the shop's, at the repository root): the
+    # definitions module still takes its profiles from its own project.
+    monkeypatch.chdir(ROOT)
     sys.modules.pop("dagster_shop.definitions", None)
     module = importlib.import_module("dagster_shop.definitions")
 
@@ -110,7 +121,7 @@ def test_dev_materialized_in_process_builds_the_report_and_pickles_each_asset(
 
 
 @pytest.mark.postgres
-def test_prod_with_the_dagster_command_loads_postgres_and_stores_values_in_s3(
+def test_prod_with_dg_launch_loads_postgres_and_stores_values_in_s3(
     tmp_path: Path, home: Path, expected: Expected, postgres_db: str, s3: str
 ) -> None:
     env = clean_env(
@@ -123,10 +134,12 @@ def test_prod_with_the_dagster_command_loads_postgres_and_stores_values_in_s3(
         SHOP_OUT=str(tmp_path / "out"),
         DAGSTER_HOME=str(home),
     )
-    args = ["asset", "materialize", "-m", "dagster_shop.definitions", "--select", "*"]
+    # '*report' (report and everything upstream: all six): Dagster's '*' itself prints
+    # a BetaWarning (AssetSelection.all's include_sources) in 1.13.
+    args = ["launch", "--target-path", str(EXAMPLE), "--assets", "*report"]
 
     result = subprocess.run(
-        [sys.executable, "-m", "dagster", *args],
+        [DG, *args],
         cwd=tmp_path,  # anywhere: the example finds its own profiles
         env=env,
         capture_output=True,
@@ -136,6 +149,7 @@ def test_prod_with_the_dagster_command_loads_postgres_and_stores_values_in_s3(
     )
 
     assert result.returncode == 0, result.stderr[-4000:]
+    assert PY_WARNING.findall(result.stderr) == []
     client = boto3.client(
         "s3",
         endpoint_url=s3,
@@ -160,6 +174,42 @@ def test_prod_with_the_dagster_command_loads_postgres_and_stores_values_in_s3(
     for secret in (AWS_SECRET, env["PG_PASSWORD"]):
         assert secret not in result.stdout + result.stderr
         assert secret.encode() not in stored
+
+
+def test_the_profiles_place_the_files_under_the_project_folder(tmp_path: Path) -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "envres", "show", "--format", "json", "--project", str(EXAMPLE)],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    config = {k: v["config"] for k, v in json.loads(shown.stdout)["resources"].items()}
+    assert config["warehouse"]["path"] == f"{EXAMPLE}/data/dagster.duckdb"
+    assert config["report_dir"]["path"] == f"{EXAMPLE}/out/dagster-dev"
+    assert config["io_manager"]["base_dir"] == f"{EXAMPLE}/out/dagster-storage/dev"
+
+
+def test_dg_check_defs_loads_the_code_location_without_a_warning(
+    tmp_path: Path, home: Path
+) -> None:
+    result = subprocess.run(
+        [DG, "check", "defs", "--target-path", str(EXAMPLE)],
+        cwd=tmp_path,
+        env=clean_env(DAGSTER_HOME=str(home)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "All definitions loaded successfully." in result.stdout
+    assert PY_WARNING.findall(result.stderr) == []
 
 
 def test_envres_checks_the_dagster_projects_profiles_without_secrets(tmp_path: Path) -> None:

@@ -5,8 +5,9 @@ example's code and data are the installed ``shop`` package (examples/shop). The
 same six assets run on DuckDB (dev) and on a real PostgreSQL server (prod); every
 figure is checked against totals computed here, independently, from the CSV files
 with the csv module. Each test points the DuckDB file and the reports into a
-temporary folder (``SHOP_DUCKDB``, ``SHOP_OUT``) and starts the command from
-another folder, so nothing is written into the repository.
+temporary folder (``SHOP_DUCKDB``, ``SHOP_OUT``), or runs a copy of the project,
+and starts the command from another folder, so nothing is written into the
+repository.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import csv
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import threading
@@ -353,6 +355,54 @@ def test_dev_duckdb_file_follows_shop_duckdb_variable_and_its_folder_is_created(
         assert con.execute("SELECT COUNT(*) FROM raw_orders").fetchall() == [(expected.raw_orders,)]
 
 
+def test_dev_files_go_under_the_project_folder_whatever_the_current_one(
+    tmp_path: Path, elsewhere: Path, expected: Expected
+) -> None:
+    # A copy of the project (pyproject.toml and profiles/) whose code is still the
+    # installed shop package: the profiles name the files from ${ENVRES_PROJECT_DIR},
+    # so they land under the copy, not beside the code nor in the current folder.
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", project)
+    shutil.copytree(ROOT / "profiles", project / "profiles")
+
+    result = envres("run", "--project", str(project), cwd=elsewhere, env=clean_env())
+
+    assert result.returncode == 0, result.stderr
+    shop = project.resolve() / "examples" / "shop"
+    report = shop / "out" / "dev" / "shop_report.html"
+    assert f"[shop] {summary_line(expected, 'duckdb')}{report}" in result.stdout
+    assert list(elsewhere.iterdir()) == []
+    with duckdb.connect(str(shop / "data" / "dev.duckdb"), read_only=True) as con:
+        rows = {name: con.execute(sql).fetchall() for name, sql in FIGURE_QUERIES.items()}
+    assert_warehouse_matches(rows, expected)
+    assert_report_matches(report, expected, "duckdb")
+
+
+@pytest.mark.parametrize("where", ["root", "elsewhere"])
+def test_the_examples_own_tests_pass_from_the_root_and_from_another_folder(
+    where: str, elsewhere: Path
+) -> None:
+    # examples/shop/tests uses envres's pytest fixtures: they find the project from
+    # the current folder, else from the test file, so a run from outside passes too.
+    tests = EXAMPLE / "tests"
+    env = {k: v for k, v in clean_env().items() if not k.startswith("PYTEST_")}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(tests), "-q", "-n", "0", "-p", "no:cacheprovider"],
+        cwd=ROOT if where == "root" else elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert result.stdout.splitlines()[-1].startswith("3 passed")
+    assert list(elsewhere.iterdir()) == []
+
+
 # -- prod: PostgreSQL and the webhook ------------------------------------------------------
 
 
@@ -492,7 +542,8 @@ def test_show_prod_masks_the_password_and_resolves_env_file_and_anchor(elsewhere
             "timeout": 10.0,
         },
     }
-    assert shown["report_dir"] == {"type": "folder", "config": {"path": "out/prod"}}
+    reports = f"{ROOT}/examples/shop/out/prod"  # ${ENVRES_PROJECT_DIR}: the project, absolute
+    assert shown["report_dir"] == {"type": "folder", "config": {"path": reports}}
 
 
 def test_diff_dev_prod_shows_the_warehouse_and_notifier_type_changes(elsewhere: Path) -> None:
@@ -506,7 +557,8 @@ def test_diff_dev_prod_shows_the_warehouse_and_notifier_type_changes(elsewhere: 
     assert "~ warehouse: type duckdb -> postgres" in lines
     assert "~ notifier: type console -> webhook" in lines
     assert "~ report_dir (folder)" in lines
-    assert "    ~ path: out/dev -> out/prod" in lines
+    out = f"{ROOT}/examples/shop/out"
+    assert f"    ~ path: {out}/dev -> {out}/prod" in lines
     assert "    + dbname: shop" in lines  # from profiles/prod.env
     assert "    + password: '**********'" in lines
     assert canary not in result.stdout + result.stderr

@@ -85,6 +85,7 @@ def test_only_the_loader_and_the_entry_points_read_the_process_environment() -> 
         "envres._cli._app",
         "envres._cli._session",  # NO_COLOR
         "envres._integrations._dagster",  # writes the variables Dagster's EnvVar reads
+        "envres._integrations.pytest_plugin",  # pytest's entry point: ENVRES_PROJECT first
         "envres._load",
         "envres._project",
     ]

@@ -58,6 +58,7 @@ from envres._errors import (
     UsageError,
 )
 from envres._events import Event
+from envres._integrations._where import project_of
 from envres._resolved import ResolvedProfile, ResolvedResource, deps_first
 from envres._scope import ResourceScope
 from envres._secrets import Redactor, holds_secret, part
@@ -92,8 +93,11 @@ def resources(
         defs = dg.Definitions(assets=[...], resources=envres.dagster.resources(types))
 
     The profile is ``profile``, else ``ENVRES_PROFILE``, else ``[tool.envres]
-    default_profile``, else ``dev``; ``project`` is where ``pyproject.toml`` is
-    (else ``ENVRES_PROJECT``, else the current folder); ``env`` replaces the
+    default_profile``, else ``dev``; ``project`` is where ``pyproject.toml`` is,
+    else ``ENVRES_PROJECT``, else the project of the module that calls this (the
+    nearest folder upward of its file whose ``pyproject.toml`` has ``[tool.envres]``),
+    so a code location finds its profiles whichever folder Dagster is started
+    from; else the project found from the current folder. ``env`` replaces the
     process environment. The profile is validated now, when Dagster loads the code
     location: an invalid one raises :class:`envres.ProfileError` with every
     problem, one per line. With ``allow_missing_env`` an unset variable is a
@@ -106,6 +110,10 @@ def resources(
     provides (a Resource subclass itself, a ``@resource`` function's
     ``-> Iterator[X]``) is a ``dagster.IOManager``.
     """
+    if project is None and "ENVRES_PROJECT" not in (os.environ if env is None else env):
+        # The caller's frame: the definitions module Dagster is loading.
+        module_file = sys._getframe(1).f_globals.get("__file__")
+        project = project_of(module_file) if isinstance(module_file, str) else None
     bound = bind(
         defs, profile=profile, project=project, env=env, allow_missing_env=allow_missing_env
     )

@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,19 +24,25 @@ from envres._assets import AssetDef
 from envres._bound import BoundDefinitions
 from envres._definitions import Definitions
 from envres._errors import UsageError
+from envres._integrations._where import project_of
 
 __all__ = ["envres_bind", "envres_call"]
 
 
 @pytest.fixture
-def envres_bind() -> Callable[..., BoundDefinitions]:
+def envres_bind(request: pytest.FixtureRequest) -> Callable[..., BoundDefinitions]:
     """A factory: ``envres_bind(defs, profile=None, *, project=None, env=None, **overrides)``.
 
     Loads and validates ``profile`` like ``defs.with_profile`` does, with each
     keyword argument replacing the resource of that key by the object given (a
     ``Resource`` instance is set up and torn down; anything else is used as is).
     A key need not exist in the profile.
+
+    The project is ``project``, else ``ENVRES_PROJECT``, else the one the current
+    folder is in, else the one the test file is in: ``pytest path/to/proj/tests``
+    works from any folder.
     """
+    test_file = request.path
 
     def bind(
         defs: Definitions,
@@ -44,6 +52,9 @@ def envres_bind() -> Callable[..., BoundDefinitions]:
         env: Mapping[str, str] | None = None,
         **overrides: Any,
     ) -> BoundDefinitions:
+        if project is None and "ENVRES_PROJECT" not in (os.environ if env is None else env):
+            found = project_of(Path.cwd()) or project_of(test_file)
+            project = None if found is None else str(found)
         return defs.with_profile(profile, project=project, env=env, overrides=overrides)
 
     return bind

@@ -19,10 +19,6 @@ from shop import definitions as shop
 from shop.report import ProductSales
 from shop.resources import Notifier, Warehouse
 
-#: This example's folder: where its pyproject.toml and profiles/ are, wherever
-#: Dagster is started from.
-PROJECT = Path(__file__).resolve().parent.parent
-
 
 @dg.asset
 def raw_orders(warehouse: dg.ResourceParam[Warehouse]) -> int:
@@ -70,8 +66,9 @@ def report(
 
 defs = dg.Definitions(
     assets=[raw_orders, raw_customers, orders, daily_revenue, top_products, report],
-    # warehouse, notifier, report_dir and io_manager, from profiles/<ENVRES_PROFILE>.yaml
-    resources=envres.dagster.resources(types, project=PROJECT),
+    # warehouse, notifier, report_dir and io_manager, from profiles/<ENVRES_PROFILE>.yaml of
+    # this module's project (examples/dagster_shop), whichever folder Dagster starts in
+    resources=envres.dagster.resources(types),
     # Steps in their own processes, one at a time: a DuckDB file takes one writer.
     executor=dg.multiprocess_executor.configured({"max_concurrent": 1}),
 )

@@ -26,7 +26,6 @@ from shop.resources import (
     DuckDBWarehouse,
     PostgresWarehouse,
     WebhookNotifier,
-    project_path,
     report_dir,
 )
 
@@ -54,14 +53,14 @@ class PickleIOManager(envres.Resource, dg.IOManager):
 
 
 class LocalPickleIOManager(PickleIOManager):
-    """A folder of pickle files; relative paths are under examples/shop, like the shop's."""
+    """A folder of pickle files (the profiles place it under the project folder)."""
 
     base_dir: str = "out/dagster-storage"
 
     _root: Path | None = PrivateAttr(default=None)
 
     def lifespan(self) -> Iterator[None]:
-        self._root = project_path(self.base_dir)
+        self._root = Path(self.base_dir)
         self._root.mkdir(parents=True, exist_ok=True)
         yield
 

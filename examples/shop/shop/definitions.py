@@ -32,7 +32,7 @@ from shop.resources import (
     write_atomically,
 )
 
-#: The input files live beside the code, whatever the current directory.
+#: The input data ships beside the code, like package data; what runs write, profiles place.
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 TOP_N = 5
 REPORT_FILE = "shop_report.html"

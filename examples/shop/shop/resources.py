@@ -4,10 +4,10 @@ Each interface (``Warehouse``, ``Notifier``) has two implementations, and the
 profile picks one by its short name (``type: duckdb`` / ``type: postgres``,
 ``type: console`` / ``type: webhook``). The assets only ever see the interface.
 
-Relative paths in a profile (the DuckDB file, the report folder) are resolved
-against the example's folder (``examples/shop``, where its data lives), never the
-current directory, so a run writes to the same place whichever folder it is
-started from.
+The paths they take (the DuckDB file, the report folder) are plain paths, opened
+as Python opens them: the profiles say where they are, from the project folder
+(``${ENVRES_PROJECT_DIR}/examples/shop/data/dev.duckdb``), so a run writes to the
+same place whichever folder it is started from.
 
 Database drivers are imported inside ``lifespan``: validating a profile (``envres
 validate``, ``show``, ``diff``) needs neither the driver nor a server.
@@ -37,31 +37,20 @@ if TYPE_CHECKING:
     import psycopg
 
 __all__ = [
-    "EXAMPLE_DIR",
     "ConsoleNotifier",
     "DuckDBWarehouse",
     "Notifier",
     "PostgresWarehouse",
     "Warehouse",
     "WebhookNotifier",
-    "project_path",
     "report_dir",
 ]
-
-#: examples/shop: relative paths in profiles are resolved against it.
-EXAMPLE_DIR = Path(__file__).resolve().parent.parent
 
 #: A column as ``(name, SQL type)``; the types used must mean the same in both dialects.
 Column = tuple[str, str]
 Row = tuple[Any, ...]
 
 _IDENT = re.compile(r"[a-z_][a-z0-9_]*\Z")
-
-
-def project_path(path: str) -> Path:
-    """``path`` as given if absolute (``~`` expanded), else under the example's folder."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else EXAMPLE_DIR / p
 
 
 def _ident(name: str) -> str:
@@ -147,9 +136,7 @@ class DuckDBWarehouse(Warehouse):
 
         target = self.path
         if target != ":memory:":
-            file = project_path(target)
-            file.parent.mkdir(parents=True, exist_ok=True)
-            target = str(file)
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
         config: dict[str, str | bool | int | float | list[str]] = {}
         if self.threads is not None:
             config["threads"] = self.threads
@@ -364,7 +351,7 @@ class WebhookNotifier(Notifier):
 @envres.resource
 def report_dir(path: str = "out/reports") -> Generator[Path, None, None]:
     """A folder for the reports (created if missing); assets receive its ``Path``."""
-    folder = project_path(path)
+    folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     yield folder
 
