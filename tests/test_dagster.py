@@ -14,13 +14,14 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 import envres
+from tests._dagster_helpers import dagster, dagster_environ, new_dagster_home
 from tests.conftest import Project, make_project
 
 MODULE = "dagster_pipeline"
@@ -158,24 +159,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    """A persistent DAGSTER_HOME for one test (its event log and run storage)."""
-    path = tmp_path / "dagster_home"
-    path.mkdir()
-    (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return path
+    return new_dagster_home(tmp_path)
 
 
 def environ(project: Project, log: Path, home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENVRES_", "DAGSTER_"))}
-    env.update(
-        LOG=str(log),
-        CONN_PASSWORD=CANARY,
-        DAGSTER_HOME=str(home),
-        PYTHONPATH=str(project.root),
-        ENVRES_PROJECT=str(project.root),
-        **extra,
-    )
-    return env
+    return dagster_environ(project, home, LOG=str(log), CONN_PASSWORD=CANARY, **extra)
 
 
 def read_log(path: Path) -> list[tuple[str, str, str]]:
@@ -203,18 +191,6 @@ def assert_balanced(lines: list[str]) -> None:
     downs = [x.split()[1] for x in lines if x.startswith("teardown ")]
     assert len(ups) == len(set(ups)), lines
     assert downs == list(reversed(ups)), lines
-
-
-def dagster(*args: str, env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dagster", *args],
-        cwd=cwd,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
 
 
 def everything_under(home: Path) -> bytes:
