@@ -8,7 +8,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,6 +179,16 @@ def make_project(
     for name, text in (profiles if profiles is not None else {"dev.yaml": BASE}).items():
         project.profile(name, text)
     return project
+
+
+@contextmanager
+def imports_undone(module: str) -> Iterator[None]:
+    """On leaving: ``sys.path`` as it was on entering and ``module`` forgotten, for a
+    module-scoped project whose definitions module the tests import."""
+    path_before = list(sys.path)
+    yield
+    sys.path[:] = path_before
+    sys.modules.pop(module, None)
 
 
 @pytest.fixture

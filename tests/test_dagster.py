@@ -22,7 +22,7 @@ import pytest
 
 import envres
 from tests._dagster_helpers import dagster, dagster_environ, new_dagster_home
-from tests.conftest import Project, make_project
+from tests.conftest import Project, imports_undone, make_project
 
 MODULE = "dagster_pipeline"
 CANARY = "cnry-dagster-5f2e9a71"
@@ -151,10 +151,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         definitions=DEFINITIONS,
         module=MODULE,
     )
-    path_before = list(sys.path)
-    yield proj
-    sys.path[:] = path_before
-    sys.modules.pop(MODULE, None)
+    with imports_undone(MODULE):
+        yield proj
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ import pytest
 
 from envres._secrets import MASK
 from tests._dagster_helpers import dagster, dagster_environ, new_dagster_home
-from tests.conftest import Cli, Project
+from tests.conftest import Cli, Project, imports_undone
 
 # Dagster 1.13 itself calls its own deprecated InitResourceContext.dagster_run when it
 # sets a nested resource up (_call_resource_fn_with_default -> replace_config).
@@ -183,10 +183,8 @@ def write_project(root: Path, definitions: str) -> Project:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     proj = write_project(tmp_path_factory.mktemp("dgc") / "proj", f"{MODULE}:types")
-    path_before = list(sys.path)
-    yield proj
-    sys.path[:] = path_before
-    sys.modules.pop(MODULE, None)
+    with imports_undone(MODULE):
+        yield proj
 
 
 @pytest.fixture

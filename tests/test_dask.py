@@ -23,7 +23,7 @@ from distributed import Client, LocalCluster
 import envres
 from envres._events import Event
 from envres._executors import Job, _dask
-from tests.conftest import Cli, Project, make_project, run_real
+from tests.conftest import Cli, Project, imports_undone, make_project, run_real
 
 MODULE = "dask_pipeline"
 
@@ -315,10 +315,8 @@ def proj(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         definitions=DEFINITIONS,
         module=MODULE,
     )
-    path_before = list(sys.path)
-    yield project
-    sys.path[:] = path_before
-    sys.modules.pop(MODULE, None)
+    with imports_undone(MODULE):
+        yield project
 
 
 @pytest.fixture
