@@ -254,6 +254,11 @@ def run_real(
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def read_log(path: Path) -> list[str]:
+    """The lines a test's definitions appended to ``path``; none if it wrote nothing yet."""
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
 class EnvresProcesses:
     """Real ``python -m envres run`` processes to signal; any still alive at the end are killed.
 
@@ -268,9 +273,7 @@ class EnvresProcesses:
         self.procs: list[subprocess.Popen[str]] = []
 
     def log(self) -> list[str]:
-        if not self.log_path.exists():
-            return []
-        return self.log_path.read_text(encoding="utf-8").splitlines()
+        return read_log(self.log_path)
 
     def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
         """``envres run ARGS`` as a real process."""

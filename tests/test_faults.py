@@ -45,7 +45,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import envres
-from tests.conftest import Cli, EnvresProcesses, Project, Result, make_project
+from tests.conftest import Cli, EnvresProcesses, Project, Result, make_project, read_log
 
 DEFINITIONS = """
 from __future__ import annotations
@@ -349,10 +349,6 @@ def model(f: Faults, selection: Sequence[str] = ("enrich",)) -> Outcome:
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def read_log(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
 def setups(lines: list[str]) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, EnvresProcesses, Project, Result, make_project, run_real
+from tests.conftest import Cli, EnvresProcesses, Project, Result, make_project, read_log, run_real
 
 DEFINITIONS = """
 from __future__ import annotations
@@ -184,10 +184,6 @@ def proj(tmp_path: Path) -> Project:
 @pytest.fixture
 def log_path(tmp_path: Path) -> Path:
     return tmp_path / "run.log"
-
-
-def read_log(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
 def run(cli: Cli, proj: Project, log_path: Path, *args: str, **env: str) -> Result:
