@@ -9,7 +9,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,6 +184,16 @@ def make_project(
     return project
 
 
+@contextmanager
+def imports_undone(module: str) -> Iterator[None]:
+    """On leaving: ``sys.path`` as it was on entering and ``module`` forgotten, for a
+    module-scoped project whose definitions module the tests import."""
+    path_before = list(sys.path)
+    yield
+    sys.path[:] = path_before
+    sys.modules.pop(module, None)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """A project with the standard definitions and a `dev` profile."""
@@ -246,6 +257,11 @@ def run_real(
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
+def read_log(path: Path) -> list[str]:
+    """The lines a test's definitions appended to ``path``; none if it wrote nothing yet."""
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
 class EnvresProcesses:
     """Real ``python -m envres run`` processes to signal; any still alive at the end are killed.
 
@@ -260,9 +276,7 @@ class EnvresProcesses:
         self.procs: list[subprocess.Popen[str]] = []
 
     def log(self) -> list[str]:
-        if not self.log_path.exists():
-            return []
-        return self.log_path.read_text(encoding="utf-8").splitlines()
+        return read_log(self.log_path)
 
     def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
         """``envres run ARGS`` as a real process."""

@@ -53,6 +53,16 @@ def assert_problem(result: Result, *lines: str, code: int = 1) -> None:
     assert result.err_lines == list(lines), result.err
 
 
+def one_problem(result: Result) -> tuple[str, str]:
+    """Exit 1, nothing on stdout, no traceback, and two stderr lines: the problem and the
+    count under it, which it returns."""
+    assert "Traceback" not in result.err, result.err
+    assert (result.code, result.out) == (1, ""), result
+    assert len(result.err_lines) == 2, result.err
+    first, second = result.err_lines
+    return first, second
+
+
 def add_setting(project: Project, line: str) -> None:
     pyproject = project.root / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + line + "\n")
@@ -156,10 +166,7 @@ def test_env_file_path_holding_a_nul_is_an_invalid_profile_not_an_internal_error
     # The YAML escape "\0" is a NUL character in the loaded string.
     project = proj(tmp_path, profiles={"dev.yaml": 'env_files: ["a\\0b"]\n' + BASE})
     result = envres_cli("validate", cwd=project.root)
-    assert "Traceback" not in result.err
-    assert (result.code, result.out) == (1, ""), result
-    assert len(result.err_lines) == 2, result.err
-    first, last = result.err_lines
+    first, last = one_problem(result)
     assert first == (
         "profiles/dev.yaml:1:13: E105 env_files: an env file's path cannot hold a NUL character"
     ), first
@@ -194,11 +201,9 @@ def test_pyproject_that_is_a_fifo_fails_promptly_naming_it(tmp_path: Path) -> No
     (project.root / "pyproject.toml").unlink()
     os.mkfifo(project.root / "pyproject.toml")
     result = run_real("validate", "--definitions", "pipeline:defs", cwd=project.root, timeout=SHORT)
-    assert "Traceback" not in result.err
-    assert (result.code, result.out) == (1, ""), result
-    assert len(result.err_lines) == 2, result.err
-    assert result.err_lines[0].startswith("pyproject.toml:"), result.err
-    assert "not a regular file" in result.err_lines[0], result.err
+    problem, _ = one_problem(result)
+    assert problem.startswith("pyproject.toml:"), result.err
+    assert "not a regular file" in problem, result.err
 
 
 def test_pyproject_symlinked_to_dev_zero_fails_in_bounded_memory(tmp_path: Path) -> None:
@@ -206,11 +211,9 @@ def test_pyproject_symlinked_to_dev_zero_fails_in_bounded_memory(tmp_path: Path)
     (project.root / "pyproject.toml").unlink()
     (project.root / "pyproject.toml").symlink_to("/dev/zero")
     result = run_bounded("validate", "--definitions", "pipeline:defs", cwd=project.root)
-    assert "Traceback" not in result.err
-    assert (result.code, result.out) == (1, ""), result
-    assert len(result.err_lines) == 2, result.err
-    assert result.err_lines[0].startswith("pyproject.toml:"), result.err
-    assert "not a regular file" in result.err_lines[0], result.err
+    problem, _ = one_problem(result)
+    assert problem.startswith("pyproject.toml:"), result.err
+    assert "not a regular file" in problem, result.err
 
 
 def test_profiles_dir_holding_a_nul_in_pyproject_is_an_invalid_project(
@@ -429,17 +432,15 @@ def test_unknown_key_in_tool_envres_gets_a_did_you_mean(envres_cli: Cli, tmp_pat
     project = proj(tmp_path)
     add_setting(project, 'allowed_import = ["myco"]')
     result = envres_cli("validate", cwd=project.root)
-    assert "Traceback" not in result.err
-    assert (result.code, result.out) == (1, ""), result
-    assert len(result.err_lines) == 2, result.err
-    where = re.match(r"pyproject\.toml:\d+:\d+: ", result.err_lines[0])
-    assert where is not None, result.err_lines[0]
-    assert result.err_lines[0][where.end() :] == (
+    problem, count = one_problem(result)
+    where = re.match(r"pyproject\.toml:\d+:\d+: ", problem)
+    assert where is not None, problem
+    assert problem[where.end() :] == (
         "E601 unknown key 'allowed_import' in [tool.envres]; did you mean 'allowed_imports'? "
         "(allowed: definitions, profiles_dir, default_profile, secret_names, allowed_imports, "
         "rules, secret_sources, source_timeout)"
     )
-    assert result.err_lines[1] == "1 problem"
+    assert count == "1 problem"
 
 
 # == 4. {resource: key} inside a list or a dict ============================================
@@ -757,13 +758,11 @@ def test_config_field_list_of_str_given_a_resource_fails_at_validate_not_at_run(
     # the file and line, rather than pass and let the run fail in the resource's setup.
     project = _annotated(tmp_path, FIELD_MODULE, "list[str]", USER)
     result = envres_cli("validate", "--definitions", "annotated:defs", cwd=project.root)
-    assert "Traceback" not in result.err
-    assert (result.code, result.out) == (1, ""), result
-    assert len(result.err_lines) == 2, result.err
-    assert result.err_lines[0].startswith("profiles/dev.yaml:7:"), result.err
-    assert "resources.user.config.target: " in result.err_lines[0]
-    assert result.err_lines[0].endswith("(got resource 'warehouse')"), result.err
-    assert result.err_lines[1] == ONE
+    problem, count = one_problem(result)
+    assert problem.startswith("profiles/dev.yaml:7:"), result.err
+    assert "resources.user.config.target: " in problem
+    assert problem.endswith("(got resource 'warehouse')"), result.err
+    assert count == ONE
 
 
 def test_config_field_plain_protocol_is_a_one_line_definitions_error(
@@ -772,13 +771,9 @@ def test_config_field_plain_protocol_is_a_one_line_definitions_error(
     # pydantic cannot check isinstance() against a Protocol that is not runtime-checkable.
     project = _annotated(tmp_path, FIELD_MODULE, "Queries", USER)
     result = envres_cli("validate", "--definitions", "annotated:defs", cwd=project.root)
-    assert "Traceback" not in result.err
-    assert (result.code, result.out) == (1, ""), result
-    assert len(result.err_lines) == 2, result.err
-    assert result.err_lines[0].startswith(
-        "definitions: E504 importing 'annotated' raised SchemaError"
-    )
-    assert result.err_lines[1] == "1 problem"
+    problem, count = one_problem(result)
+    assert problem.startswith("definitions: E504 importing 'annotated' raised SchemaError")
+    assert count == "1 problem"
 
 
 def test_optional_nested_config_model_is_valid(envres_cli: Cli, tmp_path: Path) -> None:
@@ -928,11 +923,9 @@ def test_init_below_a_regular_file_is_a_one_line_error(envres_cli: Cli, tmp_path
     before = snapshot(tmp_path)
     result = envres_cli("init", "--project", "notes/new", cwd=tmp_path)
     assert snapshot(tmp_path) == before
-    assert "Traceback" not in result.err
-    assert (result.code, result.out) == (1, ""), result
-    assert len(result.err_lines) == 2, result.err
-    assert result.err_lines[0].startswith("envres init: E602 notes"), result.err
-    assert result.err_lines[1] == "1 problem"
+    problem, count = one_problem(result)
+    assert problem.startswith("envres init: E602 notes"), result.err
+    assert count == "1 problem"
 
 
 def test_init_never_writes_through_a_dangling_pyproject_symlink(
@@ -957,10 +950,8 @@ def test_init_with_a_fifo_pyproject_returns_promptly_and_writes_nothing(tmp_path
     os.mkfifo(tmp_path / "pyproject.toml")
     before = snapshot(tmp_path)
     result = run_real("init", cwd=tmp_path, timeout=SHORT)
-    assert "Traceback" not in result.err
-    assert (result.code, result.out) == (1, ""), result
-    assert len(result.err_lines) == 2, result.err
-    assert result.err_lines[0].startswith("envres init: E602 pyproject.toml"), result.err
+    problem, _ = one_problem(result)
+    assert problem.startswith("envres init: E602 pyproject.toml"), result.err
     assert snapshot(tmp_path) == before
 
 

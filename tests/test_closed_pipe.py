@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_project
+from tests.conftest import make_project, run_real
 
 
 def _into_closed_pipe(*args: str, cwd: Path) -> tuple[int, str]:
@@ -39,20 +39,6 @@ def _into_closed_pipe(*args: str, cwd: Path) -> tuple[int, str]:
     return proc.returncode, proc.stderr
 
 
-def _into_open_pipe(*args: str, cwd: Path) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENVRES_")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "envres", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return proc.returncode, proc.stdout
-
-
 @pytest.mark.parametrize(
     "args",
     [("--help",), ("-h",), ("run", "--help"), ("docs", "-h"), ("--version",), ("profiles",)],
@@ -62,8 +48,8 @@ def test_a_closed_stdout_pipe_ends_the_command_quietly_with_its_own_exit_code(
     tmp_path: Path, args: tuple[str, ...]
 ) -> None:
     project = make_project(tmp_path / "proj")
-    open_code, printed = _into_open_pipe(*args, cwd=project.root)
-    assert (open_code, bool(printed)) == (0, True)  # it does print something
+    printed = run_real(*args, cwd=project.root)  # into an open pipe
+    assert (printed.code, bool(printed.out)) == (0, True)  # it does print something
 
     code, err = _into_closed_pipe(*args, cwd=project.root)
 
@@ -73,9 +59,9 @@ def test_a_closed_stdout_pipe_ends_the_command_quietly_with_its_own_exit_code(
 def test_help_and_version_print_what_click_printed(tmp_path: Path) -> None:
     from importlib.metadata import version
 
-    code, out = _into_open_pipe("--version", cwd=tmp_path)
-    assert (code, out) == (0, f"envres, version {version('envres')}\n")
-    code, out = _into_open_pipe("run", "--help", cwd=tmp_path)
-    assert code == 0
-    assert out.startswith("Usage: envres run [OPTIONS] [ASSETS]...\n")
-    assert "  -h, --help " in out
+    printed = run_real("--version", cwd=tmp_path)
+    assert (printed.code, printed.out) == (0, f"envres, version {version('envres')}\n")
+    printed = run_real("run", "--help", cwd=tmp_path)
+    assert printed.code == 0
+    assert printed.out.startswith("Usage: envres run [OPTIONS] [ASSETS]...\n")
+    assert "  -h, --help " in printed.out

@@ -111,9 +111,9 @@ def _node(key: str, *needs: str, extra: str = "") -> str:
     return f"  {key}: {{type: node, config: {{name: {key}, needs: [{refs}]{extra}}}}}\n"
 
 
-PROFILE = (
-    "resources:\n"
-    + _node("r4", "r3")
+# A chain (r1 <- r2 <- r3 <- r4) and a diamond (d needs b and c, both need a); see NEEDS.
+CHAIN_AND_DIAMOND = (
+    _node("r4", "r3")
     + _node("r3", "r2")
     + _node("r2", "r1")
     + _node("r1")
@@ -121,6 +121,11 @@ PROFILE = (
     + _node("c", "a")
     + _node("b", "a")
     + _node("a")
+)
+
+PROFILE = (
+    "resources:\n"
+    + CHAIN_AND_DIAMOND
     + _node("f1")
     + _node("f2", "f1", extra=", fail: true")
     + _node("f3", "f2")
@@ -390,17 +395,7 @@ defs = envres.Definitions(
 )
 """
 
-CLI_PROFILE = (
-    "resources:\n"
-    + _node("r4", "r3")
-    + _node("r3", "r2")
-    + _node("r2", "r1")
-    + _node("r1")
-    + _node("d", "b", "c")
-    + _node("c", "a")
-    + _node("b", "a")
-    + _node("a")
-)
+CLI_PROFILE = "resources:\n" + CHAIN_AND_DIAMOND
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -22,7 +22,8 @@ import pytest
 
 import envres
 from envres._paths import display
-from tests.conftest import Project, make_project, text_line
+from tests._dagster_helpers import dagster, dagster_environ, new_dagster_home
+from tests.conftest import Project, imports_undone, make_project, text_line
 
 MODULE = "dagster_pipeline"
 CANARY = "cnry-dagster-5f2e9a71"
@@ -151,32 +152,17 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         definitions=DEFINITIONS,
         module=MODULE,
     )
-    path_before = list(sys.path)
-    yield proj
-    sys.path[:] = path_before
-    sys.modules.pop(MODULE, None)
+    with imports_undone(MODULE):
+        yield proj
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    """A persistent DAGSTER_HOME for one test (its event log and run storage)."""
-    path = tmp_path / "dagster_home"
-    path.mkdir()
-    (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return path
+    return new_dagster_home(tmp_path)
 
 
 def environ(project: Project, log: Path, home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENVRES_", "DAGSTER_"))}
-    env.update(
-        LOG=str(log),
-        CONN_PASSWORD=CANARY,
-        DAGSTER_HOME=str(home),
-        PYTHONPATH=str(project.root),
-        ENVRES_PROJECT=str(project.root),
-        **extra,
-    )
-    return env
+    return dagster_environ(project, home, LOG=str(log), CONN_PASSWORD=CANARY, **extra)
 
 
 def read_log(path: Path) -> list[tuple[str, str, str]]:
@@ -204,18 +190,6 @@ def assert_balanced(lines: list[str]) -> None:
     downs = [x.split()[1] for x in lines if x.startswith("teardown ")]
     assert len(ups) == len(set(ups)), lines
     assert downs == list(reversed(ups)), lines
-
-
-def dagster(*args: str, env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dagster", *args],
-        cwd=cwd,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
 
 
 def everything_under(home: Path) -> bytes:

@@ -13,9 +13,7 @@ for the canary).
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
 import sys
 import zlib
 from collections.abc import Iterator, Mapping
@@ -26,7 +24,8 @@ import pytest
 
 from envres._paths import display
 from envres._secrets import MASK
-from tests.conftest import Cli, Project, text_line
+from tests._dagster_helpers import dagster, dagster_environ, new_dagster_home
+from tests.conftest import Cli, Project, imports_undone, text_line
 
 # Dagster 1.13 itself calls its own deprecated InitResourceContext.dagster_run when it
 # sets a nested resource up (_call_resource_fn_with_default -> replace_config).
@@ -185,46 +184,20 @@ def write_project(root: Path, definitions: str) -> Project:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     proj = write_project(tmp_path_factory.mktemp("dgc") / "proj", f"{MODULE}:types")
-    path_before = list(sys.path)
-    yield proj
-    sys.path[:] = path_before
-    sys.modules.pop(MODULE, None)
+    with imports_undone(MODULE):
+        yield proj
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    path = tmp_path / "dagster_home"
-    path.mkdir()
-    (path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return path
+    return new_dagster_home(tmp_path)
 
 
 def environ(project: Project, tmp_path: Path, home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENVRES_", "DAGSTER_"))}
     io_dir = tmp_path / "io"
     io_dir.mkdir(exist_ok=True)
-    env.update(
-        LOG=str(tmp_path / "run.log"),
-        IO_DIR=str(io_dir),
-        CONN_PASSWORD=CANARY,
-        DAGSTER_HOME=str(home),
-        PYTHONPATH=str(project.root),
-        ENVRES_PROJECT=str(project.root),
-    )
-    env.update(extra)
-    return env
-
-
-def dagster(*args: str, env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dagster", *args],
-        cwd=cwd,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    mine = {"LOG": str(tmp_path / "run.log"), "IO_DIR": str(io_dir), "CONN_PASSWORD": CANARY}
+    return dagster_environ(project, home, **mine, **extra)
 
 
 def stored(home: Path) -> bytes:

@@ -26,7 +26,7 @@ from envres._errors import Reason
 from envres._events import Event
 from envres._executors import Job, _dask
 from envres._paths import display
-from tests.conftest import HINT, Cli, Project, make_project, run_real, text_line
+from tests.conftest import HINT, Cli, Project, imports_undone, make_project, run_real, text_line
 
 MODULE = "dask_pipeline"
 
@@ -325,10 +325,8 @@ def proj(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         definitions=DEFINITIONS,
         module=MODULE,
     )
-    path_before = list(sys.path)
-    yield project
-    sys.path[:] = path_before
-    sys.modules.pop(MODULE, None)
+    with imports_undone(MODULE):
+        yield project
 
 
 @pytest.fixture

@@ -46,7 +46,16 @@ from hypothesis import strategies as st
 
 import envres
 from envres._paths import display
-from tests.conftest import HINT, Cli, EnvresProcesses, Project, Result, make_project, text_line
+from tests.conftest import (
+    HINT,
+    Cli,
+    EnvresProcesses,
+    Project,
+    Result,
+    make_project,
+    read_log,
+    text_line,
+)
 
 DEFINITIONS = """
 from __future__ import annotations
@@ -362,10 +371,6 @@ def model(f: Faults, selection: Sequence[str] = ("enrich",), file: str = PIPELIN
 # -- helpers ---------------------------------------------------------------------------
 
 
-def read_log(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-
-
 def setups(lines: list[str]) -> list[str]:
     return [line.removeprefix("setup ") for line in lines if line.startswith("setup ")]
 
@@ -416,6 +421,36 @@ def run(cli: Cli, proj: Project, log_path: Path, *args: str, **env: str) -> Resu
 
 # -- the model, anchored by hand-written logs ------------------------------------------
 
+#: The log of `run enrich` with one job and no fault, written out by hand.
+CLEAN_RUN = [
+    "setup a",
+    "setup b",
+    "asset score",
+    "setup r1",
+    "setup r2",
+    "asset extract",
+    "asset merge",
+    "setup r3",
+    "setup r4",
+    "asset transform",
+    "setup c",
+    "setup d",
+    "asset enrich",
+    "teardown d",
+    "teardown c",
+    "teardown r4",
+    "teardown r3",
+    "teardown r2",
+    "teardown r1",
+    "teardown b",
+    "teardown a",
+]
+
+
+def through(line: str) -> list[str]:
+    """The clean run's log up to and including ``line``."""
+    return CLEAN_RUN[: CLEAN_RUN.index(line) + 1]
+
 
 def test_no_fault_runs_every_asset_sets_up_only_what_enrich_needs_and_tears_down_reversed(
     envres_cli: Cli, proj: Project, log_path: Path
@@ -424,31 +459,8 @@ def test_no_fault_runs_every_asset_sets_up_only_what_enrich_needs_and_tears_down
 
     assert result.code == 0, result.err
     assert result.err == ""
-    expected = [
-        "setup a",
-        "setup b",
-        "asset score",
-        "setup r1",
-        "setup r2",
-        "asset extract",
-        "asset merge",
-        "setup r3",
-        "setup r4",
-        "asset transform",
-        "setup c",
-        "setup d",
-        "asset enrich",
-        "teardown d",
-        "teardown c",
-        "teardown r4",
-        "teardown r3",
-        "teardown r2",
-        "teardown r1",
-        "teardown b",
-        "teardown a",
-    ]
-    assert read_log(log_path) == expected
-    assert model(Faults()).log == expected
+    assert read_log(log_path) == CLEAN_RUN
+    assert model(Faults()).log == CLEAN_RUN
 
 
 def test_setup_failure_of_c_after_teardown_failures_of_r2_and_a_reports_setup_first(
@@ -457,16 +469,7 @@ def test_setup_failure_of_c_after_teardown_failures_of_r2_and_a_reports_setup_fi
     result = run(envres_cli, proj, log_path, "enrich", FAIL_SETUP="c", FAIL_TEARDOWN="r2,a")
 
     expected_log = [
-        "setup a",
-        "setup b",
-        "asset score",
-        "setup r1",
-        "setup r2",
-        "asset extract",
-        "asset merge",
-        "setup r3",
-        "setup r4",
-        "asset transform",
+        *through("asset transform"),
         # c fails: d (which needs it) is never attempted, enrich never starts
         "teardown r4",
         "teardown r3",
@@ -767,9 +770,6 @@ def children(proj: Project, log_path: Path) -> Iterator[EnvresProcesses]:
     c.close()
 
 
-CLEAN_RUN = model(Faults()).log
-
-
 @dataclass(frozen=True)
 class Point:
     env: dict[str, str]
@@ -782,33 +782,12 @@ POINTS = {
     "during-setup": Point(
         {"SLEEP_SETUP": "r3=30"},
         "pause SLEEP_SETUP r3",
-        [
-            "setup a",
-            "setup b",
-            "asset score",
-            "setup r1",
-            "setup r2",
-            "asset extract",
-            "asset merge",
-            "pause SLEEP_SETUP r3",
-        ],
+        [*through("asset merge"), "pause SLEEP_SETUP r3"],
     ),
     "during-asset": Point(
         {"SLEEP_ASSET": "transform=30"},
         "pause SLEEP_ASSET transform",
-        [
-            "setup a",
-            "setup b",
-            "asset score",
-            "setup r1",
-            "setup r2",
-            "asset extract",
-            "asset merge",
-            "setup r3",
-            "setup r4",
-            "asset transform",
-            "pause SLEEP_ASSET transform",
-        ],
+        [*through("asset transform"), "pause SLEEP_ASSET transform"],
     ),
     # score and extract have returned; merge (which needs no resource) has not begun.
     # The scheduler has no hook to hold it between two assets, so the signal lands on
@@ -816,21 +795,13 @@ POINTS = {
     "between-assets": Point(
         {"SLEEP_BEFORE": "merge=30"},
         "pause SLEEP_BEFORE merge",
-        [
-            "setup a",
-            "setup b",
-            "asset score",
-            "setup r1",
-            "setup r2",
-            "asset extract",
-            "pause SLEEP_BEFORE merge",
-        ],
+        [*through("asset extract"), "pause SLEEP_BEFORE merge"],
     ),
     # every asset done; d, c and r4 torn down, r3's teardown under way
     "during-teardown": Point(
         {"SLEEP_TEARDOWN": "r3=30"},
         "pause SLEEP_TEARDOWN r3",
-        [*CLEAN_RUN[: CLEAN_RUN.index("teardown r3") + 1], "pause SLEEP_TEARDOWN r3"],
+        [*through("teardown r3"), "pause SLEEP_TEARDOWN r3"],
     ),
 }
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HINT, Cli, Project, Result, make_project, run_real, text_line
+from tests.conftest import HINT, Cli, Project, Result, make_project, read_log, run_real, text_line
 
 DEFINITIONS = """
 from __future__ import annotations
@@ -169,10 +169,6 @@ def proj(tmp_path: Path) -> Project:
 @pytest.fixture
 def log_path(tmp_path: Path) -> Path:
     return tmp_path / "lifecycle.log"
-
-
-def read_log(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
 def run(cli: Cli, proj: Project, log_path: Path, *args: str, **env: str) -> Result:

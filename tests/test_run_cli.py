@@ -23,6 +23,7 @@ from tests.conftest import (
     Project,
     Result,
     make_project,
+    read_log,
     run_real,
     text_line,
 )
@@ -199,10 +200,6 @@ def proj(tmp_path: Path) -> Project:
 @pytest.fixture
 def log_path(tmp_path: Path) -> Path:
     return tmp_path / "run.log"
-
-
-def read_log(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
 def run(cli: Cli, proj: Project, log_path: Path, *args: str, **env: str) -> Result:
@@ -503,59 +500,61 @@ SIGNALS = [
 ]
 
 
-@pytest.mark.parametrize("jobs", ["1", "4"])
-@pytest.mark.parametrize(("signum", "code", "message"), SIGNALS)
-def test_signal_during_a_long_asset_tears_down_and_exits_with_its_code(
-    runner: EnvresProcesses, log_path: Path, jobs: str, signum: int, code: int, message: str
-) -> None:
-    proc = runner.start("slow", "--jobs", jobs)
-    runner.wait_for(proc, "asset slow started")
-
-    proc.send_signal(signum)
-    result = runner.finish(proc)
-
-    assert result.code == code, result.err
-    assert result.err_lines[0].startswith(message)
-    # With --jobs the asset runs on another thread: it is waited for, briefly, and named.
-    assert result.err_lines[1:] == (
-        []
-        if jobs == "1"
-        else [
-            "  still running when the resources were torn down: slow (waited 2 s; their "
-            "threads end with the process)"
-        ]
+def still_running(asset: str) -> str:
+    return (
+        f"  still running when the resources were torn down: {asset} (waited 2 s; their "
+        "threads end with the process)"
     )
-    assert read_log(log_path) == [
-        "setup db",
-        "setup knobs",
+
+
+# Where the signal lands: the asset run, the log line waited for, the log at the end (db,
+# already set up, is torn down; slowconn never finished its setup), and the notes under
+# the message with --jobs: an asset or a setup still running on another thread is waited
+# for, briefly, and named. With one job nothing is left running.
+POINTS = [
+    pytest.param(
+        "slow",
         "asset slow started",
-        "teardown knobs",
-        "teardown db",
-    ]
-    assert "Traceback" not in result.out + result.err
+        ["setup db", "setup knobs", "asset slow started", "teardown knobs", "teardown db"],
+        [still_running("slow")],
+        id="during-a-long-asset",
+    ),
+    pytest.param(
+        "stuck",
+        "setup slowconn started",
+        ["setup db", "setup slowconn started", "teardown db"],
+        [
+            still_running("stuck"),
+            "  the setup of slowconn was still running 2 s after the run stopped",
+        ],
+        id="during-a-slow-setup",
+    ),
+]
 
 
 @pytest.mark.parametrize("jobs", ["1", "4"])
 @pytest.mark.parametrize(("signum", "code", "message"), SIGNALS)
-def test_signal_during_a_slow_setup_tears_down_what_was_already_set_up(
-    runner: EnvresProcesses, log_path: Path, jobs: str, signum: int, code: int, message: str
+@pytest.mark.parametrize(("asset", "marker", "log", "notes_with_jobs"), POINTS)
+def test_signal_tears_down_what_was_set_up_and_exits_with_its_code(
+    runner: EnvresProcesses,
+    log_path: Path,
+    asset: str,
+    marker: str,
+    log: list[str],
+    notes_with_jobs: list[str],
+    signum: int,
+    code: int,
+    message: str,
+    jobs: str,
 ) -> None:
-    proc = runner.start("stuck", "--jobs", jobs)
-    runner.wait_for(proc, "setup slowconn started")
+    proc = runner.start(asset, "--jobs", jobs)
+    runner.wait_for(proc, marker)
 
     proc.send_signal(signum)
     result = runner.finish(proc)
 
     assert result.code == code, result.err
     assert result.err_lines[0].startswith(message)
-    assert result.err_lines[1:] == (
-        []
-        if jobs == "1"
-        else [
-            "  still running when the resources were torn down: stuck (waited 2 s; their "
-            "threads end with the process)",
-            "  the setup of slowconn was still running 2 s after the run stopped",
-        ]
-    )
-    assert read_log(log_path) == ["setup db", "setup slowconn started", "teardown db"]
+    assert result.err_lines[1:] == ([] if jobs == "1" else notes_with_jobs)
+    assert read_log(log_path) == log
     assert "Traceback" not in result.out + result.err
