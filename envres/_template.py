@@ -107,6 +107,13 @@ def render(
     plain = _render_names(text, profile=profile, project_dir=project_dir)
     if plain is not None:
         return plain
+    return _render_sandboxed(text, env_function, profile=profile, project_dir=project_dir)
+
+
+def _render_sandboxed(
+    text: str, env_function: Callable[..., Any], *, profile: str, project_dir: str
+) -> str:
+    """Render ``text`` with Jinja2's sandbox, within the output and work budgets."""
     multiline = "\n" in text.rstrip("\n")
     outer = getattr(_budget, "current", None)
     _budget.current = _Budget()

@@ -14,11 +14,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 60
 
-# Functions other engineers are splitting in their own branches (the executors'
-# scheduling, the `run` command). The lead removes this allow-list at merge.
-ALLOWED_FOLDERS = ("envres/_executors/",)
-ALLOWED = frozenset({("envres/_cli/_app.py", "run")})
-
 
 def long_functions(root: Path, package: str) -> list[str]:
     """``path:line name (N lines)`` of every function under ``root/package`` past LIMIT."""
@@ -35,29 +30,12 @@ def long_functions(root: Path, package: str) -> list[str]:
     return found
 
 
-def _allowed(entry: str) -> bool:
-    where, rest = entry.split(" ", 1)
-    relative = where.rsplit(":", 1)[0]
-    name = rest.split(" ", 1)[0]
-    return relative.startswith(ALLOWED_FOLDERS) or (relative, name) in ALLOWED
-
-
 def test_no_function_in_envres_is_longer_than_60_lines() -> None:
-    too_long = [entry for entry in long_functions(ROOT, "envres") if not _allowed(entry)]
+    too_long = long_functions(ROOT, "envres")
     assert too_long == [], (
         "split these where their jobs are (each step a function with a docstring line):\n"
         + "\n".join(too_long)
     )
-
-
-def test_the_allow_list_names_only_functions_that_exist() -> None:
-    # A stale entry would let a new function of that name grow unchecked.
-    for relative, name in ALLOWED:
-        tree = ast.parse((ROOT / relative).read_text(encoding="utf-8"))
-        names = {
-            n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-        }
-        assert name in names, f"{relative} has no function {name}: drop it from ALLOWED"
 
 
 def _function(name: str, lines: int, indent: str = "") -> str:

@@ -12,7 +12,7 @@ import contextlib
 import gc
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -1033,9 +1033,7 @@ def run(
     ASSETs run with everything upstream of them; --select/--exclude take dbt's
     graph operators.
     """
-    from envres._bound import BoundDefinitions
-    from envres._cli._progress import Progress, guarded_streams
-    from envres._cli._select import dry_run_lines, select
+    from envres._cli._select import select
     from envres._executors import executor_for
 
     if scheduler is not None and executor != "dask":
@@ -1044,30 +1042,52 @@ def run(
     target = scheduler or executor
     engine = executor_for(target)
     ctx = Context(kwargs)
-    session = ctx.session
     defs = ctx.required_definitions()
     if any(a.declared_only for a in defs.assets.values()):
         raise UsageError(
             "the definitions are a dagster.Definitions: Dagster runs them "
-            "(dagster asset materialize, dagster dev), not envres run"
+            "(dg launch, dg dev), not envres run"
         )
     order = select(defs, assets, selects, excludes)
     profile = ctx.load()
     if dry_run:
-        session.out(
-            f"envres run --dry-run: profile '{profile.name}', {_count(len(order), 'asset')}; "
-            "nothing is set up or run"
-        )
-        for line in dry_run_lines(defs, profile, order):
-            session.out(line)
-        return
+        _say_dry_run(ctx.session, defs, profile, order)
+    else:
+        header = f"{_count(len(order), 'asset')}, {engine.describe(jobs)}"
+        _run_with_progress(ctx.session, defs, profile, order, header, jobs, target)
+
+
+def _say_dry_run(
+    session: Session, defs: Definitions, profile: ResolvedProfile, order: Sequence[str]
+) -> None:
+    """What ``run`` would set up and run, in order; nothing is set up."""
+    from envres._cli._select import dry_run_lines
+
+    session.out(
+        f"envres run --dry-run: profile '{profile.name}', {_count(len(order), 'asset')}; "
+        "nothing is set up or run"
+    )
+    for line in dry_run_lines(defs, profile, order):
+        session.out(line)
+
+
+def _run_with_progress(
+    session: Session,
+    defs: Definitions,
+    profile: ResolvedProfile,
+    order: Sequence[str],
+    header: str,
+    jobs: int,
+    target: str,
+) -> None:
+    """Run ``order`` on ``target``, a line per event, and the summary even when it fails."""
+    from envres._bound import BoundDefinitions
+    from envres._cli._progress import Progress, guarded_streams
+
     bound = BoundDefinitions(defs, profile)
     status = session.stderr if session.gate.isatty(session.stderr) else None
     progress = Progress(len(order), session.out, status, session.style)
-    session.out(
-        f"envres run: profile '{profile.name}', {_count(len(order), 'asset')}, "
-        f"{engine.describe(jobs)}"
-    )
+    session.out(f"envres run: profile '{profile.name}', {header}")
     started = time.perf_counter()
     # The first Ctrl-C, SIGTERM or SIGHUP stops the run (`invoke` makes it raise; every
     # resource is still torn down); later ones are only counted.
