@@ -101,7 +101,29 @@ def test_the_project_folder_variable_cannot_be_overridden_by_the_environment(
     assert f"path: {proj.root.resolve()}/data/dev.duckdb" in shown.out
     listed = envres_cli("env", cwd=proj.root)
     row = next(line for line in listed.out.splitlines() if line.startswith("ENVRES_PROJECT_DIR"))
-    assert "envres (the project folder)" in row
+    assert row.split()[1:4] == ["set", "(the", "project"], row
+
+
+def test_a_variable_read_in_another_ones_default_is_explained_once_with_its_own_source(
+    envres_cli: Cli, tmp_path: Path
+) -> None:
+    nested = _PATHS.replace(
+        "${ENVRES_PROJECT_DIR}/data/{{ profile }}.duckdb",
+        "${WH_PATH_UNSET_7F:-${ENVRES_PROJECT_DIR}/data/dev.duckdb}",
+    )
+    proj = make_project(tmp_path / "proj", profiles={"dev.yaml": nested})
+    explained = envres_cli("show", "--explain", cwd=proj.root)
+    assert explained.code == 0, explained.err
+    line = next(x for x in explained.out.splitlines() if x.lstrip().startswith("path:"))
+    assert line.endswith(
+        "<- ${WH_PATH_UNSET_7F:-${ENVRES_PROJECT_DIR}/data/dev.duckdb} "
+        "(not set, default used; ENVRES_PROJECT_DIR: the project folder)"
+    ), line
+    listed = envres_cli("env", cwd=proj.root).out.splitlines()
+    rows = {line.split()[0]: line.split() for line in listed[1:]}
+    # The default belongs to WH_PATH_UNSET_7F, not to the variable read inside it.
+    assert rows["ENVRES_PROJECT_DIR"][6] == "-", rows
+    assert rows["WH_PATH_UNSET_7F"][4] == "${ENVRES_PROJECT_DIR}/data/dev.duckdb", rows
 
 
 def test_the_pytest_fixture_finds_the_project_from_a_subfolder(

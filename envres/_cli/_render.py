@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from envres._env import PROCESS
+from envres._env import PROCESS, PROJECT
 from envres._resolved import ResolvedProfile, ResolvedResource
 from envres._secrets import hidden
 from envres._values import Origin
@@ -73,16 +73,34 @@ def _operator(expr: str) -> tuple[str, str]:
     if not (expr.startswith("${") and expr.endswith("}")):
         return "", ""
     body = expr[2:-1]
-    i = 0
-    while i < len(body) and (body[i].isalnum() or body[i] == "_"):
-        i += 1
+    i = len(_name_of(expr))
     for op in (":-", ":?", ":+", "-", "?", "+"):
         if body.startswith(op, i):
             return op, body[i + len(op) :]
     return "", ""
 
 
+def _name_of(expr: str) -> str:
+    """The variable a ``${NAME...}`` expression is about (``""`` if it is not one)."""
+    if not expr.startswith("${"):
+        return ""
+    i = 2
+    while i < len(expr) and (expr[i].isalnum() or expr[i] == "_"):
+        i += 1
+    return expr[2:i]
+
+
+def _nested(use: Any) -> bool:
+    """``use`` is a variable read inside another's default (``B`` of ``${A:-${B}}``)."""
+    return not use.source and _name_of(use.expr) != use.name
+
+
 def _how(use: Any, env: Any) -> str:
+    if _nested(use):
+        if not use.is_set:
+            return f"{use.name}: not set"
+        source = env.sources.get(use.name, PROCESS)
+        return f"{use.name}: {_source_label(source)}"
     if use.source:
         origin = f"the file named by {use.via}" if use.via else use.name
         if use.default_used:
@@ -95,15 +113,26 @@ def _how(use: Any, env: Any) -> str:
         return "empty, default used" if use.is_set else "not set, default used"
     if not use.is_set:
         return "not set"
-    source = env.sources.get(use.name, PROCESS)
-    return "environment" if source == PROCESS else f"env file {source}"
+    return _source_label(env.sources.get(use.name, PROCESS))
+
+
+def _source_label(source: str) -> str:
+    """Where a set variable's value came from, as ``show --explain`` says it."""
+    if source == PROCESS:
+        return "environment"
+    return "the project folder" if source == PROJECT else f"env file {source}"
 
 
 def _explain_origin(origin: Origin | None, res: ResolvedResource, field: str, env: Any) -> str:
     if origin is None:
         return f"default of {res.rtype.model.__name__}.{field}"
     where = f"{origin.loc.file}:{origin.loc.line}"
-    uses = [f"{use.expr} ({_how(use, env)})" for use in origin.uses]
+    # The variables of one expression (``${A:-${B}}`` reads A, then B) share its text:
+    # it is written once, with what each read found.
+    how: dict[str, list[str]] = {}
+    for use in origin.uses:
+        how.setdefault(use.expr, []).append(_how(use, env))
+    uses = [f"{expr} ({'; '.join(found)})" for expr, found in how.items()]
     if origin.template:
         uses.append("template")
     return where + (" <- " + ", ".join(uses) if uses else "")
@@ -206,7 +235,7 @@ def env_rows(profile: ResolvedProfile) -> list[EnvRow]:
         row["secret"] = row["secret"] or rec.secret
         row["via"] = row["via"] or rec.use.via
         row["where"].append(f"{rec.loc.file}:{rec.loc.line} {rec.path}")
-        default = _default_of(rec.use.expr)
+        default = None if _nested(rec.use) else _default_of(rec.use.expr)
         if default is not None and default not in row["defaults"]:
             row["defaults"].append(default)
     out: list[EnvRow] = []
@@ -218,7 +247,8 @@ def env_rows(profile: ResolvedProfile) -> list[EnvRow]:
             over = "".join(
                 f", over {lower}" for lower in reversed(profile.env.shadowed.get(name, ()))
             )
-            state = f"set ({source}{over})"
+            label = "the project folder" if source == PROJECT else source
+            state = f"set ({label}{over})"
             value = profile.redactor.shown(profile.env.values[name], row["secret"])
         elif row["via"]:
             # Read from the file VAR_FILE names (a secret source): its value is a secret.
