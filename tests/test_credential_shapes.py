@@ -4,6 +4,8 @@ look-alikes that must not be flagged."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from envres._secrets import credential_shapes
 
@@ -119,3 +121,34 @@ def test_several_credentials_in_one_text_come_in_order() -> None:
 def test_a_credential_shape_says_its_kind_and_place_never_its_text() -> None:
     (found,) = credential_shapes("postgresql://app:hunter2@db")
     assert "hunter2" not in repr(found)
+
+
+def test_every_kind_of_credential_has_an_example_above() -> None:
+    # The quick scan that skips most lines is only as good as the examples that prove
+    # each shape still gets past it.
+    from envres._secrets import _CREDENTIALS
+
+    assert {kind for kind, _ in _CREDENTIALS} == {kind for _, kind, _ in CREDENTIALS}
+
+
+_PIECES = st.sampled_from(
+    [
+        "AKIA", "ASIA", "IOSFODNN7EXAMPLE", "-----BEGIN ", "RSA ", "PRIVATE KEY", "-----",
+        "xoxb-", "xoxp-", "1234567890", "-", "https://", "hooks.slack.com/services/",
+        "T0AB12CD3/", "B0CD34EF5/", "ghp_", "github_pat_", "a" * 36, "postgresql://",
+        "app:", "hunter2", "@db/x", "${PG}", "://", ":", "/", " ", "_", "Z9",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PIECES | st.text(max_size=4), max_size=12).map("".join))
+def test_the_quick_scan_never_hides_a_shape_the_full_scan_finds(text: str) -> None:
+    from envres._secrets import _CREDENTIALS
+
+    full = sorted(
+        (m.start("c"), m.end("c"), kind)
+        for kind, pattern in _CREDENTIALS
+        for m in pattern.finditer(text)
+    )
+    assert [(c.start, c.end, c.kind) for c in credential_shapes(text)] == full
