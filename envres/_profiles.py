@@ -24,7 +24,6 @@ from envres._codes import (
 from envres._errors import Loc, Problem, ProfileError, ProfileNotFoundError, YamlError, suggest
 from envres._nodes import Node
 from envres._record import Record
-from envres._yaml import load_yaml
 
 __all__ = [
     "Entry",
@@ -251,6 +250,8 @@ def _read_top(
             )
         )
         return None
+    from envres._yaml import load_yaml  # lazy: listing profiles (completion) needs no YAML
+
     try:
         root = load_yaml(data, pf.display)
     except YamlError as exc:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Literal
@@ -83,38 +83,57 @@ def _describe(number: int, rule: Rule, setting: str) -> str:
 
 def _refers(text: str) -> bool:
     """Whether a written string takes its value from somewhere: ``${...}`` or a template."""
-    return "${" in text.replace("$$", "") or "{{" in text or "{%" in text
+    return ("$" in text and "${" in text.replace("$$", "")) or "{{" in text or "{%" in text
 
 
-def _leaves(node: Node, value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[Any, Node]]:
-    """Each written scalar of a config with its path; references to resources left out."""
-    if isinstance(value, Ref):
-        return
-    v = node.value
-    if isinstance(v, dict):
-        for key, child in v.items():
-            inner = value.get(key) if isinstance(value, dict) else None
-            yield from _leaves(child, inner, (*path, key))
-    elif isinstance(v, list):
-        for i, child in enumerate(v):
-            inner = value[i] if isinstance(value, list) and i < len(value) else None
-            yield from _leaves(child, inner, (*path, i))
-    else:
-        yield path, node
-
-
-def _literal_secrets(profile: ResolvedProfile) -> Iterator[tuple[str, Loc]]:
+def _literal_secrets(profile: ResolvedProfile) -> list[tuple[str, Loc]]:
     """``(dotted path, where)`` of each secret written out in the merged profile."""
+    found: list[tuple[str, Loc]] = []
     for key, res in profile.resources.items():
         entry = profile.merged.resources.get(key)
         config = entry.config if entry is not None else None
-        if config is None or not isinstance(config.value, dict):
+        if config is not None and isinstance(config.value, dict):
+            _collect(config, dict(res.inputs), (), res, found)
+    for i, (path, loc) in enumerate(found):
+        found[i] = (f"resources.{path}", loc)
+    return found
+
+
+def _collect(
+    node: Node,
+    value: Any,
+    path: tuple[str | int, ...],
+    res: ResolvedResource,
+    found: list[tuple[str, Loc]],
+) -> None:
+    """Add each written scalar under ``node`` in a secret position; references left out.
+
+    A plain loop, not a generator per level: it sees every value of every resource.
+    """
+    v = node.value
+    pairs: Iterable[tuple[str | int, Node]]
+    if isinstance(v, dict):
+        pairs = v.items()
+    elif isinstance(v, list):
+        pairs = enumerate(v)
+    else:
+        return
+    for step, child in pairs:
+        if isinstance(value, dict):
+            inner = value.get(step)
+        elif isinstance(value, list) and isinstance(step, int) and step < len(value):
+            inner = value[step]
+        else:
+            inner = None
+        if isinstance(inner, Ref):
             continue
-        for path, node in _leaves(config, dict(res.inputs), ()):
-            text = node.value
-            if isinstance(text, str) and text and not _refers(text) and _secret(res, path):
-                dotted = ".".join(str(p) for p in path)
-                yield f"resources.{key}.config.{dotted}", node.loc
+        written = child.value
+        if isinstance(written, str):
+            if written and not _refers(written) and _secret(res, (*path, step)):
+                dotted = ".".join(str(p) for p in (*path, step))
+                found.append((f"{res.key}.config.{dotted}", child.loc))
+        elif isinstance(written, dict | list):
+            _collect(child, inner, (*path, step), res, found)
 
 
 def _secret(res: ResolvedResource, path: tuple[str | int, ...]) -> bool:

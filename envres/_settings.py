@@ -13,8 +13,6 @@ milliseconds) is then not paid on start-up.
 
 from __future__ import annotations
 
-import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +21,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from envres._codes import SETTINGS
 from envres._errors import Loc, Problem, ProfileError, suggest
+from envres._locate import find_project, read_table
 from envres._paths import display, read_file
 from envres._sources import NAME
 
@@ -124,7 +123,7 @@ def load_settings(
     pyproject = project_dir / "pyproject.toml"
     given = {k: v for k, v in flags.items() if v is not None}
     given["project"] = project_dir
-    table = _read_table(pyproject)
+    table = read_table(pyproject)
     unknown = sorted(set(table) - set(TABLE_KEYS))
     if unknown:
         raise ProfileError(
@@ -159,32 +158,6 @@ def load_settings(
             ]
         ) from None
     return Settings.model_construct(**{k: getattr(located, k) for k in Settings.model_fields})
-
-
-def find_project(start: Path) -> Path:
-    """The nearest folder from ``start`` upward whose ``pyproject.toml`` has ``[tool.envres]``.
-
-    As git and ruff find theirs, so every command works from any folder of a
-    project (``tests/``, ``notebooks/``). ``start`` itself is returned as ``.``,
-    a parent as its absolute path; with none found, ``.`` (the commands then say
-    what is missing there). A ``pyproject.toml`` that names envres but is not valid
-    TOML ends the walk there, so its error is reported rather than a parent used.
-    """
-    absolute = Path(os.path.abspath(start))
-    for folder in (absolute, *absolute.parents):
-        try:
-            text = read_file(folder / "pyproject.toml").decode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        if "envres" not in text:  # most pyproject.toml files: no TOML parse needed
-            continue
-        try:
-            tool = tomllib.loads(text).get("tool")
-        except tomllib.TOMLDecodeError:
-            tool = {"envres": None}
-        if isinstance(tool, dict) and "envres" in tool:
-            return Path() if folder == absolute else folder
-    return Path()
 
 
 #: ``ENVRES_*`` variables (lower-cased, as pydantic-settings matches them) that set a
@@ -231,22 +204,3 @@ def _line_of(pyproject: Path, key: str) -> int:
         elif inside and stripped.split("=", 1)[0].strip().strip('"') == key:
             return number
     return 1
-
-
-def _read_table(pyproject: Path) -> dict[str, Any]:
-    try:
-        data = tomllib.loads(read_file(pyproject).decode("utf-8"))
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise ProfileError(
-            [Problem(f"cannot read it: {reason}", Loc(display(pyproject), 1, 1), code=SETTINGS)]
-        ) from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ProfileError(
-            [Problem(f"cannot read it: {exc}", Loc(display(pyproject), 1, 1), code=SETTINGS)]
-        ) from None
-    tool = data.get("tool", {})
-    table = tool.get("envres", {}) if isinstance(tool, dict) else {}
-    return table if isinstance(table, dict) else {}

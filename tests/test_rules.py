@@ -273,3 +273,51 @@ def test_verbose_github_lists_each_opt_out_as_a_notice_on_its_line(
         "a secret written at resources.warehouse.config.password"
     ]
     assert "hunter2-literal" not in result.out + result.err
+
+
+NESTED_DEFS = """
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+import envres
+
+
+class Api(envres.Resource):
+    headers: dict[str, str] = {}
+    replicas: list[dict[str, SecretStr]] = []
+    upstream: Any = None
+
+
+defs = envres.Definitions(assets=[], resource_types={"api": Api})
+"""
+
+NESTED = """\
+resources:
+  db:
+    type: api
+  api:
+    type: api
+    config:
+      headers:
+        accept: json
+        password: nested-literal-1
+      replicas:
+        - key: ${REPLICA_KEY}
+        - key: nested-literal-2
+      upstream: {resource: db}
+"""
+
+
+def test_a_literal_secret_inside_a_mapping_or_a_list_is_found_at_its_line(
+    envres_cli: Cli, tmp_path: Path
+) -> None:
+    root = make_project(tmp_path / "proj", {"dev.yaml": NESTED}, definitions=NESTED_DEFS).root
+    code, err, _ = validate(envres_cli, root)
+    assert code == 1
+    assert [line.split(": a secret")[0] for line in err[:2]] == [
+        "profiles/dev.yaml:9:19: E701 resources.api.config.headers.password",
+        "profiles/dev.yaml:12:16: E701 resources.api.config.replicas.1.key",
+    ], err

@@ -180,3 +180,37 @@ def test_a_list_in_an_envres_variable_is_decoded_by_pydantic_settings(tmp_path: 
     loaded = load_settings(project=tmp_path, environ={"ENVRES_SECRET_NAMES": '["TOKEN"]'})
     assert loaded.secret_names == ("TOKEN",)
     assert type(loaded) is Settings
+
+
+@pytest.mark.parametrize(
+    ("flag", "environ", "table"),
+    [
+        (None, {}, ""),
+        (None, {}, 'profiles_dir = "conf/profiles"\n'),
+        (None, {"ENVRES_PROFILES_DIR": "from-env"}, 'profiles_dir = "conf/profiles"\n'),
+        (None, {"envres_profiles_dir": "not-read"}, ""),
+        (None, {"ENVRES_profiles_dir": "mixed-case"}, ""),
+        ("from-flag", {"ENVRES_PROFILES_DIR": "from-env"}, 'profiles_dir = "conf"\n'),
+        (None, {"ENVRES_PROFILES_DIR": ""}, 'profiles_dir = "conf"\n'),
+        (None, {"ENVRES_PROFILES_DIR": "/abs/profiles"}, ""),
+    ],
+)
+@pytest.mark.parametrize("given_project", [True, False])
+def test_completion_finds_the_profiles_folder_the_settings_find(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    flag: str | None,
+    environ: dict[str, str],
+    table: str,
+    given_project: bool,
+) -> None:
+    from envres._locate import profiles_folder
+
+    root = tmp_path / "proj"
+    (root / "sub").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[tool.envres]\n" + table)
+    monkeypatch.chdir(root / "sub")  # found from a subfolder when not given
+    project = root if given_project else None
+    quick = profiles_folder(project=project, environ=environ, profiles_dir=flag)
+    full = load_settings(project=project, environ=environ, profiles_dir=flag).profiles_path
+    assert quick == full

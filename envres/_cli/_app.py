@@ -64,17 +64,17 @@ def complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: st
 
     from click.shell_completion import CompletionItem
 
+    from envres._locate import profiles_folder  # not envres._settings: no pydantic model
     from envres._paths import display
     from envres._profiles import discover  # not envres._load: no validation machinery
-    from envres._settings import load_settings
 
     try:
-        settings = load_settings(
+        folder = profiles_folder(
             project=ctx.params.get("project"),
             environ=os.environ,
             profiles_dir=ctx.params.get("profiles_dir"),
         )
-        files = discover(settings.profiles_path, display)
+        files = discover(folder, display)
     except Exception:
         return []
     return [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envres._settings import find_project
+from envres._locate import find_project
 
 __all__ = ["project_of"]
 
@@ -19,7 +19,7 @@ def project_of(path: str | Path) -> Path | None:
 
     The nearest folder, from ``path`` upward, whose ``pyproject.toml`` has
     ``[tool.envres]``. The walk starts below ``path`` (at ``path/pyproject.toml``,
-    never a folder), so :func:`~envres._settings.find_project` names a project it
+    never a folder), so :func:`~envres._locate.find_project` names a project it
     finds by its absolute path: its ``.`` then always means "none".
     """
     found = find_project(Path(path, "pyproject.toml"))
