@@ -31,7 +31,8 @@ class AssetDef:
         self._description = description
         self.__doc__ = fn.__doc__
         code = getattr(fn, "__code__", None)
-        if type(fn) is types.FunctionType and code is not None and not hasattr(fn, "__wrapped__"):
+        plain = type(fn) is types.FunctionType and "__wrapped__" not in fn.__dict__
+        if plain and code is not None:
             # A plain function (the common case, 10,000 times in a big project): its code
             # object says all that inspect would, at a fraction of the cost.
             flags = code.co_flags
@@ -49,11 +50,11 @@ class AssetDef:
                 f"@asset {name} is a generator; an asset returns its value (only resources "
                 "use `yield`)."
             )
-        params, optional = _parameters(fn, name)
+        params, optional = _parameters(fn, name, plain)
         self.params: tuple[str, ...] = params
         self.optional: frozenset[str] = optional
         annotations = getattr(fn, "__annotations__", None) or {}
-        if any(type(v) is str for v in annotations.values()):
+        if str in map(type, annotations.values()):  # a string annotation: resolve them
             with contextlib.suppress(Exception):
                 annotations = typing.get_type_hints(fn)
         self.annotations: dict[str, Any] = {k: v for k, v in annotations.items() if k in params}
@@ -132,6 +133,8 @@ def check_name(name: object, source: tuple[str, int] | None = None) -> None:
     Traceback (most recent call last):
     envres.DefinitionError: asset name '-x' is not allowed: letters, digits, '_', '-' and '.', ...
     """
+    if type(name) is str and name.isidentifier():
+        return  # every function name: the common case, without a loop over characters
     if (
         isinstance(name, str)
         and name
@@ -146,20 +149,27 @@ def check_name(name: object, source: tuple[str, int] | None = None) -> None:
     )
 
 
-def _parameters(fn: Callable[..., Any], name: str) -> tuple[tuple[str, ...], frozenset[str]]:
-    """Parameter names and those with defaults; read from the code object when it is plain.
+_NONE: frozenset[str] = frozenset()
 
-    ``inspect.signature`` costs ~5 us per function, which 10,000 assets notice.
+
+def _parameters(
+    fn: Callable[..., Any], name: str, plain: bool
+) -> tuple[tuple[str, ...], frozenset[str]]:
+    """Parameter names and those with defaults; read from the code object when ``plain``
+    (a function, not wrapped): ``inspect.signature`` costs ~5 us per function, which
+    10,000 assets notice.
     """
     code = getattr(fn, "__code__", None)
-    if type(fn) is types.FunctionType and code is not None and not hasattr(fn, "__wrapped__"):
+    if plain and code is not None:
         if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) or code.co_posonlyargcount:
             _bad_parameter(name, "*args, **kwargs or positional-only")
         names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        if fn.__defaults__ is None and fn.__kwdefaults__ is None:
+            return names, _NONE
         defaults = fn.__defaults__ or ()
         optional = set(names[code.co_argcount - len(defaults) : code.co_argcount])
         optional.update(fn.__kwdefaults__ or {})
-        return tuple(names), frozenset(optional)
+        return names, frozenset(optional)
     params: list[str] = []
     with_default: set[str] = set()
     for p in inspect.signature(fn).parameters.values():

@@ -47,6 +47,10 @@ class Config(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._data)
 
+    def get(self, key: Any, default: Any = None) -> Any:
+        """``self[key]``, or ``default``: the dict's own, not Mapping's try/except."""
+        return self._data.get(key, default)
+
     def __repr__(self) -> str:
         return f"<Config fields={list(self._data)}>"
 

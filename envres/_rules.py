@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,8 +33,15 @@ from envres._errors import Loc, Problem
 from envres._nodes import Node
 from envres._profiles import ProfileFile
 from envres._record import Record
-from envres._resolved import ResolvedProfile, ResolvedResource
-from envres._secrets import credential_shapes, secret_at
+from envres._resolved import Config, ResolvedProfile, ResolvedResource
+from envres._secrets import (
+    CredentialShape,
+    Shape,
+    credential_offsets,
+    credential_shapes,
+    is_secret,
+    part,
+)
 from envres._settings import Rule
 from envres._values import Ref
 
@@ -89,55 +98,68 @@ def _refers(text: str) -> bool:
 def _literal_secrets(profile: ResolvedProfile) -> list[tuple[str, Loc]]:
     """``(dotted path, where)`` of each secret written out in the merged profile."""
     found: list[tuple[str, Loc]] = []
+    parts: dict[tuple[int, str | int], Shape] = {}
     for key, res in profile.resources.items():
         entry = profile.merged.resources.get(key)
         config = entry.config if entry is not None else None
         if config is not None and isinstance(config.value, dict):
-            _collect(config, dict(res.inputs), (), res, found)
-    for i, (path, loc) in enumerate(found):
-        found[i] = (f"resources.{path}", loc)
+            walk = _Walk(res, parts, found)
+            walk.collect(config, res.inputs, res.shape, ())
     return found
 
 
-def _collect(
-    node: Node,
-    value: Any,
-    path: tuple[str | int, ...],
-    res: ResolvedResource,
-    found: list[tuple[str, Loc]],
-) -> None:
-    """Add each written scalar under ``node`` in a secret position; references left out.
+class _Walk:
+    """One resource's written config, walked beside its values and its secret shape.
 
     A plain loop, not a generator per level: it sees every value of every resource.
+    ``parts`` is shared by the resources of one check: most share a type, and so the
+    shapes of their fields. Keys hold ``id(shape)``: every shape walked is a resource's
+    own or a value of ``parts``, so it outlives the walk and its id is not reused.
     """
-    v = node.value
-    pairs: Iterable[tuple[str | int, Node]]
-    if isinstance(v, dict):
-        pairs = v.items()
-    elif isinstance(v, list):
-        pairs = enumerate(v)
-    else:
-        return
-    for step, child in pairs:
-        if isinstance(value, dict):
-            inner = value.get(step)
-        elif isinstance(value, list) and isinstance(step, int) and step < len(value):
-            inner = value[step]
+
+    __slots__ = ("res", "parts", "found")
+
+    def __init__(
+        self,
+        res: ResolvedResource,
+        parts: dict[tuple[int, str | int], Shape],
+        found: list[tuple[str, Loc]],
+    ) -> None:
+        self.res = res
+        self.parts = parts
+        self.found = found
+
+    def collect(self, node: Node, value: Any, shape: Shape, path: tuple[str | int, ...]) -> None:
+        """Add each written scalar under ``node`` in a secret position; references left out."""
+        v = node.value
+        pairs: Iterable[tuple[str | int, Node]]
+        if isinstance(v, dict):
+            pairs = v.items()
+        elif isinstance(v, list):
+            pairs = enumerate(v)
         else:
-            inner = None
-        if isinstance(inner, Ref):
-            continue
-        written = child.value
-        if isinstance(written, str):
-            if written and not _refers(written) and _secret(res, (*path, step)):
-                dotted = ".".join(str(p) for p in (*path, step))
-                found.append((f"{res.key}.config.{dotted}", child.loc))
-        elif isinstance(written, dict | list):
-            _collect(child, inner, (*path, step), res, found)
-
-
-def _secret(res: ResolvedResource, path: tuple[str | int, ...]) -> bool:
-    return secret_at(res.shape, path, res.names)
+            return
+        parts = self.parts
+        for step, child in pairs:
+            if isinstance(value, dict | Config):
+                inner = value.get(step)
+            elif isinstance(value, list) and isinstance(step, int) and step < len(value):
+                inner = value[step]
+            else:
+                inner = None
+            if isinstance(inner, Ref):
+                continue
+            at = (id(shape), step)
+            sub = parts.get(at)
+            if sub is None:
+                sub = parts[at] = part(shape, step, self.res.names)
+            written = child.value
+            if isinstance(written, str):
+                if is_secret(sub) and written and not _refers(written):
+                    dotted = ".".join(str(p) for p in (*path, step))
+                    self.found.append((f"resources.{self.res.key}.config.{dotted}", child.loc))
+            elif isinstance(written, dict | list):
+                self.collect(child, inner, sub, (*path, step))
 
 
 def check_rules(
@@ -153,17 +175,17 @@ def check_rules(
         return RuleReport(tuple(problems), ())
     severity: Literal["error", "warning"] = "warning" if level == "warning" else "error"
     why = f" ({level_from})" if level_from else ""
-    lines = _chain_lines(profile, files, read)
-    allowed: dict[tuple[str, int], list[str]] = {
-        (file, n): []
-        for file, numbered in lines.items()
-        for n, line in numbered
-        if _ALLOW.search(line)
-    }
+    texts = _chain_texts(profile, files, read)
+    allowed: dict[tuple[str, int], list[str]] = {}
+    columns: dict[tuple[str, int], int] = {}
+    for file, text in texts.items():
+        for line_no, column in text.allow_comments():
+            allowed[(file, line_no)] = []
+            columns[(file, line_no)] = column
     flagged = _flag_literal_secrets(profile, allowed, severity, why, problems)
-    _flag_credential_shapes(lines, allowed, flagged, severity, why, problems)
+    _flag_credential_shapes(texts, allowed, flagged, severity, why, problems)
     allowances = tuple(
-        Allowance(Loc(file, n, _column(lines[file], n)), tuple(what))
+        Allowance(Loc(file, n, columns[(file, n)]), tuple(what))
         for (file, n), what in allowed.items()
     )
     return RuleReport(tuple(problems), allowances)
@@ -253,7 +275,7 @@ def _flag_literal_secrets(
 
 
 def _flag_credential_shapes(
-    lines: Mapping[str, list[tuple[int, str]]],
+    texts: Mapping[str, _Text],
     allowed: dict[tuple[str, int], list[str]],
     flagged: set[tuple[str, int]],
     severity: Literal["error", "warning"],
@@ -261,37 +283,72 @@ def _flag_credential_shapes(
     problems: list[Problem],
 ) -> None:
     """A problem for each credential-shaped text on a line neither allowed nor flagged."""
-    for file, numbered in lines.items():
-        for line_no, line in numbered:
+    for file, text in texts.items():
+        for line_no, found in text.credentials():
             spot = (file, line_no)
-            for found in credential_shapes(line):
-                if spot in allowed:
-                    allowed[spot].append(found.kind)
-                elif spot not in flagged:
-                    problems.append(
-                        Problem(
-                            f"{found.kind} is written in the profile; read it from a variable "
-                            f"(${{NAME}}), or end the line with '{ALLOW_LITERAL}'{why}",
-                            Loc(file, line_no, found.start + 1),
-                            severity=severity,
-                            code=CREDENTIAL_SHAPE,
-                        )
+            if spot in allowed:
+                allowed[spot].append(found.kind)
+            elif spot not in flagged:
+                problems.append(
+                    Problem(
+                        f"{found.kind} is written in the profile; read it from a variable "
+                        f"(${{NAME}}), or end the line with '{ALLOW_LITERAL}'{why}",
+                        Loc(file, line_no, found.start + 1),
+                        severity=severity,
+                        code=CREDENTIAL_SHAPE,
                     )
+                )
 
 
-def _column(text: list[tuple[int, str]], number: int) -> int:
-    for n, line in text:
-        if n == number:
-            found = _ALLOW.search(line)
-            return found.start() + 1 if found else 1
-    return 1
+class _Text:
+    """One profile file's text, scanned whole; split into lines only where a scan hit.
+
+    Line numbers are those of ``str.splitlines`` (1-based), columns 1-based.
+    """
+
+    __slots__ = ("text", "_lines", "_starts")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._lines: list[str] = []
+        self._starts: list[int] = []
+
+    def _place(self, offset: int) -> tuple[int, int, str]:
+        """``(line number, column, the line without its end)`` of a character offset."""
+        if not self._starts:
+            self._lines = self.text.splitlines(keepends=True)
+            self._starts = list(accumulate(map(len, self._lines), initial=0))
+        index = bisect_right(self._starts, offset) - 1
+        line = self._lines[index].splitlines()
+        return index + 1, offset - self._starts[index] + 1, line[0] if line else ""
+
+    def allow_comments(self) -> list[tuple[int, int]]:
+        """``(line, column)`` of each ``# envres: allow-literal`` comment (first per line)."""
+        if "allow-literal" not in self.text:
+            return []
+        seen: dict[int, int] = {}
+        for m in _ALLOW.finditer(self.text):
+            line_no, column, _ = self._place(m.start())
+            seen.setdefault(line_no, column)
+        return list(seen.items())
+
+    def credentials(self) -> list[tuple[int, CredentialShape]]:
+        """``(line, shape)`` of each credential-shaped stretch, by line then column."""
+        out: list[tuple[int, CredentialShape]] = []
+        done: set[int] = set()
+        for offset in credential_offsets(self.text):
+            line_no, _, line = self._place(offset)
+            if line_no not in done:
+                done.add(line_no)
+                out.extend((line_no, found) for found in credential_shapes(line))
+        return out
 
 
-def _chain_lines(
+def _chain_texts(
     profile: ResolvedProfile, files: Mapping[str, ProfileFile], read: Callable[[Path], bytes]
-) -> dict[str, list[tuple[int, str]]]:
-    """The numbered lines of every file the profile was merged from, by display name."""
-    out: dict[str, list[tuple[int, str]]] = {}
+) -> dict[str, _Text]:
+    """The text of every file the profile was merged from, by display name."""
+    out: dict[str, _Text] = {}
     for name in profile.merged.chain:
         pf = files.get(name)
         if pf is None:
@@ -300,5 +357,5 @@ def _chain_lines(
             text = read(pf.path).decode("utf-8-sig")
         except (OSError, UnicodeDecodeError):  # it was read to validate; a race at worst
             continue
-        out[pf.display] = list(enumerate(text.splitlines(), 1))
+        out[pf.display] = _Text(text)
     return out
