@@ -328,8 +328,11 @@ class _Text:
             return []
         seen: dict[int, int] = {}
         for m in _ALLOW.finditer(self.text):
-            line_no, column, _ = self._place(m.start())
-            seen.setdefault(line_no, column)
+            line_no, _, line = self._place(m.start())
+            # Read again on its own line: over the whole text, \s* can cross a line end.
+            on_line = _ALLOW.search(line) if line_no not in seen else None
+            if on_line is not None:
+                seen[line_no] = on_line.start() + 1
         return list(seen.items())
 
     def credentials(self) -> list[tuple[int, CredentialShape]]:

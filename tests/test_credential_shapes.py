@@ -152,3 +152,42 @@ def test_the_quick_scan_never_hides_a_shape_the_full_scan_finds(text: str) -> No
         for m in pattern.finditer(text)
     )
     assert [(c.start, c.end, c.kind) for c in credential_shapes(text)] == full
+
+
+_FILE_PIECES = (
+    _PIECES
+    | st.text(max_size=4)
+    | st.sampled_from(
+        ["\n", "\r\n", "\r", "\x85", "\u2028", "#", "# envres: allow-literal", "envres:"]
+    )
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_FILE_PIECES, max_size=16).map("".join))
+def test_a_whole_file_scan_finds_what_a_scan_of_each_line_finds(text: str) -> None:
+    # The rules scan a profile file whole and split lines only where something was
+    # found; this keeps that equal to reading every line (line numbers and columns).
+    from envres._rules import _ALLOW, _Text
+
+    lines = text.splitlines()
+    by_line = [(n, c) for n, line in enumerate(lines, 1) for c in credential_shapes(line)]
+    allows = [(n, m.start() + 1) for n, line in enumerate(lines, 1) if (m := _ALLOW.search(line))]
+    assert _Text(text).credentials() == by_line
+    assert _Text(text).allow_comments() == allows
+
+
+@pytest.mark.parametrize(("text", "kind", "credential"), CREDENTIALS)
+def test_a_whole_file_scan_finds_each_kind_on_its_own_line(
+    text: str, kind: str, credential: str
+) -> None:
+    from envres._rules import _Text
+
+    file = f"resources:\n  x:\n    a: {text}\n    b: 1\n"
+    found = [
+        (n, c.kind, file.splitlines()[n - 1][c.start : c.end]) for n, c in _Text(file).credentials()
+    ]
+    assert (kind, credential) in [(k, s) for _, k, s in found]
+    assert {n for n, _, s in found if s == credential} == {
+        n for n, line in enumerate(file.splitlines(), 1) if credential in line
+    }
