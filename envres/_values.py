@@ -197,12 +197,16 @@ class Origins(Mapping[tuple[str | int, ...], Origin]):
     which have no origin).
     """
 
-    __slots__ = ("_all", "config", "failed", "found")
+    __slots__ = ("_all", "config", "failed", "found", "written_secrets")
 
     def __init__(self, config: Node | None) -> None:
         self.config = config
         self.found: dict[tuple[str | int, ...], Origin] = {}
         self.failed: set[tuple[str | int, ...]] = set()
+        #: Values in a secret position (by type or name) written out in the profile,
+        #: not read from a ``${...}`` reference or a template: the committed-profile
+        #: rule's finds (:mod:`envres._rules`), noted as the values are read.
+        self.written_secrets: list[tuple[tuple[str | int, ...], Loc]] = []
         self._all: dict[tuple[str | int, ...], Origin] | None = None
 
     def _built(self) -> dict[tuple[str | int, ...], Origin]:
@@ -387,6 +391,8 @@ class ConfigReader:
                         out.flat = False
                 else:
                     value = v
+                    if v and is_secret(field_shape):
+                        out.origins.written_secrets.append(((name,), node.loc))
             elif isinstance(v, dict | list):
                 out.flat = False
                 value = self._convert(node, (name,), f"{base}.{name}", field_shape, out)
@@ -422,6 +428,8 @@ class ConfigReader:
         v = node.value
         if isinstance(v, str):
             if "$" not in v and "{{" not in v and "{%" not in v:
+                if v and is_secret(shape):
+                    out.origins.written_secrets.append((path, node.loc))
                 return v
             return self._string(v, node, path, dotted, shape, out)
         if isinstance(v, dict):
@@ -454,6 +462,8 @@ class ConfigReader:
         """A string value interpolated (or rendered), each variable it read recorded."""
         secret = is_secret(shape)
         templated = "{{" in text or "{%" in text
+        if secret and not templated and "${" not in text.replace("$$", ""):
+            out.origins.written_secrets.append((path, node.loc))  # `pa$$word`: written out
         read: list[str] = []
         view: _Located | None = None
         try:

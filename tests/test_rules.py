@@ -321,3 +321,30 @@ def test_a_literal_secret_inside_a_mapping_or_a_list_is_found_at_its_line(
         "profiles/dev.yaml:9:19: E701 resources.api.config.headers.password",
         "profiles/dev.yaml:12:16: E701 resources.api.config.replicas.1.key",
     ], err
+
+
+SOURCED = """\
+resources:
+  api:
+    type: api
+    config:
+      headers:
+        accept: json
+        auth: ${file:token.txt}
+        password: pa$$word
+"""
+
+
+def test_an_escaped_dollar_is_written_out_and_a_plain_value_beside_a_source_is_not_a_secret(
+    envres_cli: Cli, tmp_path: Path
+) -> None:
+    # `headers` is fed by a secret source, so it is masked whole; but `accept: json`
+    # was not written in a secret position, and is no literal secret. `pa$$word` reads
+    # nothing from anywhere: it is.
+    project = make_project(tmp_path / "proj", {"dev.yaml": SOURCED}, definitions=NESTED_DEFS)
+    project.write("profiles/token.txt", "from-the-file\n")
+    code, err, _ = validate(envres_cli, project.root)
+    assert code == 1
+    assert [line.split(": a secret")[0] for line in err if "E701" in line] == [
+        "profiles/dev.yaml:8:19: E701 resources.api.config.headers.password",
+    ], err

@@ -127,40 +127,31 @@ def test_run_imports_only_what_running_needs(modules: Modules, shop_like: Projec
     assert _loaded(found, NOT_FOR_VALIDATE_OR_RUN) == []
 
 
-def test_a_template_beyond_naming_the_profile_imports_jinja2(
-    modules: Modules, shop_like: Project
+@pytest.mark.parametrize(
+    ("prefix", "jinja2"),
+    [
+        pytest.param('"{{ profile | upper }}"', True, id="a-filter-needs-jinja2"),
+        pytest.param("plain", False, id="only-naming-the-profile-does-not"),
+    ],
+)
+def test_jinja2_is_imported_only_for_a_template_beyond_naming_the_profile(
+    modules: Modules, shop_like: Project, prefix: str, jinja2: bool
 ) -> None:
     shop_like.profile(
         "dev.yaml",
-        """\
+        f"""\
         resources:
           warehouse:
             type: duckdb
             config:
-              path: "data/{{ profile }}.duckdb"
+              path: "data/{{{{ profile }}}}.duckdb"
           notifier:
             type: console
             config:
-              prefix: "{{ profile | upper }}"
+              prefix: {prefix}
         """,
     )
-    assert "jinja2" in modules.of("validate", cwd=shop_like.root)
-
-
-def test_a_template_only_naming_the_profile_does_not(modules: Modules, shop_like: Project) -> None:
-    shop_like.profile(
-        "dev.yaml",
-        """\
-        resources:
-          warehouse:
-            type: duckdb
-            config:
-              path: "data/{{ profile }}.duckdb"
-          notifier:
-            type: console
-        """,
-    )
-    assert "jinja2" not in modules.of("validate", cwd=shop_like.root)
+    assert ("jinja2" in modules.of("validate", cwd=shop_like.root)) is jinja2
 
 
 def test_a_list_in_an_envres_variable_imports_pydantic_settings(
