@@ -272,19 +272,6 @@ def test_interface_annotation_must_be_satisfied(envres_cli: Cli, project: Projec
     ]
 
 
-def test_resource_reference_to_an_undefined_key(envres_cli: Cli, project: Project) -> None:
-    project.profile(
-        "dev.yaml",
-        BASE
-        + "  reporter:\n    type: report\n    config:\n      warehouse: {resource: warehous}\n",
-    )
-    result = envres_cli("validate", cwd=project)
-    assert result.err_lines[0] == (
-        "profiles/dev.yaml:11:29: E502 resources.reporter.config.warehouse: refers to resource "
-        "'warehous', which the profile does not define; did you mean 'warehouse'?"
-    )
-
-
 def test_resource_dependency_cycle_prints_the_cycle(envres_cli: Cli, project: Project) -> None:
     project.profile(
         "dev.yaml",
@@ -300,19 +287,31 @@ def test_resource_dependency_cycle_prints_the_cycle(envres_cli: Cli, project: Pr
     assert result.code == 1
 
 
-def test_reference_to_wrong_interface_is_reported(envres_cli: Cli, project: Project) -> None:
-    project.profile(
-        "dev.yaml",
-        BASE
-        + "  cache:\n    type: cache\n"
-        + "  reporter:\n    type: report\n    config:\n      warehouse: {resource: cache}\n",
-    )
+@pytest.mark.parametrize(
+    ("added", "line"),
+    [
+        pytest.param(
+            "  reporter:\n    type: report\n    config:\n      warehouse: {resource: warehous}\n",
+            "profiles/dev.yaml:11:29: E502 resources.reporter.config.warehouse: refers to "
+            "resource 'warehous', which the profile does not define; did you mean 'warehouse'?",
+            id="undefined-key",
+        ),
+        pytest.param(
+            "  cache:\n    type: cache\n"
+            "  reporter:\n    type: report\n    config:\n      warehouse: {resource: cache}\n",
+            "profiles/dev.yaml:13:29: E502 resources.reporter.config.warehouse: needs a "
+            "Warehouse, but resource 'cache' is 'cache' (Cache)",
+            id="wrong-interface",
+        ),
+    ],
+)
+def test_a_bad_resource_reference_is_one_problem_at_its_line(
+    envres_cli: Cli, project: Project, added: str, line: str
+) -> None:
+    project.profile("dev.yaml", BASE + added)
     result = envres_cli("validate", cwd=project)
-    assert result.err_lines == [
-        "profiles/dev.yaml:13:29: E502 resources.reporter.config.warehouse: needs a Warehouse, "
-        "but resource 'cache' is 'cache' (Cache)",
-        "1 problem in profile 'dev'",
-    ]
+    assert result.code == 1
+    assert result.err_lines == [line, "1 problem in profile 'dev'"]
 
 
 def test_reference_to_the_right_interface_is_valid(envres_cli: Cli, project: Project) -> None:
