@@ -238,3 +238,46 @@ def test_the_plain_dagster_version_configures_the_same_keys_with_the_same_classe
         bound = types.with_profile(profile, project=str(EXAMPLE), env={}, allow_missing_env=True)
         classes = {k: r.rtype.target for k, r in bound.profile.resources.items()}
         assert classes == {k: type(v) for k, v in resources.items()}, profile
+
+
+def test_the_warehouse_waits_for_another_process_to_release_the_duckdb_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Dagster's multiprocess executor writes two assets' outputs from two processes at
+    # once; a DuckDB file takes one writing process at a time. Another process holds
+    # the file here until told to let go.
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    for name in [m for m in sys.modules if m.startswith("dagster_hn")]:
+        monkeypatch.delitem(sys.modules, name)
+    resources = importlib.import_module("dagster_hn.resources")
+
+    path = tmp_path / "w.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys\n"
+            f"db = duckdb.connect({str(path)!r})\n"
+            "print('held', flush=True)\n"
+            "sys.stdin.readline()\n"
+            "db.close()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(duckdb.IOException, match="lock"):  # the conflict is real
+            duckdb.connect(str(path))
+        manager = resources.DuckDBWarehouseIOManager(duckdb_path=str(path))
+        context = dg.build_output_context(asset_key=dg.AssetKey("stories"))
+        threading.Timer(0.5, lambda: holder.communicate("go\n")).start()
+
+        manager.handle_output(context, [{"id": 1, "title": "a"}])
+
+        assert holder.wait(timeout=10) == 0
+    finally:
+        holder.kill()
+    got = manager.load_input(dg.build_input_context(asset_key=dg.AssetKey("stories")))
+    assert got == [{"id": 1, "title": "a"}]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import time
 import urllib.request
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -139,6 +140,26 @@ class LocalPickleIOManager(dg.ConfigurableIOManager):
         return pickle.loads(self._path(context).read_bytes())
 
 
+def _connect(path: str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file, waiting while another process holds its lock.
+
+    Dagster's multiprocess executor runs independent steps in separate processes, and
+    a DuckDB file admits one writing process at a time: a second ``connect`` fails at
+    once with "Could not set lock". Retry with backoff, as dagster-duckdb's own
+    ``DuckDBResource`` does (about 25 s in all before giving up).
+    """
+    delay = 0.05
+    for _ in range(12):
+        try:
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc):
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
+    return duckdb.connect(path, read_only=read_only)
+
+
 class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
     """Lists of rows as tables of a DuckDB database, in schema ``db_schema``."""
 
@@ -150,7 +171,7 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
         columns = list(obj[0]) if obj else ["id"]
         kinds = {c: "BIGINT" if obj and isinstance(obj[0][c], int) else "VARCHAR" for c in columns}
         Path(self.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
-        with duckdb.connect(self.duckdb_path) as db:
+        with _connect(self.duckdb_path) as db:
             db.execute(f"create schema if not exists {self.db_schema}")
             db.execute(
                 f"create or replace table {table} ({', '.join(f'{c} {kinds[c]}' for c in columns)})"
@@ -165,7 +186,7 @@ class DuckDBWarehouseIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> list[Item]:
         table = f"{self.db_schema}.{context.asset_key.path[-1]}"
-        with duckdb.connect(self.duckdb_path, read_only=True) as db:
+        with _connect(self.duckdb_path, read_only=True) as db:
             cursor = db.execute(f"select * from {table}")
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
