@@ -272,10 +272,12 @@ def test_the_warehouse_waits_for_another_process_to_release_the_duckdb_file(
             duckdb.connect(str(path))
         manager = resources.DuckDBWarehouseIOManager(duckdb_path=str(path))
         context = dg.build_output_context(asset_key=dg.AssetKey("stories"))
-        threading.Timer(0.5, lambda: holder.communicate("go\n")).start()
+        release = threading.Timer(0.5, lambda: holder.communicate("go\n"))
+        release.start()
 
         manager.handle_output(context, [{"id": 1, "title": "a"}])
 
+        release.join()
         assert holder.wait(timeout=10) == 0
     finally:
         holder.kill()

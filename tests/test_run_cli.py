@@ -453,23 +453,30 @@ def test_bad_run_options_exit_2_and_set_nothing_up(
 
 
 @pytest.mark.parametrize(
-    ("profile", "said"),
+    ("profile", "said", "last"),
     [
         pytest.param(
-            "bad", ["resources.db.config.colour", "1 problem in profile 'bad'"], id="invalid"
+            "bad", ["resources.db.config.colour"], "1 problem in profile 'bad'", id="invalid"
         ),
-        pytest.param("needs_var", ["DB_NAME"], id="missing-variable"),
-        pytest.param("prod", ["prod"], id="no-such-profile"),
+        pytest.param("needs_var", ["DB_NAME"], None, id="missing-variable"),
+        pytest.param("prod", ["prod"], None, id="no-such-profile"),
     ],
 )
 def test_a_profile_that_cannot_be_used_exits_1_and_sets_nothing_up(
-    envres_cli: Cli, proj: Project, log_path: Path, profile: str, said: list[str]
+    envres_cli: Cli,
+    proj: Project,
+    log_path: Path,
+    profile: str,
+    said: list[str],
+    last: str | None,
 ) -> None:
     result = run(envres_cli, proj, log_path, "--profile", profile)
 
     assert result.code == 1
     assert read_log(log_path) == []
     assert all(part in result.err for part in said), result.err
+    if last is not None:
+        assert result.err_lines[-1] == last
     assert "envres run:" not in result.out
 
 
